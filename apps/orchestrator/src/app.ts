@@ -1,0 +1,34 @@
+import { errorBody, type Logger } from '@volley/shared';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { RunToolCallsDeps } from './fan-out/run-tool-calls.ts';
+import { createErrorHandler } from './http/error-handler.ts';
+import { registerHealthRoutes } from './routes/health.ts';
+import { registerTaskRoutes } from './routes/tasks.ts';
+import { registerToolCallRoutes } from './routes/tool-calls.ts';
+import { registerToolRoutes } from './routes/tools.ts';
+import type { CreateTaskDeps } from './tasks/create-task.ts';
+
+export type AppDeps = CreateTaskDeps &
+  RunToolCallsDeps & {
+    redis: Redis;
+    logger: Logger;
+    bodyLimitBytes: number;
+  };
+
+/** The HTTP app without listening: `main.ts` listens, tests may `inject`. */
+export function buildApp(deps: AppDeps): FastifyInstance {
+  const app = Fastify({
+    // Per-request lines would drown the task events at info; Fastify's own warnings still show.
+    loggerInstance: deps.logger.child({}, { level: 'warn' }) as FastifyBaseLogger,
+    bodyLimit: deps.bodyLimitBytes });
+  app.setErrorHandler(createErrorHandler(deps.logger));
+  app.setNotFoundHandler((request, reply) =>
+    reply.status(404).send(errorBody('route_not_found', `no route ${request.method} ${request.url}`)),
+  );
+  registerHealthRoutes(app, deps);
+  registerToolRoutes(app, deps);
+  registerTaskRoutes(app, deps);
+  registerToolCallRoutes(app, deps);
+  return app;
+}

@@ -1,0 +1,32 @@
+import type { ToolCallResult } from '@volley/shared';
+import type { CallRecord } from '../tasks/task-record.ts';
+import type { FanInSlot } from './plan-fan-out.ts';
+
+/** The record of a call before it has run: queued on its pool, or already failed. */
+export function pendingCallRecord(slot: FanInSlot): CallRecord {
+  if ('result' in slot) return finishedCallRecord(slot, slot.result, null);
+  return {
+    id: slot.tool_call_id,
+    name: slot.name,
+    status: 'queued',
+    pool: slot.pool,
+    started_at: null,
+    finished_at: null,
+    worker_id: null,
+    attempts: 0,
+  };
+}
+
+export function finishedCallRecord(slot: FanInSlot, result: ToolCallResult, pool = 'pool' in slot ? slot.pool : null): CallRecord {
+  return {
+    id: slot.tool_call_id,
+    name: slot.name,
+    status: result.ok ? 'succeeded' : 'failed',
+    pool,
+    started_at: result.started_at,
+    finished_at: result.finished_at,
+    worker_id: result.worker_id,
+    attempts: result.attempts,
+    ...(result.ok ? {} : { error: result.error }),
+  };
+}

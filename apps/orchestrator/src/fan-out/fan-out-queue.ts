@@ -1,0 +1,63 @@
+import { FlowProducer, Queue, type Job, type JobsOptions } from 'bullmq';
+import { TURN_QUEUE } from '@volley/shared';
+import type { Redis } from 'ioredis';
+
+export interface FlowChildJob {
+  name: string;
+  queueName: string;
+  data: unknown;
+  opts: JobsOptions & { jobId: string };
+}
+
+export interface FanInJob {
+  name: string;
+  jobId: string;
+  data: unknown;
+}
+
+/** Keep finished jobs a day for inspection of failures; successes are gathered, then dropped. */
+const KEEP_FAILED = { age: 24 * 3600 };
+
+/**
+ * Puts a fan-out on the queues: the calls as children of one fan-in job on the turn queue,
+ * in one atomic flow. Children that fail do not block the parent: their failure is gathered
+ * like any other result.
+ */
+export class FanOutQueue {
+  readonly turns: Queue;
+  private readonly flows: FlowProducer;
+
+  constructor(deps: { connection: Redis; prefix: string }) {
+    this.turns = new Queue(TURN_QUEUE, { connection: deps.connection, prefix: deps.prefix });
+    this.flows = new FlowProducer({ connection: deps.connection, prefix: deps.prefix });
+  }
+
+  /** Ids are deterministic, so adding the same fan-out twice (a retried step) adds nothing. */
+  async enqueue(parent: FanInJob, children: readonly FlowChildJob[]): Promise<Job> {
+    const parentOpts = {
+      jobId: parent.jobId,
+      removeOnComplete: true,
+      removeOnFail: KEEP_FAILED,
+      // Retries cover transient faults of the step itself (Redis hiccups); the model and
+      // tools have their own retry policies.
+      attempts: 3,
+      backoff: { type: 'exponential', delay: 500 },
+    };
+    if (children.length === 0) return this.turns.add(parent.name, parent.data, parentOpts);
+    const node = await this.flows.add({
+      name: parent.name,
+      queueName: TURN_QUEUE,
+      data: parent.data,
+      opts: parentOpts,
+      children: children.map((child) => ({
+        ...child,
+        opts: { ...child.opts, ignoreDependencyOnFailure: true, removeOnComplete: true, removeOnFail: KEEP_FAILED },
+      })),
+    });
+    return node.job;
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([this.flows.close(), this.turns.close()]);
+  }
+}

@@ -1,0 +1,70 @@
+import {
+  failedResult,
+  toolCallJobId,
+  toolQueueName,
+  type ToolCall,
+  type ToolCallJobData,
+  type ToolCallResult,
+} from '@volley/shared';
+import type { FlowChildJob } from './fan-out-queue.ts';
+import type { Catalog } from '../tools/tool-catalog.ts';
+
+/**
+ * One slot per tool call, in the model's order. A slot either names the job that runs the
+ * call or already holds its result (a call that cannot be routed never becomes a job).
+ */
+export type FanInSlot =
+  | { tool_call_id: string; name: string; pool: string; job_id: string }
+  | { tool_call_id: string; name: string; result: ToolCallResult };
+
+export interface FanOutPlan {
+  slots: FanInSlot[];
+  children: FlowChildJob[];
+}
+
+export interface PlanInput {
+  fanOutId: string;
+  taskId: string;
+  toolCalls: readonly ToolCall[];
+  catalog: Catalog;
+  /** Tool names the model was offered; calls to anything else are unknown. Null: the whole catalog. */
+  offered: ReadonlySet<string> | null;
+  deadline?: number;
+}
+
+export function planFanOut(input: PlanInput): FanOutPlan {
+  const slots: FanInSlot[] = [];
+  const children: FlowChildJob[] = [];
+  input.toolCalls.forEach((call, index) => {
+    const name = call.function.name;
+    const entry = input.offered && !input.offered.has(name) ? undefined : input.catalog.get(name);
+    if (!entry) {
+      slots.push({
+        tool_call_id: call.id,
+        name,
+        result: failedResult(call.id, { code: 'unknown_tool', message: `no tool named ${JSON.stringify(name)} is available` }),
+      });
+      return;
+    }
+    const jobId = toolCallJobId(input.fanOutId, index);
+    const data: ToolCallJobData = {
+      taskId: input.taskId,
+      toolCallId: call.id,
+      name,
+      arguments: call.function.arguments,
+      ...(input.deadline === undefined ? {} : { deadline: input.deadline }),
+    };
+    slots.push({ tool_call_id: call.id, name, pool: entry.pool, job_id: jobId });
+    children.push({
+      name,
+      queueName: toolQueueName(entry.pool),
+      data,
+      opts: {
+        jobId,
+        attempts: entry.tool.volley.retries + 1,
+        backoff: { type: 'exponential', delay: 250 },
+      },
+    });
+  });
+  return { slots, children };
+}

@@ -1,0 +1,71 @@
+import { createLogger, createRedis, loadEnvOrExit, TURN_QUEUE } from '@volley/shared';
+import { QueueEvents } from 'bullmq';
+import { buildApp } from './app.ts';
+import { orchestratorConfigSchema } from './config.ts';
+import { FanOutQueue } from './fan-out/fan-out-queue.ts';
+import { TaskStore } from './tasks/task-store.ts';
+import { ToolCatalog } from './tools/tool-catalog.ts';
+import { createOpenAIModelClient } from './turn/model-client.ts';
+import { startTurnWorker } from './turn/turn-worker.ts';
+
+const config = loadEnvOrExit(orchestratorConfigSchema);
+const logger = createLogger('orchestrator', config.LOG_LEVEL);
+const prefix = config.VOLLEY_PREFIX;
+
+const redis = createRedis(config.REDIS_URL);
+redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
+const store = new TaskStore({ redis, prefix, ttlSeconds: config.VOLLEY_TASK_TTL_SECONDS });
+const catalog = new ToolCatalog({ redis, prefix });
+const fanOut = new FanOutQueue({ connection: redis, prefix });
+// QueueEvents blocks on a stream read, so it gets a connection of its own.
+const turnEvents = new QueueEvents(TURN_QUEUE, { connection: createRedis(config.REDIS_URL), prefix });
+const model = createOpenAIModelClient({
+  apiKey: config.OPENAI_API_KEY,
+  timeoutMs: config.VOLLEY_LLM_TIMEOUT_MS,
+  maxRetries: config.VOLLEY_LLM_MAX_RETRIES,
+  ...(config.OPENAI_BASE_URL ? { baseURL: config.OPENAI_BASE_URL } : {}),
+});
+
+await turnEvents.waitUntilReady();
+const turnWorker = startTurnWorker({
+  store,
+  catalog,
+  fanOut,
+  model,
+  prefix,
+  logger,
+  connection: redis,
+  concurrency: config.VOLLEY_ORCHESTRATOR_CONCURRENCY,
+});
+
+const app = buildApp({
+  store,
+  catalog,
+  fanOut,
+  turnEvents,
+  redis,
+  logger,
+  bodyLimitBytes: config.VOLLEY_BODY_LIMIT_BYTES,
+  defaults: { model: config.VOLLEY_MODEL, maxTurns: config.VOLLEY_MAX_TURNS },
+  limits: { maxToolCalls: config.VOLLEY_MAX_TOOL_CALLS, defaultTimeoutMs: config.VOLLEY_TOOL_CALLS_TIMEOUT_MS },
+});
+const address = await app.listen({ port: config.PORT, host: config.HOST });
+logger.info({ address, model: config.VOLLEY_MODEL, openaiBaseUrl: config.OPENAI_BASE_URL ?? 'default' }, 'orchestrator ready');
+
+let stopping: Promise<void> | undefined;
+/** Stop taking requests, let running steps finish up to a deadline, then close connections. */
+function shutdown(signal: string): Promise<void> {
+  stopping ??= (async () => {
+    logger.info({ signal }, 'orchestrator stopping');
+    await app.close().catch((error) => logger.warn({ err: error }, 'http close failed'));
+    const drained = turnWorker.close().then(() => true);
+    const deadline = new Promise<false>((resolve) => setTimeout(resolve, config.VOLLEY_SHUTDOWN_TIMEOUT_MS, false).unref());
+    if (!(await Promise.race([drained, deadline]))) await turnWorker.close(true).catch(() => undefined);
+    await Promise.allSettled([turnEvents.close(), fanOut.close()]);
+    await redis.quit().catch(() => undefined);
+    logger.info('orchestrator stopped');
+  })();
+  return stopping;
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM').then(() => process.exit(0)));
+process.on('SIGINT', () => void shutdown('SIGINT').then(() => process.exit(0)));

@@ -1,0 +1,20 @@
+import { VolleyError } from '@volley/shared';
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { createTask, createTaskBodySchema, type CreateTaskDeps } from '../tasks/create-task.ts';
+
+const taskParamsSchema = z.object({ id: z.string().min(1).max(200) });
+
+export function registerTaskRoutes(app: FastifyInstance, deps: CreateTaskDeps): void {
+  app.post('/v1/tasks', async (request, reply) => {
+    const task = await createTask(deps, createTaskBodySchema.parse(request.body));
+    return reply.status(202).send({ id: task.id, status: task.status });
+  });
+
+  app.get('/v1/tasks/:id', async (request) => {
+    const { id } = taskParamsSchema.parse(request.params);
+    const task = await deps.store.get(id);
+    if (!task) throw new VolleyError('not_found', `no task with id ${JSON.stringify(id)}`);
+    return task;
+  });
+}

@@ -1,0 +1,17 @@
+import type { FastifyInstance } from 'fastify';
+import type { ToolCatalog } from '../tools/tool-catalog.ts';
+
+export function registerToolRoutes(app: FastifyInstance, deps: { catalog: ToolCatalog }): void {
+  app.get('/v1/tools', async () => {
+    const catalog = await deps.catalog.refresh();
+    return {
+      tools: [...catalog.values()].map((entry) => ({
+        type: entry.tool.type,
+        function: entry.tool.function,
+        pool: entry.pool,
+        workers: entry.workers,
+        side_effects: entry.tool.volley.sideEffects,
+      })),
+    };
+  });
+}

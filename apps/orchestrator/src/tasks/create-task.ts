@@ -1,0 +1,53 @@
+import { randomUUID } from 'node:crypto';
+import { chatMessageSchema, taskStepJobId, VolleyError } from '@volley/shared';
+import { z } from 'zod';
+import type { FanOutQueue } from '../fan-out/fan-out-queue.ts';
+import type { ToolCatalog } from '../tools/tool-catalog.ts';
+import { TASK_STEP_JOB } from '../turn/task-step.ts';
+import type { TaskRecord } from './task-record.ts';
+import type { TaskStore } from './task-store.ts';
+
+export const createTaskBodySchema = z.strictObject({
+  messages: z.array(chatMessageSchema).min(1, 'messages must hold at least one message'),
+  tools: z.array(z.string()).optional(),
+  model: z.string().min(1).optional(),
+  parallel_tool_calls: z.boolean().optional(),
+  max_turns: z.number().int().min(1).max(100).optional(),
+});
+export type CreateTaskBody = z.infer<typeof createTaskBodySchema>;
+
+export interface CreateTaskDeps {
+  store: TaskStore;
+  catalog: ToolCatalog;
+  fanOut: FanOutQueue;
+  defaults: { model: string; maxTurns: number };
+}
+
+/** Records the task, then queues its first step; the HTTP request returns at once. */
+export async function createTask(deps: CreateTaskDeps, body: CreateTaskBody): Promise<TaskRecord> {
+  if (body.tools) {
+    const catalog = await deps.catalog.covering(body.tools);
+    const unknown = body.tools.filter((name) => !catalog.has(name));
+    if (unknown.length > 0) {
+      throw new VolleyError('unknown_tool', `no live worker serves ${unknown.map((name) => JSON.stringify(name)).join(', ')}`);
+    }
+  }
+  const now = Date.now();
+  const task: TaskRecord = {
+    id: randomUUID(),
+    status: 'queued',
+    created_at: now,
+    updated_at: now,
+    model: body.model ?? deps.defaults.model,
+    tools: body.tools ? [...new Set(body.tools)] : null,
+    ...(body.parallel_tool_calls === undefined ? {} : { parallel_tool_calls: body.parallel_tool_calls }),
+    max_turns: body.max_turns ?? deps.defaults.maxTurns,
+    messages: body.messages,
+    turns: [],
+    usage: { prompt_tokens: 0, completion_tokens: 0, llm_calls: 0, tool_calls: 0 },
+    output: null,
+  };
+  await deps.store.put(task);
+  await deps.fanOut.enqueue({ name: TASK_STEP_JOB, jobId: taskStepJobId(task.id, 0), data: { taskId: task.id, turn: 0 } }, []);
+  return task;
+}

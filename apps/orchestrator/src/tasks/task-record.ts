@@ -1,0 +1,43 @@
+import type { CallError, ChatMessage, TokenUsage } from '@volley/shared';
+
+export type TaskStatus = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
+export type CallStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'skipped';
+
+export interface CallRecord {
+  id: string;
+  name: string;
+  status: CallStatus;
+  /** The pool whose queue ran the call; null when it never reached one (unknown tool). */
+  pool: string | null;
+  started_at: number | null;
+  finished_at: number | null;
+  worker_id: string | null;
+  attempts: number;
+  error?: CallError;
+}
+
+export interface TurnRecord {
+  index: number;
+  llm: { started_at: number; finished_at: number; usage: TokenUsage; tool_call_count: number };
+  tool_calls: CallRecord[];
+  gathered_at?: number;
+}
+
+export interface TaskRecord {
+  id: string;
+  status: TaskStatus;
+  created_at: number;
+  updated_at: number;
+  model: string;
+  /** Tool names offered to the model; null means every tool some live worker serves. */
+  tools: string[] | null;
+  parallel_tool_calls?: boolean;
+  max_turns: number;
+  messages: ChatMessage[];
+  turns: TurnRecord[];
+  usage: TokenUsage & { llm_calls: number; tool_calls: number };
+  output: string | null;
+  error?: CallError;
+}
+
+export const TERMINAL_STATUSES: ReadonlySet<TaskStatus> = new Set(['completed', 'failed', 'cancelled']);

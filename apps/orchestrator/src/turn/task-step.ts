@@ -1,0 +1,141 @@
+import {
+  fanOutId,
+  taskStepJobId,
+  toToolMessage,
+  VolleyError,
+  type AssistantMessage,
+  type Logger,
+} from '@volley/shared';
+import type { Job } from 'bullmq';
+import { z } from 'zod';
+import { finishedCallRecord, pendingCallRecord } from '../fan-out/call-record.ts';
+import { fanInSlotSchema } from '../fan-out/fan-in-slot-schema.ts';
+import type { FanOutQueue } from '../fan-out/fan-out-queue.ts';
+import { gatherFanIn } from '../fan-out/gather-fan-in.ts';
+import { planFanOut, type FanInSlot } from '../fan-out/plan-fan-out.ts';
+import { TERMINAL_STATUSES, type TaskRecord, type TurnRecord } from '../tasks/task-record.ts';
+import type { TaskStore } from '../tasks/task-store.ts';
+import { modelTool, type ToolCatalog } from '../tools/tool-catalog.ts';
+import type { ModelClient } from './model-client.ts';
+
+export const TASK_STEP_JOB = 'task-step';
+
+export const taskStepDataSchema = z.object({
+  taskId: z.string(),
+  turn: z.number().int().min(0),
+  slots: z.array(fanInSlotSchema).optional(),
+});
+export type TaskStepData = z.infer<typeof taskStepDataSchema>;
+
+export interface TaskStepDeps {
+  store: TaskStore;
+  catalog: ToolCatalog;
+  fanOut: FanOutQueue;
+  model: ModelClient;
+  prefix: string;
+  logger: Logger;
+}
+
+/**
+ * One step of a task, run as a job on the turn queue: gather the previous turn's results (the
+ * job is that fan-out's parent), call the model, then fan the answer's calls out under the
+ * next step's job, or finish. Each stage is recorded before the next starts, so a step that
+ * runs again (its orchestrator died) resumes where the record says instead of redoing it.
+ */
+export async function runTaskStep(deps: TaskStepDeps, job: Job): Promise<void> {
+  const data = taskStepDataSchema.parse(job.data);
+  const task = await deps.store.get(data.taskId);
+  if (!task || TERMINAL_STATUSES.has(task.status)) return;
+  if (task.status === 'queued') task.status = 'running';
+
+  const previous = task.turns[data.turn - 1];
+  if (previous && previous.gathered_at === undefined) {
+    await gatherTurn(deps, job, task, previous, data.slots ?? []);
+    await deps.store.put(task);
+  }
+
+  let turn = task.turns[data.turn];
+  if (!turn) {
+    if (data.turn >= task.max_turns) {
+      return finish(deps, task, 'failed', { code: 'max_turns_exceeded', message: `the task reached max_turns (${task.max_turns}) without a final answer` });
+    }
+    try {
+      turn = await callModel(deps, task, data.turn);
+    } catch (error) {
+      if (!VolleyError.isInstance(error) || error.code !== 'llm_error') throw error;
+      deps.logger.warn({ taskId: task.id, turn: data.turn, err: error }, 'model call failed');
+      return finish(deps, task, 'failed', { code: error.code, message: error.message });
+    }
+  }
+  const message = task.messages.findLast((m) => m.role === 'assistant') as AssistantMessage;
+  const calls = message.tool_calls ?? [];
+  if (calls.length === 0) {
+    task.output = textOf(message.content);
+    return finish(deps, task, 'completed');
+  }
+  await fanOutTurn(deps, task, turn, calls);
+}
+
+async function gatherTurn(deps: TaskStepDeps, job: Job, task: TaskRecord, turn: TurnRecord, slots: FanInSlot[]) {
+  const results = await gatherFanIn(job, slots, deps.prefix);
+  turn.tool_calls = slots.map((slot, index) => finishedCallRecord(slot, results[index]!));
+  turn.gathered_at = Date.now();
+  task.messages.push(...results.map(toToolMessage));
+  task.usage.tool_calls += results.length;
+}
+
+async function callModel(deps: TaskStepDeps, task: TaskRecord, index: number): Promise<TurnRecord> {
+  const catalog = await deps.catalog.current();
+  const entries = task.tools === null ? [...catalog.values()] : task.tools.flatMap((name) => catalog.get(name) ?? []);
+  const answer = await deps.model.complete({
+    model: task.model,
+    messages: task.messages,
+    tools: entries.map(modelTool),
+    ...(task.parallel_tool_calls === undefined ? {} : { parallelToolCalls: task.parallel_tool_calls }),
+  });
+  const toolCallCount = answer.message.tool_calls?.length ?? 0;
+  // Whether the model really calls tools in parallel is the first thing a user wants to know.
+  deps.logger.info({ taskId: task.id, turn: index, tool_calls: toolCallCount, usage: answer.usage }, 'model answer');
+  const turn: TurnRecord = {
+    index,
+    llm: { started_at: answer.startedAt, finished_at: answer.finishedAt, usage: answer.usage, tool_call_count: toolCallCount },
+    tool_calls: [],
+  };
+  task.messages.push(answer.message);
+  task.turns.push(turn);
+  task.usage.prompt_tokens += answer.usage.prompt_tokens;
+  task.usage.completion_tokens += answer.usage.completion_tokens;
+  task.usage.llm_calls += 1;
+  return turn;
+}
+
+async function fanOutTurn(deps: TaskStepDeps, task: TaskRecord, turn: TurnRecord, calls: NonNullable<AssistantMessage['tool_calls']>) {
+  if (turn.gathered_at !== undefined) return;
+  const catalog = await deps.catalog.covering(calls.map((call) => call.function.name));
+  const plan = planFanOut({
+    fanOutId: fanOutId(task.id, turn.index),
+    taskId: task.id,
+    toolCalls: calls,
+    catalog,
+    offered: task.tools === null ? null : new Set(task.tools),
+  });
+  turn.tool_calls = plan.slots.map(pendingCallRecord);
+  await deps.store.put(task);
+  await deps.fanOut.enqueue(
+    { name: TASK_STEP_JOB, jobId: taskStepJobId(task.id, turn.index + 1), data: { taskId: task.id, turn: turn.index + 1, slots: plan.slots } },
+    plan.children,
+  );
+}
+
+async function finish(deps: TaskStepDeps, task: TaskRecord, status: 'completed' | 'failed', error?: { code: string; message: string }) {
+  task.status = status;
+  if (error) task.error = error;
+  await deps.store.put(task);
+  deps.logger.info({ taskId: task.id, status, turns: task.turns.length, usage: task.usage, error }, 'task finished');
+}
+
+function textOf(content: AssistantMessage['content']): string | null {
+  if (content === undefined || content === null) return null;
+  if (typeof content === 'string') return content;
+  return content.map((part) => (typeof part.text === 'string' ? part.text : '')).join('');
+}

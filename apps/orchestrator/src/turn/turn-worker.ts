@@ -1,0 +1,31 @@
+import { TURN_QUEUE, type Logger, type ToolCallResult } from '@volley/shared';
+import { Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { fanInJobDataSchema } from '../fan-out/fan-in-slot-schema.ts';
+import { gatherFanIn } from '../fan-out/gather-fan-in.ts';
+import { FAN_IN_JOB } from '../fan-out/run-tool-calls.ts';
+import { runTaskStep, TASK_STEP_JOB, type TaskStepDeps } from './task-step.ts';
+
+/**
+ * The orchestrator's consumer of the turn queue: task steps (model calls, fan-out, fan-in)
+ * and the fan-in of bare `POST /v1/tool-calls` fan-outs. Any instance can take any job.
+ */
+export function startTurnWorker(deps: TaskStepDeps & { connection: Redis; concurrency: number; logger: Logger }) {
+  const worker = new Worker(
+    TURN_QUEUE,
+    async (job: Job): Promise<ToolCallResult[] | void> => {
+      switch (job.name) {
+        case TASK_STEP_JOB:
+          return runTaskStep(deps, job);
+        case FAN_IN_JOB:
+          return gatherFanIn(job, fanInJobDataSchema.parse(job.data).slots, deps.prefix);
+        default:
+          throw new Error(`unknown job ${job.name} on the turn queue`);
+      }
+    },
+    { connection: deps.connection, prefix: deps.prefix, concurrency: deps.concurrency },
+  );
+  worker.on('failed', (job, error) => deps.logger.error({ jobId: job?.id, name: job?.name, err: error }, 'turn job failed'));
+  worker.on('error', (error) => deps.logger.error({ err: error }, 'turn worker error'));
+  return worker;
+}

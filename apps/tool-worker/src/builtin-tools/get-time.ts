@@ -1,0 +1,18 @@
+import { defineTool, ToolError } from '@volley/shared';
+import { z } from 'zod';
+
+/** The real current time in an IANA time zone. */
+export const getTimeTool = defineTool({
+  name: 'get_time',
+  description: 'Get the current date and time in an IANA time zone such as "Europe/Paris".',
+  parameters: z.object({ timezone: z.string().describe('IANA time zone name, e.g. "Asia/Tokyo"') }),
+  execute({ timezone }) {
+    let formatter: Intl.DateTimeFormat;
+    try {
+      formatter = new Intl.DateTimeFormat('en-GB', { timeZone: timezone, dateStyle: 'full', timeStyle: 'long' });
+    } catch {
+      throw new ToolError(`unknown time zone ${JSON.stringify(timezone)}`, { code: 'invalid_timezone' });
+    }
+    return { timezone, now: formatter.format(new Date()) };
+  },
+});

@@ -1,0 +1,8 @@
+import type { Tool } from '@volley/shared';
+import { echoTool } from './echo.ts';
+import { getTimeTool } from './get-time.ts';
+import { getWeatherTool } from './get-weather.ts';
+import { sleepTool } from './sleep.ts';
+
+/** The tools every worker ships for the demo (turn off with VOLLEY_BUILTIN_TOOLS=false). */
+export const builtinTools: Tool[] = [getWeatherTool, getTimeTool, sleepTool, echoTool];

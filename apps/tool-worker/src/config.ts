@@ -1,0 +1,25 @@
+import { hostname } from 'node:os';
+import { DEFAULT_POOL, DEFAULT_PREFIX, env, POOL_NAME_PATTERN } from '@volley/shared';
+import { z } from 'zod';
+
+export const workerConfigSchema = z
+  .object({
+    REDIS_URL: env.redisUrl(),
+    VOLLEY_PREFIX: z.string().regex(/^[^:\s]+$/, 'must not contain ":" or spaces').default(DEFAULT_PREFIX),
+    VOLLEY_POOL: z.string().regex(POOL_NAME_PATTERN, 'letters, digits, "_" and "-" only').default(DEFAULT_POOL),
+    VOLLEY_TOOL_MODULES: env.csv(),
+    VOLLEY_BUILTIN_TOOLS: env.boolean(true),
+    VOLLEY_WORKER_CONCURRENCY: env.positiveInt(16),
+    VOLLEY_WORKER_ID: z.string().regex(/^[^:\s]+$/).optional(),
+    VOLLEY_TOOL_TIMEOUT_MS: env.positiveInt(60_000),
+    VOLLEY_MAX_ARGUMENT_DEPTH: env.positiveInt(64),
+    VOLLEY_REGISTRY_LEASE_MS: env.positiveInt(15_000),
+    VOLLEY_SHUTDOWN_TIMEOUT_MS: env.positiveInt(10_000),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .transform((config) => ({
+    ...config,
+    VOLLEY_WORKER_ID: config.VOLLEY_WORKER_ID ?? `${hostname()}-${process.pid}`,
+  }));
+
+export type WorkerConfig = z.infer<typeof workerConfigSchema>;

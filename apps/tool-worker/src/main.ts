@@ -1,0 +1,90 @@
+import { Worker } from 'bullmq';
+import {
+  createLogger,
+  createRedis,
+  loadEnvOrExit,
+  registerWorker,
+  toolQueueName,
+  type ToolCallResult,
+} from '@volley/shared';
+import { builtinTools } from './builtin-tools/index.ts';
+import { workerConfigSchema } from './config.ts';
+import { loadToolModules } from './load-tool-modules.ts';
+import { createToolCallProcessor } from './run-tool-call.ts';
+import { createToolSet } from './tool-set.ts';
+
+const config = loadEnvOrExit(workerConfigSchema);
+const logger = createLogger('tool-worker', config.LOG_LEVEL);
+
+const fromModules = await loadToolModules(config.VOLLEY_TOOL_MODULES, process.cwd()).catch(exitWith);
+const builtins = config.VOLLEY_BUILTIN_TOOLS
+  ? builtinTools.map((tool) => ({ tool, source: `builtin:${tool.name}` }))
+  : [];
+const tools = (() => {
+  try {
+    return createToolSet([...builtins, ...fromModules]);
+  } catch (error) {
+    return exitWith(error);
+  }
+})();
+if (tools.size === 0) exitWith(new Error('no tools to serve: set VOLLEY_TOOL_MODULES or VOLLEY_BUILTIN_TOOLS=true'));
+
+const queue = toolQueueName(config.VOLLEY_POOL);
+const redis = createRedis(config.REDIS_URL);
+const worker = new Worker<unknown, ToolCallResult>(
+  queue,
+  createToolCallProcessor({
+    tools,
+    workerId: config.VOLLEY_WORKER_ID,
+    defaultTimeoutMs: config.VOLLEY_TOOL_TIMEOUT_MS,
+    maxArgumentDepth: config.VOLLEY_MAX_ARGUMENT_DEPTH,
+    logger,
+  }),
+  { connection: redis, prefix: config.VOLLEY_PREFIX, concurrency: config.VOLLEY_WORKER_CONCURRENCY },
+);
+worker.on('error', (error) => logger.error({ err: error }, 'worker error'));
+await worker.waitUntilReady();
+
+const registration = await registerWorker(
+  redis,
+  config.VOLLEY_PREFIX,
+  {
+    id: config.VOLLEY_WORKER_ID,
+    pool: config.VOLLEY_POOL,
+    queue,
+    concurrency: config.VOLLEY_WORKER_CONCURRENCY,
+    started_at: Date.now(),
+    tools: [...tools.values()].map((loaded) => loaded.published),
+  },
+  { leaseMs: config.VOLLEY_REGISTRY_LEASE_MS, onError: (error) => logger.warn({ err: error }, 'registry heartbeat failed') },
+);
+
+logger.info(
+  { workerId: config.VOLLEY_WORKER_ID, pool: config.VOLLEY_POOL, queue, concurrency: config.VOLLEY_WORKER_CONCURRENCY, tools: [...tools.keys()] },
+  'worker ready',
+);
+
+let stopping: Promise<void> | undefined;
+/** Leave the registry first so no new calls are routed here, then let running calls finish. */
+function shutdown(signal: string): Promise<void> {
+  stopping ??= (async () => {
+    logger.info({ signal }, 'worker stopping');
+    await registration.stop().catch((error) => logger.warn({ err: error }, 'registry removal failed'));
+    const drained = worker.close().then(() => true);
+    const deadline = new Promise<false>((resolve) => setTimeout(resolve, config.VOLLEY_SHUTDOWN_TIMEOUT_MS, false).unref());
+    if (!(await Promise.race([drained, deadline]))) {
+      logger.warn({ timeoutMs: config.VOLLEY_SHUTDOWN_TIMEOUT_MS }, 'running calls did not finish in time; forcing close');
+      await worker.close(true).catch(() => undefined);
+    }
+    await redis.quit().catch(() => undefined);
+    logger.info('worker stopped');
+  })();
+  return stopping;
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM').then(() => process.exit(0)));
+process.on('SIGINT', () => void shutdown('SIGINT').then(() => process.exit(0)));
+
+function exitWith(error: unknown): never {
+  process.stderr.write(`tool-worker: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+}

@@ -1,0 +1,48 @@
+export { ERROR_STATUS, VolleyError, ToolError, errorBody } from './errors.ts';
+export type { ErrorCode, ErrorBody } from './errors.ts';
+export { parseEnv, loadEnvOrExit, env } from './config.ts';
+export { createLogger } from './logger.ts';
+export type { Logger } from './logger.ts';
+export {
+  TOOL_NAME_PATTERN,
+  toolCallSchema,
+  assistantMessageSchema,
+  toolMessageSchema,
+  chatMessageSchema,
+  openAIToolSchema,
+  jsonSchemaObjectSchema,
+} from './openai-wire.ts';
+export type {
+  ToolCall,
+  AssistantMessage,
+  ToolMessage,
+  ChatMessage,
+  OpenAITool,
+  JsonSchemaObject,
+  TokenUsage,
+} from './openai-wire.ts';
+export { defineTool, isZodSchema } from './tools/define-tool.ts';
+export type { Tool, ZodTool, JsonSchemaTool, ToolContext, ResourceClaim } from './tools/define-tool.ts';
+export { toOpenAITool } from './tools/to-openai-tool.ts';
+export {
+  DEFAULT_POOL,
+  DEFAULT_PREFIX,
+  TURN_QUEUE,
+  POOL_NAME_PATTERN,
+  toolQueueName,
+  taskStepJobId,
+  fanOutId,
+  toolCallJobId,
+} from './queue/names.ts';
+export { toolCallJobDataSchema, toolCallResultSchema, callErrorSchema, failedResult } from './queue/tool-call-job.ts';
+export type { ToolCallJobData, ToolCallResult, CallError } from './queue/tool-call-job.ts';
+export { toToolMessage } from './tool-message.ts';
+export {
+  registerWorker,
+  listLiveWorkers,
+  registryKeys,
+  publishedToolSchema,
+  workerDocumentSchema,
+} from './registry/worker-registry.ts';
+export type { PublishedTool, WorkerDocument } from './registry/worker-registry.ts';
+export { createRedis } from './redis/connection.ts';

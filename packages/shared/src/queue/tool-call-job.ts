@@ -1,0 +1,36 @@
+import { z } from 'zod';
+
+/** What a tool-call job carries from the orchestrator to a worker. */
+export const toolCallJobDataSchema = z.object({
+  taskId: z.string(),
+  toolCallId: z.string(),
+  name: z.string(),
+  /** The model's raw JSON text: parsed and validated by the worker, at its edge. */
+  arguments: z.string(),
+  /** Epoch ms after which the call is not started and, if running, is aborted. */
+  deadline: z.number().optional(),
+});
+export type ToolCallJobData = z.infer<typeof toolCallJobDataSchema>;
+
+export const callErrorSchema = z.object({ code: z.string(), message: z.string() });
+export type CallError = z.infer<typeof callErrorSchema>;
+
+const resultTiming = {
+  tool_call_id: z.string(),
+  started_at: z.number().nullable(),
+  finished_at: z.number().nullable(),
+  worker_id: z.string().nullable(),
+  attempts: z.number(),
+};
+
+/** What a tool-call job returns: a failing tool is a value, never a failed job. */
+export const toolCallResultSchema = z.discriminatedUnion('ok', [
+  z.object({ ok: z.literal(true), content: z.string(), ...resultTiming }),
+  z.object({ ok: z.literal(false), error: callErrorSchema, ...resultTiming }),
+]);
+export type ToolCallResult = z.infer<typeof toolCallResultSchema>;
+
+/** A result made without running anything (unknown tool, lost job, …). */
+export function failedResult(toolCallId: string, error: CallError, attempts = 0): ToolCallResult {
+  return { ok: false, error, tool_call_id: toolCallId, started_at: null, finished_at: null, worker_id: null, attempts };
+}

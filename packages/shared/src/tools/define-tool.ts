@@ -1,0 +1,65 @@
+import type { z } from 'zod';
+import type { JsonSchemaObject } from '../openai-wire.ts';
+
+/** What a running tool call knows about itself. */
+export interface ToolContext {
+  /** The model's id of this call. */
+  toolCallId: string;
+  /** The task this call belongs to (a synthetic id for bare `POST /v1/tool-calls` fan-outs). */
+  taskId: string;
+  /** 1 on the first run, 2 on the first retry or redelivery, … */
+  attempt: number;
+  /** Fires when the call times out or is cancelled; stop work and let go of resources. */
+  signal: AbortSignal;
+  /** The worker process running the call. */
+  workerId: string;
+}
+
+/** A resource a side-effecting call touches; a bare string means write access. */
+export type ResourceClaim = string | { key: string; mode: 'read' | 'write' };
+
+type ZodParameters = z.ZodType<Record<string, unknown>>;
+
+interface ToolBase<Args> {
+  /** `^[a-zA-Z0-9_-]{1,64}$`, unique across every pool. */
+  name: string;
+  description: string;
+  /** Returns the tool message's content: a string as is, anything else as its JSON text. */
+  execute(args: Args, ctx: ToolContext): unknown;
+  /** The tool changes state outside itself. */
+  sideEffects?: boolean;
+  /** The resources one call touches, derived from its (validated) arguments. */
+  resources?: (args: Args) => ResourceClaim[];
+  /** Per-call time limit; the worker's default applies when unset. */
+  timeoutMs?: number;
+  /** How often a call that fails with a retryable `ToolError` is tried again. */
+  retries?: number;
+}
+
+export interface ZodTool<S extends ZodParameters = ZodParameters> extends ToolBase<z.infer<S>> {
+  parameters: S;
+}
+
+export interface JsonSchemaTool extends ToolBase<Record<string, unknown>> {
+  /** A JSON Schema (draft 2020-12) object, as in an OpenAI tool definition. */
+  parameters: JsonSchemaObject;
+}
+
+/** A tool: a plain object. `defineTool` only adds type inference. */
+export type Tool = ZodTool<any> | JsonSchemaTool;
+
+/** Typed identity helper: `execute` receives arguments typed by the zod `parameters`. */
+export function defineTool<S extends ZodParameters>(tool: ZodTool<S>): ZodTool<S>;
+export function defineTool(tool: JsonSchemaTool): JsonSchemaTool;
+export function defineTool(tool: Tool): Tool {
+  return tool;
+}
+
+export function isZodSchema(parameters: unknown): parameters is ZodParameters {
+  return (
+    typeof parameters === 'object' &&
+    parameters !== null &&
+    'safeParse' in parameters &&
+    typeof (parameters as { safeParse: unknown }).safeParse === 'function'
+  );
+}

@@ -1,0 +1,136 @@
+import { fileURLToPath } from 'node:url';
+import { startScriptedModel, type Responder, type ScriptedModel } from '@volley/scripted-model';
+import { freePort, spawnNode, startRedis, waitFor, type NodeProcess, type TestRedis } from '@volley/shared/testing';
+
+const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
+export const WORKER_MAIN = `${repoRoot}apps/tool-worker/src/main.ts`;
+export const ORCHESTRATOR_MAIN = `${repoRoot}apps/orchestrator/src/main.ts`;
+export const TEST_TOOLS = `${repoRoot}apps/orchestrator/test/fixtures/test-tools.ts`;
+
+export interface ApiResponse<T = any> {
+  status: number;
+  body: T;
+}
+
+/** A thin HTTP client for one orchestrator instance. */
+export class Api {
+  readonly baseUrl: string;
+
+  constructor(baseUrl: string) {
+    this.baseUrl = baseUrl;
+  }
+
+  async request<T = any>(method: string, path: string, body?: unknown, raw?: { body: string; contentType: string }): Promise<ApiResponse<T>> {
+    const headers: Record<string, string> = {};
+    let payload: string | undefined;
+    if (raw) {
+      headers['content-type'] = raw.contentType;
+      payload = raw.body;
+    } else if (body !== undefined) {
+      headers['content-type'] = 'application/json';
+      payload = JSON.stringify(body);
+    }
+    const response = await fetch(`${this.baseUrl}${path}`, { method, headers, ...(payload === undefined ? {} : { body: payload }) });
+    const text = await response.text();
+    return { status: response.status, body: text ? JSON.parse(text) : undefined };
+  }
+
+  get<T = any>(path: string) {
+    return this.request<T>('GET', path);
+  }
+
+  post<T = any>(path: string, body: unknown) {
+    return this.request<T>('POST', path, body);
+  }
+
+  /** Polls a task until it reaches a terminal status. */
+  async waitForTask(id: string, timeoutMs = 20_000): Promise<any> {
+    return waitFor(
+      async () => {
+        const { status, body } = await this.get(`/v1/tasks/${id}`);
+        return status === 200 && ['completed', 'failed', 'cancelled'].includes(body.status) ? body : undefined;
+      },
+      { timeoutMs, message: `task ${id} did not finish` },
+    );
+  }
+}
+
+export interface ClusterOptions {
+  respond?: Responder;
+  workers?: number;
+  orchestrators?: number;
+  toolModules?: string[];
+  workerEnv?: Record<string, string>;
+  orchestratorEnv?: Record<string, string>;
+}
+
+export interface Cluster {
+  redis: TestRedis;
+  model: ScriptedModel;
+  workers: NodeProcess[];
+  orchestrators: NodeProcess[];
+  apis: Api[];
+  api: Api;
+  stop(): Promise<void>;
+}
+
+const isReady = (msg: string) => (line: { msg?: string }) => line.msg === msg;
+
+/**
+ * A real Volley on loopback: a Redis, the scripted model over HTTP, tool-worker and
+ * orchestrator processes spawned from their `main.ts`, configured by environment only.
+ */
+export async function startCluster(options: ClusterOptions = {}): Promise<Cluster> {
+  const redis = await startRedis();
+  const model = await startScriptedModel({ respond: options.respond ?? (() => ({ content: 'done' })) });
+  const common = { REDIS_URL: redis.url, LOG_LEVEL: 'info' };
+  const workers = await Promise.all(
+    Array.from({ length: options.workers ?? 2 }, (_, index) =>
+      spawnNode({
+        name: `worker-${index + 1}`,
+        script: WORKER_MAIN,
+        env: {
+          ...common,
+          VOLLEY_WORKER_ID: `worker-${index + 1}`,
+          VOLLEY_TOOL_MODULES: (options.toolModules ?? [TEST_TOOLS]).join(','),
+          ...options.workerEnv,
+        },
+        ready: isReady('worker ready'),
+      }),
+    ),
+  );
+  const orchestrators: NodeProcess[] = [];
+  const apis: Api[] = [];
+  for (let index = 0; index < (options.orchestrators ?? 1); index += 1) {
+    const port = await freePort();
+    orchestrators.push(
+      await spawnNode({
+        name: `orchestrator-${index + 1}`,
+        script: ORCHESTRATOR_MAIN,
+        env: {
+          ...common,
+          PORT: String(port),
+          HOST: '127.0.0.1',
+          OPENAI_BASE_URL: model.url,
+          OPENAI_API_KEY: 'test-key',
+          VOLLEY_MODEL: 'scripted',
+          ...options.orchestratorEnv,
+        },
+        ready: isReady('orchestrator ready'),
+      }),
+    );
+    apis.push(new Api(`http://127.0.0.1:${port}`));
+  }
+  return {
+    redis,
+    model,
+    workers,
+    orchestrators,
+    apis,
+    api: apis[0]!,
+    async stop() {
+      await Promise.allSettled([...orchestrators, ...workers].map((child) => child.stop()));
+      await Promise.allSettled([model.close(), redis.stop()]);
+    },
+  };
+}

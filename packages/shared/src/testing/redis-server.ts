@@ -1,0 +1,309 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants, existsSync, rmSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { homedir, tmpdir, userInfo } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { freePort } from './free-port.ts';
+
+export type RedisBackend = 'docker' | 'redis-server';
+
+export type StartRedisOptions = {
+  appendOnly?: boolean;
+  /** Extra `redis-server` arguments, e.g. `['--maxmemory', '10mb']`. */
+  args?: string[];
+  /**
+   * Forces a backend. Defaults to env `VOLLEY_TEST_REDIS`, else Docker when an engine answers,
+   * else a local `redis-server`. Tests that need `restart()` pass `'redis-server'`.
+   */
+  backend?: RedisBackend;
+};
+
+export type TestRedis = {
+  url: string;
+  port: number;
+  host: string;
+  backend: RedisBackend;
+  stop(): Promise<void>;
+  /** Local `redis-server` only: same port and data dir, so clients reconnect and AOF data survives. */
+  restart?(): Promise<void>;
+};
+
+const LOOPBACK = '127.0.0.1';
+const READY_TIMEOUT_MS = 10_000;
+const STOP_GRACE_MS = 3_000;
+const DOCKER_CHECK_TIMEOUT_MS = 2_000;
+const OUTPUT_TAIL_CHARS = 8_000;
+
+const INSTALL_HINT =
+  'Integration tests need a real Redis. Install redis-server (Debian/Ubuntu: `sudo apt-get install redis-server`, ' +
+  'Fedora: `sudo dnf install redis`, macOS: `brew install redis`) or set REDIS_SERVER_BIN=/path/to/redis-server, ' +
+  'or start a Docker engine so testcontainers can run redis:7-alpine.';
+
+export async function startRedis(options: StartRedisOptions = {}): Promise<TestRedis> {
+  const backend = options.backend ?? backendFromEnv() ?? ((await dockerAvailable()) ? 'docker' : 'redis-server');
+  return backend === 'docker' ? startDockerRedis(options) : startLocalRedis(options);
+}
+
+function backendFromEnv(): RedisBackend | undefined {
+  const value = process.env.VOLLEY_TEST_REDIS;
+  if (value === undefined || value === '') return undefined;
+  if (value === 'docker' || value === 'redis-server') return value;
+  throw new Error(`VOLLEY_TEST_REDIS must be 'docker' or 'redis-server', got '${value}'`);
+}
+
+// --- Docker (testcontainers) -------------------------------------------------------------------
+
+let dockerAnswer: Promise<boolean> | undefined;
+
+/** Cached per process: every test file asks, and the answer does not change mid-run. */
+function dockerAvailable(): Promise<boolean> {
+  dockerAnswer ??= probeDocker();
+  return dockerAnswer;
+}
+
+/**
+ * Importing testcontainers costs ~0.6 s and its runtime probe can hang on a dead DOCKER_HOST, so
+ * skip it entirely when no Docker endpoint could exist (mirrors testcontainers' own strategies),
+ * and otherwise give the probe a hard deadline.
+ */
+async function probeDocker(): Promise<boolean> {
+  if (!dockerEndpointMightExist()) return false;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const { getContainerRuntimeClient } = await import('testcontainers');
+    const timeout = new Promise<false>((resolve) => {
+      timer = setTimeout(resolve, DOCKER_CHECK_TIMEOUT_MS, false);
+    });
+    const probe = getContainerRuntimeClient().then(
+      () => true,
+      () => false,
+    );
+    return await Promise.race([probe, timeout]);
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function dockerEndpointMightExist(): boolean {
+  // Named pipes cannot be checked with existsSync; let testcontainers decide on Windows.
+  if (process.platform === 'win32') return true;
+  if (process.env.DOCKER_HOST || process.env.TESTCONTAINERS_HOST_OVERRIDE) return true;
+  const candidates = [
+    join(homedir(), '.testcontainers.properties'),
+    '/var/run/docker.sock',
+    join(homedir(), '.docker', 'run', 'docker.sock'),
+    join(homedir(), '.docker', 'desktop', 'docker.sock'),
+    join('/run', 'user', String(userInfo().uid), 'docker.sock'),
+  ];
+  if (process.env.XDG_RUNTIME_DIR) candidates.push(join(process.env.XDG_RUNTIME_DIR, 'docker.sock'));
+  return candidates.some((path) => existsSync(path));
+}
+
+async function startDockerRedis(options: StartRedisOptions): Promise<TestRedis> {
+  const { GenericContainer, Wait } = await import('testcontainers');
+  const container = await new GenericContainer('redis:7-alpine')
+    .withExposedPorts(6379)
+    .withCommand(['redis-server', ...persistenceArgs(options), ...(options.args ?? [])])
+    .withWaitStrategy(Wait.forLogMessage('Ready to accept connections'))
+    .start();
+  const host = container.getHost();
+  const port = container.getMappedPort(6379);
+  let stopping: Promise<void> | undefined;
+  return {
+    backend: 'docker',
+    host,
+    port,
+    url: redisUrl(host, port),
+    stop() {
+      stopping ??= container.stop().then(() => undefined);
+      return stopping;
+    },
+  };
+}
+
+// --- Local redis-server ------------------------------------------------------------------------
+
+type LocalServer = { dir: string; child: ChildProcess | undefined };
+
+/** Killed synchronously on process exit: a forgotten stop() must not leave redis-server behind. */
+const liveServers = new Set<LocalServer>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const server of liveServers) {
+      server.child?.kill('SIGKILL');
+      rmSync(server.dir, { recursive: true, force: true });
+    }
+  });
+}
+
+function findRedisServer(): string | undefined {
+  const override = process.env.REDIS_SERVER_BIN;
+  if (override) return override;
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (!dir) continue;
+    const candidate = join(dir, 'redis-server');
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not in this PATH entry
+    }
+  }
+  return undefined;
+}
+
+async function startLocalRedis(options: StartRedisOptions): Promise<TestRedis> {
+  const bin = findRedisServer();
+  if (bin === undefined) {
+    throw new Error(`startRedis: no Docker engine answered and \`redis-server\` is not on PATH. ${INSTALL_HINT}`);
+  }
+  installExitHook();
+  const server: LocalServer = { dir: await mkdtemp(join(tmpdir(), 'volley-redis-')), child: undefined };
+  liveServers.add(server);
+
+  const launchOn = async (port: number): Promise<void> => {
+    server.child = await launchRedis(bin, port, server.dir, options);
+  };
+
+  let port = 0;
+  try {
+    // freePort can race with another process; a fresh port on EADDRINUSE is cheaper than a flaky test.
+    for (let attempt = 1; ; attempt++) {
+      port = await freePort(LOOPBACK);
+      try {
+        await launchOn(port);
+        break;
+      } catch (error) {
+        if (attempt >= 3 || !(error instanceof AddressInUseError)) throw error;
+      }
+    }
+  } catch (error) {
+    liveServers.delete(server);
+    await rm(server.dir, { recursive: true, force: true });
+    throw error;
+  }
+
+  let stopping: Promise<void> | undefined;
+  return {
+    backend: 'redis-server',
+    host: LOOPBACK,
+    port,
+    url: redisUrl(LOOPBACK, port),
+    stop() {
+      stopping ??= (async () => {
+        await stopChild(server.child);
+        server.child = undefined;
+        liveServers.delete(server);
+        await rm(server.dir, { recursive: true, force: true });
+      })();
+      return stopping;
+    },
+    async restart() {
+      if (stopping) throw new Error('startRedis: restart() after stop()');
+      await stopChild(server.child);
+      server.child = undefined;
+      await launchOn(port);
+    },
+  };
+}
+
+function persistenceArgs(options: StartRedisOptions): string[] {
+  return ['--save', '', '--appendonly', options.appendOnly ? 'yes' : 'no'];
+}
+
+class AddressInUseError extends Error {}
+
+type ChildExit = { code: number | null; signal: NodeJS.Signals | null; error?: Error };
+
+async function launchRedis(bin: string, port: number, dir: string, options: StartRedisOptions): Promise<ChildProcess> {
+  const args = [
+    '--bind', LOOPBACK,
+    '--port', String(port),
+    ...persistenceArgs(options),
+    '--dir', dir,
+    '--daemonize', 'no',
+    ...(options.args ?? []),
+  ];
+  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const verbose = process.env.VOLLEY_TEST_VERBOSE === '1';
+  let output = '';
+  const collect = (chunk: Buffer): void => {
+    const text = chunk.toString('utf8');
+    output = (output + text).slice(-OUTPUT_TAIL_CHARS);
+    if (verbose) process.stderr.write(text.replace(/^(?=.)/gm, `[redis-server:${port}] `));
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+
+  let exit: ChildExit | undefined;
+  child.once('exit', (code, signal) => {
+    exit ??= { code, signal };
+  });
+  child.once('error', (error) => {
+    exit ??= { code: null, signal: null, error };
+  });
+
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  for (;;) {
+    if (exit) {
+      const why = exit.error ? `failed to start (${exit.error.message})` : `exited (code ${exit.code}, signal ${exit.signal})`;
+      const message = `startRedis: ${bin} ${why} before answering PING on port ${port}.\n${output}`;
+      if (exit.error && 'code' in exit.error && exit.error.code === 'ENOENT') {
+        throw new Error(`${message}\n${INSTALL_HINT}`, { cause: exit.error });
+      }
+      throw output.includes('Address already in use') ? new AddressInUseError(message) : new Error(message);
+    }
+    if (await ping(LOOPBACK, port)) return child;
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`startRedis: redis-server did not answer PING on port ${port} within ${READY_TIMEOUT_MS} ms.\n${output}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+async function stopChild(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const escalate = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+  try {
+    await exited;
+  } finally {
+    clearTimeout(escalate);
+  }
+}
+
+/**
+ * Raw RESP instead of a client library: no reconnect logic to tear down, and `-LOADING` while an
+ * AOF replays correctly counts as "not ready yet".
+ */
+function ping(host: string, port: number, timeoutMs = 500): Promise<boolean> {
+  return new Promise((resolve) => {
+    let reply = '';
+    const socket = connect({ host, port });
+    const finish = (ok: boolean): void => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(timeoutMs, () => finish(false));
+    socket.once('error', () => finish(false));
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.on('data', (chunk) => {
+      reply += chunk.toString('latin1');
+      if (reply.includes('\r\n')) finish(reply.startsWith('+PONG'));
+    });
+    socket.once('end', () => finish(false));
+  });
+}
+
+function redisUrl(host: string, port: number): string {
+  return `redis://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}

@@ -21,7 +21,10 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   const app = Fastify({
     // Per-request lines would drown the task events at info; Fastify's own warnings still show.
     loggerInstance: deps.logger.child({}, { level: 'warn' }) as FastifyBaseLogger,
-    bodyLimit: deps.bodyLimitBytes });
+    bodyLimit: deps.bodyLimitBytes,
+  });
+  // The API speaks JSON only: other bodies get 415 instead of a confusing shape error.
+  app.removeContentTypeParser('text/plain');
   app.setErrorHandler(createErrorHandler(deps.logger));
   app.setNotFoundHandler((request, reply) =>
     reply.status(404).send(errorBody('route_not_found', `no route ${request.method} ${request.url}`)),

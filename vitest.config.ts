@@ -12,7 +12,7 @@ export default defineConfig({
       {
         test: {
           name: 'integration',
-          include: ['packages/*/test/**/*.test.ts', 'apps/*/test/**/*.test.ts'],
+          include: ['packages/*/test/**/*.test.ts', 'apps/*/test/**/*.test.ts', 'scripts/**/*.test.ts'],
           // Integration tests spawn Redis and several Node processes each; on a 2-core
           // machine running the files one by one keeps their timing assertions honest.
           fileParallelism: false,

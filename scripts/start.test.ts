@@ -1,0 +1,30 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+function runStart(): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve) => {
+    const env = { ...process.env };
+    for (const name of ['REDIS_URL', 'OPENAI_BASE_URL', 'PORT']) delete env[name];
+    const child = spawn(process.execPath, ['scripts/start.ts'], { cwd: root, env });
+    let output = '';
+    child.stdout.on('data', (chunk) => (output += chunk));
+    child.stderr.on('data', (chunk) => (output += chunk));
+    child.on('close', (code) => resolve({ code, output }));
+  });
+}
+
+describe('npm start', () => {
+  describe('on a machine with nothing running', () => {
+    it('runs a task whose three tool calls overlap on two worker processes, then cleans up', async () => {
+      const { code, output } = await runStart();
+      expect(code, output).toBe(0);
+      expect(output).toMatch(/Transcript of task [0-9a-f-]+ \(completed\)/);
+      expect(output).toContain('assistant → 3 tool calls in one message');
+      expect(output).toMatch(/Turn 1: 3 tool calls all running at once between \d+ and \d+ ms, on 2 worker processes/);
+      expect(output).toMatch(/Usage: 2 LLM round trips, 3 tool calls/);
+    });
+  });
+});

@@ -20,7 +20,7 @@ const fanOut = new FanOutQueue({ connection: redis, prefix });
 // QueueEvents blocks on a stream read, so it gets a connection of its own.
 const turnEvents = new QueueEvents(TURN_QUEUE, { connection: createRedis(config.REDIS_URL), prefix });
 const model = createOpenAIModelClient({
-  apiKey: config.OPENAI_API_KEY,
+  apiKey: config.OPENAI_API_KEY ?? 'not-needed',
   timeoutMs: config.VOLLEY_LLM_TIMEOUT_MS,
   maxRetries: config.VOLLEY_LLM_MAX_RETRIES,
   ...(config.OPENAI_BASE_URL ? { baseURL: config.OPENAI_BASE_URL } : {}),

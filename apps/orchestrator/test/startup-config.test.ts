@@ -1,0 +1,46 @@
+import { spawn } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { ORCHESTRATOR_MAIN, WORKER_MAIN } from './support/cluster.ts';
+
+function run(script: string, env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [script], { env: { PATH: process.env.PATH ?? '', ...env } });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.on('close', (code) => resolve({ code, stderr }));
+  });
+}
+
+describe('startup configuration', () => {
+  describe('when the orchestrator gets bad values', () => {
+    it('exits 1 naming every bad variable and its value', async () => {
+      const { code, stderr } = await run(ORCHESTRATOR_MAIN, { PORT: '99999', VOLLEY_MAX_TURNS: 'many', REDIS_URL: 'http://nope' });
+      expect(code).toBe(1);
+      expect(stderr).toContain('invalid configuration');
+      expect(stderr).toMatch(/PORT: .*"99999"/);
+      expect(stderr).toMatch(/VOLLEY_MAX_TURNS: .*"many"/);
+      expect(stderr).toMatch(/REDIS_URL: .*"http:\/\/nope"/);
+    });
+
+    it('asks for an API key when no OpenAI-compatible endpoint is named', async () => {
+      const { code, stderr } = await run(ORCHESTRATOR_MAIN, {});
+      expect(code).toBe(1);
+      expect(stderr).toMatch(/OPENAI_API_KEY: required when OPENAI_BASE_URL is unset/);
+    });
+  });
+
+  describe('when a tool worker gets bad values', () => {
+    it('exits 1 naming them', async () => {
+      const { code, stderr } = await run(WORKER_MAIN, { VOLLEY_WORKER_CONCURRENCY: '0', VOLLEY_POOL: 'a:b' });
+      expect(code).toBe(1);
+      expect(stderr).toMatch(/VOLLEY_WORKER_CONCURRENCY: .*"0"/);
+      expect(stderr).toMatch(/VOLLEY_POOL: .*"a:b"/);
+    });
+
+    it('exits 1 when a tool module cannot be loaded', async () => {
+      const { code, stderr } = await run(WORKER_MAIN, { VOLLEY_TOOL_MODULES: './does-not-exist.ts' });
+      expect(code).toBe(1);
+      expect(stderr).toContain('cannot load tool module ./does-not-exist.ts');
+    });
+  });
+});

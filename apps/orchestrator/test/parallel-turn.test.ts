@@ -1,4 +1,5 @@
 import { parallelCallsThenAnswer, type ScriptedToolCall } from '@volley/scripted-model';
+import { waitFor } from '@volley/shared/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type Cluster } from './support/cluster.ts';
 
@@ -31,6 +32,13 @@ describe('one parallel turn', () => {
               { id: 'unknown', name: 'teleport', arguments: {} },
               { id: 'throws', name: 'explode', arguments: {} },
               { id: 'ok_2', name: 'lookup_order', arguments: { order_id: 7 } },
+            ];
+          }
+          if (question.includes('slowly')) {
+            return [
+              { id: 'quick', name: 'nap', arguments: { ms: 20 } },
+              { id: 'slow_1', name: 'nap', arguments: { ms: 1500 } },
+              { id: 'slow_2', name: 'nap', arguments: { ms: 1500 } },
             ];
           }
           return napCalls(300);
@@ -148,7 +156,7 @@ describe('one parallel turn', () => {
       expect(firstRequest!.body.model).toBe('scripted');
       expect(firstRequest!.authorization).toBe('Bearer test-key');
       expect(firstRequest!.body.tools?.map((t) => t.function.name).sort()).toEqual(
-        ['echo', 'explode', 'get_time', 'get_weather', 'hang', 'lookup_order', 'nap', 'sleep'],
+        ['echo', 'explode', 'get_time', 'get_weather', 'hang', 'lookup_order', 'nap', 'prototype_keys', 'sleep'],
       );
       const sent = secondRequest!.body.messages;
       expect(sent.map((m) => m.role)).toEqual(['user', 'assistant', 'tool', 'tool', 'tool']);
@@ -171,6 +179,24 @@ describe('one parallel turn', () => {
       expect(task.turns[0].tool_calls.map((c: any) => c.status)).toEqual([
         'succeeded', 'failed', 'failed', 'failed', 'failed', 'succeeded',
       ]);
+    });
+
+    it('shows calls running live while the turn is in flight', async () => {
+      const { body } = await cluster.api.post('/v1/tasks', { messages: [{ role: 'user', content: 'nap slowly' }] });
+      const live = await waitFor(
+        async () => {
+          const { body: task } = await cluster.api.get(`/v1/tasks/${body.id}`);
+          const statuses = task.turns[0]?.tool_calls.map((c: any) => c.status);
+          return statuses?.join() === 'succeeded,running,running' ? task : undefined;
+        },
+        { timeoutMs: 1400, message: 'never saw one call finished and two running' },
+      );
+      expect(live.status).toBe('running');
+      expect(live.turns[0].tool_calls[1].worker_id).toBeNull();
+      expect(live.turns[0].tool_calls[1].started_at).toBeGreaterThan(0);
+      expect(live.turns[0].tool_calls[0].worker_id).toMatch(/^worker-/);
+      const done = await cluster.api.waitForTask(body.id);
+      expect(done.turns[0].tool_calls.map((c: any) => c.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
     });
 
     it('is served and advanced by any orchestrator instance: state lives in Redis', async () => {

@@ -1,5 +1,5 @@
 import { FlowProducer, Queue, type Job, type JobsOptions } from 'bullmq';
-import { TURN_QUEUE } from '@volley/shared';
+import { toolQueueName, TURN_QUEUE } from '@volley/shared';
 import type { Redis } from 'ioredis';
 
 export interface FlowChildJob {
@@ -25,11 +25,26 @@ const KEEP_FAILED = { age: 24 * 3600 };
  */
 export class FanOutQueue {
   readonly turns: Queue;
+  readonly prefix: string;
+  private readonly connection: Redis;
   private readonly flows: FlowProducer;
+  private readonly toolQueues = new Map<string, Queue>();
 
   constructor(deps: { connection: Redis; prefix: string }) {
+    this.connection = deps.connection;
+    this.prefix = deps.prefix;
     this.turns = new Queue(TURN_QUEUE, { connection: deps.connection, prefix: deps.prefix });
     this.flows = new FlowProducer({ connection: deps.connection, prefix: deps.prefix });
+  }
+
+  /** The queue of one pool, for reading its jobs. */
+  toolQueue(pool: string): Queue {
+    let queue = this.toolQueues.get(pool);
+    if (!queue) {
+      queue = new Queue(toolQueueName(pool), { connection: this.connection, prefix: this.prefix });
+      this.toolQueues.set(pool, queue);
+    }
+    return queue;
   }
 
   /** Ids are deterministic, so adding the same fan-out twice (a retried step) adds nothing. */
@@ -58,6 +73,6 @@ export class FanOutQueue {
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled([this.flows.close(), this.turns.close()]);
+    await Promise.allSettled([this.flows.close(), this.turns.close(), ...[...this.toolQueues.values()].map((queue) => queue.close())]);
   }
 }

@@ -2,6 +2,7 @@ import { VolleyError } from '@volley/shared';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { createTask, createTaskBodySchema, type CreateTaskDeps } from '../tasks/create-task.ts';
+import { withLiveCallStatus } from '../tasks/live-call-status.ts';
 
 const taskParamsSchema = z.object({ id: z.string().min(1).max(200) });
 
@@ -15,6 +16,6 @@ export function registerTaskRoutes(app: FastifyInstance, deps: CreateTaskDeps): 
     const { id } = taskParamsSchema.parse(request.params);
     const task = await deps.store.get(id);
     if (!task) throw new VolleyError('not_found', `no task with id ${JSON.stringify(id)}`);
-    return task;
+    return withLiveCallStatus(task, deps.fanOut);
   });
 }

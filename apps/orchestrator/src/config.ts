@@ -11,15 +11,15 @@ export const orchestratorConfigSchema = z
     // Local OpenAI-compatible servers often take any key; the SDK insists on one.
     OPENAI_API_KEY: z.string().optional(),
     VOLLEY_MODEL: z.string().default('gpt-4.1-mini'),
-    VOLLEY_LLM_TIMEOUT_MS: env.positiveInt(120_000),
+    VOLLEY_LLM_TIMEOUT_MS: env.durationMs(120_000),
     VOLLEY_LLM_MAX_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
     VOLLEY_MAX_TURNS: env.positiveInt(10),
     VOLLEY_ORCHESTRATOR_CONCURRENCY: env.positiveInt(64),
-    VOLLEY_TOOL_CALLS_TIMEOUT_MS: env.positiveInt(60_000),
+    VOLLEY_TOOL_CALLS_TIMEOUT_MS: env.durationMs(60_000),
     VOLLEY_MAX_TOOL_CALLS: env.positiveInt(128),
     VOLLEY_TASK_TTL_SECONDS: env.positiveInt(7 * 24 * 3600),
     VOLLEY_BODY_LIMIT_BYTES: env.positiveInt(8 * 1024 * 1024),
-    VOLLEY_SHUTDOWN_TIMEOUT_MS: env.positiveInt(10_000),
+    VOLLEY_SHUTDOWN_TIMEOUT_MS: env.durationMs(10_000),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .refine((config) => config.OPENAI_BASE_URL !== undefined || config.OPENAI_API_KEY !== undefined, {

@@ -71,7 +71,9 @@ describe('compileArgumentValidator', () => {
     });
 
     it('rejects a value outside the enum', () => {
-      expect(messageOf(validate, { city: 'Paris', unit: 'kelvin' })).toMatch(/^\/unit must be equal to one of the allowed values/);
+      expect(messageOf(validate, { city: 'Paris', unit: 'kelvin' })).toMatch(
+        /^\/unit must be equal to one of the allowed values/,
+      );
     });
 
     it('rejects a fractional number where an integer is required', () => {
@@ -141,6 +143,29 @@ describe('compileArgumentValidator', () => {
       });
 
       expect(validate({ city: 'Paris' }).ok).toBe(true);
+    });
+  });
+});
+
+describe('compileArgumentValidator with schemas written for other places', () => {
+  describe('when a schema names another draft in $schema', () => {
+    it('compiles it standalone and validates', () => {
+      const validate = jsonSchemaValidator({
+        $schema: 'http://json-schema.org/draft-07/schema#',
+        type: 'object',
+        properties: { city: { type: 'string' } },
+        required: ['city'],
+      });
+      expect(validate({ city: 'Oslo' }).ok).toBe(true);
+      expect(validate({}).ok).toBe(false);
+    });
+  });
+
+  describe('when two tools carry the same $id', () => {
+    it('compiles both', () => {
+      const parameters = { $id: 'https://example.com/args', type: 'object', properties: { n: { type: 'integer' } } };
+      expect(jsonSchemaValidator(parameters)({ n: 1 }).ok).toBe(true);
+      expect(jsonSchemaValidator({ ...parameters })({ n: 'one' }).ok).toBe(false);
     });
   });
 });

@@ -25,7 +25,10 @@ export function compileArgumentValidator(tool: Tool): ArgumentValidator {
       return parsed.success ? { ok: true, value: parsed.data } : { ok: false, message: z.prettifyError(parsed.error) };
     };
   }
-  const validate = ajv.compile(parameters);
+  // Compiled standalone: a `$schema` of another draft or an `$id` two tools share must not
+  // make Ajv look the schema up or refuse it as a duplicate.
+  const { $schema: _schema, $id: _id, ...standalone } = parameters;
+  const validate = ajv.compile(standalone);
   return (args) =>
     validate(args) ? { ok: true, value: args } : { ok: false, message: describeAjvErrors(validate.errors ?? []) };
 }

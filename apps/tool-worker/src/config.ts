@@ -11,10 +11,10 @@ export const workerConfigSchema = z
     VOLLEY_BUILTIN_TOOLS: env.boolean(true),
     VOLLEY_WORKER_CONCURRENCY: env.positiveInt(16),
     VOLLEY_WORKER_ID: z.string().regex(/^[^:\s]+$/).optional(),
-    VOLLEY_TOOL_TIMEOUT_MS: env.positiveInt(60_000),
+    VOLLEY_TOOL_TIMEOUT_MS: env.durationMs(60_000),
     VOLLEY_MAX_ARGUMENT_DEPTH: env.positiveInt(64),
-    VOLLEY_REGISTRY_LEASE_MS: env.positiveInt(15_000),
-    VOLLEY_SHUTDOWN_TIMEOUT_MS: env.positiveInt(10_000),
+    VOLLEY_REGISTRY_LEASE_MS: env.durationMs(15_000),
+    VOLLEY_SHUTDOWN_TIMEOUT_MS: env.durationMs(10_000),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .transform((config) => ({

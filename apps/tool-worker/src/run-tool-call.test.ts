@@ -50,7 +50,13 @@ describe('createToolCallProcessor', () => {
 
       const result = await processorFor(() => 'sunny, 21°C')(job({ name: 'probe' }));
 
-      expect(result).toMatchObject({ ok: true, content: 'sunny, 21°C', tool_call_id: 'call_1', worker_id: WORKER_ID, attempts: 1 });
+      expect(result).toMatchObject({
+        ok: true,
+        content: 'sunny, 21°C',
+        tool_call_id: 'call_1',
+        worker_id: WORKER_ID,
+        attempts: 1,
+      });
       expect(result.started_at).toBeGreaterThanOrEqual(before);
       expect(result.finished_at).toBeGreaterThanOrEqual(result.started_at!);
     });
@@ -101,7 +107,9 @@ describe('createToolCallProcessor', () => {
         return 'ok';
       });
 
-      await processor(job({ name: 'probe', toolCallId: 'call_abc', taskId: 'task-42' }, { attemptsStarted: 2, attemptsMade: 1, attempts: 3 }));
+      await processor(
+        job({ name: 'probe', toolCallId: 'call_abc', taskId: 'task-42' }, { attemptsStarted: 2, attemptsMade: 1, attempts: 3 }),
+      );
 
       expect(seen).toMatchObject({ toolCallId: 'call_abc', taskId: 'task-42', attempt: 2, workerId: WORKER_ID });
       expect(seen?.signal).toBeInstanceOf(AbortSignal);
@@ -176,7 +184,10 @@ describe('createToolCallProcessor', () => {
       const result = await processor(job({ name: 'probe' }));
 
       const elapsed = Date.now() - startedAt;
-      expect(result).toMatchObject({ ok: false, error: { code: 'tool_timeout', message: 'the tool did not finish within 50 ms' } });
+      expect(result).toMatchObject({
+        ok: false,
+        error: { code: 'tool_timeout', message: 'the tool did not finish within 50 ms' },
+      });
       expect(elapsed).toBeGreaterThanOrEqual(45);
       expect(elapsed).toBeLessThan(1000);
       expect(signal?.aborted).toBe(true);
@@ -223,6 +234,24 @@ describe('createToolCallProcessor', () => {
 
       expect(result).toMatchObject({ ok: false, error: { code: 'cancelled' } });
     });
+
+    it('answers cancelled at once, without running the tool, when the signal was aborted before the call started', async () => {
+      let ran = false;
+      const processor = processorFor(
+        () => {
+          ran = true;
+          return new Promise(() => {});
+        },
+        { timeoutMs: 2000 },
+      );
+      const startedAt = Date.now();
+
+      const result = await processor(job({ name: 'probe' }), 'token', AbortSignal.abort());
+
+      expect(result).toMatchObject({ ok: false, error: { code: 'cancelled' } });
+      expect(Date.now() - startedAt).toBeLessThan(1000);
+      expect(ran).toBe(false);
+    });
   });
 
   describe('when the call cannot be run', () => {
@@ -258,7 +287,13 @@ describe('createToolCallProcessor', () => {
     });
 
     it('answers invalid_request for malformed job data, keeping the call id', async () => {
-      const malformed = { id: 'fan-1-c0', data: { toolCallId: 'call_1', name: 'probe' }, attemptsStarted: 1, attemptsMade: 0, opts: { attempts: 1 } };
+      const malformed = {
+        id: 'fan-1-c0',
+        data: { toolCallId: 'call_1', name: 'probe' },
+        attemptsStarted: 1,
+        attemptsMade: 0,
+        opts: { attempts: 1 },
+      };
 
       const result = await processorFor(() => 'ran')(malformed as unknown as Job);
 

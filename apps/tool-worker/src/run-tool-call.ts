@@ -101,6 +101,8 @@ async function execute(
 ): Promise<CallOutcome> {
   const timeout = AbortSignal.timeout(timeoutMs);
   const signal = jobSignal ? AbortSignal.any([timeout, jobSignal]) : timeout;
+  // An already aborted signal never fires 'abort' again: answer now, without running the tool.
+  if (signal.aborted) return { error: { code: 'cancelled', message: 'the call was cancelled' } };
   const ctx = { toolCallId: data.toolCallId, taskId: data.taskId, attempt: job.attemptsStarted, signal, workerId };
   let onAbort: (() => void) | undefined;
   // A tool that ignores its signal must not hold the slot: the race answers at the deadline.

@@ -21,7 +21,8 @@ const toolShapeSchema = z.object({
   execute: z.custom<Tool['execute']>((value) => typeof value === 'function', 'execute must be a function'),
   sideEffects: z.boolean().optional(),
   resources: z.custom((value) => typeof value === 'function', 'resources must be a function').optional(),
-  timeoutMs: z.number().int().positive().optional(),
+  // Timers take at most 2^31 - 1 ms (about 24.8 days).
+  timeoutMs: z.number().int().positive().max(2_147_483_647).optional(),
   retries: z.number().int().min(0).max(20).optional(),
 });
 

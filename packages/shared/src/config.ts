@@ -15,9 +15,17 @@ export function parseEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv)
   const problems = parsed.error.issues.map((issue) => {
     const name = issue.path.join('.') || '(environment)';
     const value = typeof issue.path[0] === 'string' ? cleaned[issue.path[0]] : undefined;
-    return `  ${name}: ${issue.message}${value === undefined ? '' : ` (got ${JSON.stringify(value)})`}`;
+    return `  ${name}: ${issue.message}${value === undefined ? '' : shownValue(name, value)}`;
   });
   throw new VolleyError('config_invalid', `invalid configuration:\n${problems.join('\n')}`);
+}
+
+const SECRET_NAME = /KEY|SECRET|TOKEN|PASSWORD/i;
+
+/** The bad value helps the operator, but secrets (and passwords inside URLs) stay out of logs. */
+function shownValue(name: string, value: string): string {
+  if (SECRET_NAME.test(name)) return ' (value hidden)';
+  return ` (got ${JSON.stringify(value.replace(/\/\/([^:/@]*):[^@/]*@/, '//$1:***@'))})`;
 }
 
 /** For `main.ts`: parse or print every problem and exit 1. */
@@ -34,6 +42,8 @@ export function loadEnvOrExit<S extends z.ZodType>(schema: S, env: NodeJS.Proces
 export const env = {
   port: (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback),
   positiveInt: (fallback: number) => z.coerce.number().int().positive().default(fallback),
+  /** A duration for a timer: at most 2^31 - 1 ms, the most `setTimeout` takes. */
+  durationMs: (fallback: number) => z.coerce.number().int().positive().max(2_147_483_647).default(fallback),
   boolean: (fallback: boolean) =>
     z
       .enum(['true', 'false', '1', '0', 'yes', 'no'])

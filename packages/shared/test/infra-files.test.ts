@@ -1,0 +1,150 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+// `yaml` is not a declared dependency: it is a production dependency of @opentelemetry/configuration
+// (under @opentelemetry/sdk-node) and of docker-compose (under testcontainers), hoisted to the root.
+import { parse } from 'yaml';
+
+// Static checks of docker-compose.yml and infra/Dockerfile; no Docker engine is needed.
+
+const repoRoot = new URL('../../../', import.meta.url);
+const repoPath = (path: string): string => fileURLToPath(new URL(path, repoRoot));
+const read = (path: string): string => readFileSync(repoPath(path), 'utf8');
+
+interface ComposeService {
+  image?: string;
+  build?: string | { context?: string; dockerfile?: string };
+  command?: string | string[];
+  container_name?: string;
+  ports?: unknown[];
+  environment?: Record<string, string | number | boolean | null> | string[];
+  depends_on?: string[] | Record<string, { condition?: string }>;
+  healthcheck?: { test?: string | string[] };
+  volumes?: Array<string | { type?: string; source?: string; target?: string }>;
+}
+
+// Compose resolves `<<: *anchor` merge keys, so the parser must too.
+const compose = parse(read('docker-compose.yml'), { merge: true }) as {
+  services: Record<string, ComposeService>;
+  volumes?: Record<string, unknown>;
+};
+const services = compose.services;
+const appServices = ['orchestrator', 'tool-worker', 'scripted-model'] as const;
+const dockerfile = read('infra/Dockerfile');
+
+function service(name: string): ComposeService {
+  const found = services[name];
+  if (!found) throw new Error(`docker-compose.yml has no service ${name}`);
+  return found;
+}
+
+/** Compose accepts a command as a string or a list. */
+function argv(command: string | string[]): string[] {
+  return Array.isArray(command) ? command : command.trim().split(/\s+/);
+}
+
+/** Compose accepts environment as a map or as a list of KEY=value. */
+function environment(svc: ComposeService): Record<string, string> {
+  const env = svc.environment ?? {};
+  if (Array.isArray(env)) {
+    return Object.fromEntries(env.map((entry) => [entry.split('=')[0] ?? '', entry.split('=').slice(1).join('=')]));
+  }
+  return Object.fromEntries(Object.entries(env).map(([key, value]) => [key, String(value ?? '')]));
+}
+
+/** The exec-form CMD of the Dockerfile's final stage. */
+function dockerfileCmd(): string[] {
+  const cmds = [...dockerfile.matchAll(/^CMD\s+(\[.*\])\s*$/gm)];
+  const last = cmds.at(-1);
+  if (!last?.[1]) throw new Error('infra/Dockerfile has no exec-form CMD');
+  return JSON.parse(last[1]) as string[];
+}
+
+/** The `.ts` entry point a command runs. */
+function script(command: string[]): string {
+  const entry = command.find((arg) => arg.endsWith('.ts'));
+  if (!entry) throw new Error(`no .ts script in ${JSON.stringify(command)}`);
+  return entry;
+}
+
+/** Top-level paths that the Dockerfile's final stage copies from the build context. */
+function copiedDirectories(): string[] {
+  const finalStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+  return [...finalStage.matchAll(/^COPY\s+(?!--from)(.+)$/gm)].flatMap((match) =>
+    (match[1] ?? '').trim().split(/\s+/).slice(0, -1).map((source) => source.split('/')[0] ?? ''),
+  );
+}
+
+describe('docker-compose.yml', () => {
+  it('defines redis, orchestrator, tool-worker and scripted-model', () => {
+    expect(Object.keys(services)).toEqual(expect.arrayContaining(['redis', ...appServices]));
+  });
+
+  it('runs redis with an append-only file, a health check and a named volume', () => {
+    const redis = service('redis');
+    const command = argv(redis.command ?? []);
+    expect(command).toContain('--appendonly');
+    expect(command[command.indexOf('--appendonly') + 1]).toBe('yes');
+    expect(argv(redis.healthcheck?.test ?? []).join(' ')).toContain('redis-cli ping');
+    const data = (redis.volumes ?? []).map((volume) =>
+      typeof volume === 'string' ? { source: volume.split(':')[0], target: volume.split(':')[1] } : volume,
+    );
+    const source = data.find((volume) => volume.target === '/data')?.source;
+    expect(source, 'a volume mounted at /data').toBeDefined();
+    expect(Object.keys(compose.volumes ?? {})).toContain(source);
+  });
+
+  it('lets tool-worker scale: no container_name and no fixed host ports', () => {
+    const worker = service('tool-worker');
+    expect(worker.container_name).toBeUndefined();
+    expect(worker.ports ?? []).toEqual([]);
+  });
+
+  it.each(appServices)('builds %s from infra/Dockerfile as the shared volley:dev image', (name) => {
+    const svc = service(name);
+    expect(svc.image).toBe('volley:dev');
+    expect(svc.build).toMatchObject({ context: '.', dockerfile: 'infra/Dockerfile' });
+    expect(existsSync(repoPath('infra/Dockerfile'))).toBe(true);
+  });
+
+  it('points the orchestrator at Redis and a model endpoint', () => {
+    const env = environment(service('orchestrator'));
+    expect(env.REDIS_URL).toBe('redis://redis:6379');
+    expect(env.OPENAI_BASE_URL).toContain('http://scripted-model:8787/v1');
+    expect(env.SCRIPTED_MODEL_HOST).toBeUndefined();
+    expect(environment(service('scripted-model')).SCRIPTED_MODEL_HOST).toBe('0.0.0.0');
+  });
+
+  it.each(['orchestrator', 'tool-worker'])('starts %s only once redis is healthy', (name) => {
+    expect(service(name).depends_on).toMatchObject({ redis: { condition: 'service_healthy' } });
+  });
+
+  it.each(appServices)('runs a script of %s that exists and is copied into the image', (name) => {
+    const command = service(name).command;
+    const entry = script(command === undefined ? dockerfileCmd() : argv(command));
+    expect(existsSync(repoPath(entry)), `${entry} exists`).toBe(true);
+    expect(copiedDirectories()).toContain(entry.split('/')[0]);
+  });
+});
+
+describe('infra/Dockerfile', () => {
+  it('defaults to the orchestrator, whose script exists', () => {
+    const cmd = dockerfileCmd();
+    expect(cmd).toEqual(['node', 'apps/orchestrator/src/main.ts']);
+    expect(existsSync(repoPath(script(cmd)))).toBe(true);
+  });
+
+  it('copies the package.json of every workspace before installing', () => {
+    const root = JSON.parse(read('package.json')) as { workspaces: string[] };
+    for (const workspace of root.workspaces) {
+      expect(dockerfile).toContain(`COPY ${workspace}/package.json ${workspace}/`);
+    }
+    expect(dockerfile.search(/^RUN npm ci\b/m)).toBeGreaterThan(dockerfile.lastIndexOf('/package.json '));
+  });
+
+  it('runs on node:24-slim as the non-root node user in production mode', () => {
+    expect(dockerfile).toMatch(/^FROM node:24-slim\b/m);
+    expect(dockerfile).toMatch(/^USER node$/m);
+    expect(dockerfile).toMatch(/^ENV NODE_ENV=production$/m);
+  });
+});

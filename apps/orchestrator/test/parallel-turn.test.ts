@@ -156,7 +156,7 @@ describe('one parallel turn', () => {
       expect(firstRequest!.body.model).toBe('scripted');
       expect(firstRequest!.authorization).toBe('Bearer test-key');
       expect(firstRequest!.body.tools?.map((t) => t.function.name).sort()).toEqual(
-        ['echo', 'explode', 'get_time', 'get_weather', 'hang', 'lookup_order', 'nap', 'prototype_keys', 'sleep'],
+        ['echo', 'explode', 'get_time', 'get_weather', 'hang', 'ledger_append', 'ledger_balance', 'lookup_order', 'nap', 'prototype_keys', 'sleep'],
       );
       const sent = secondRequest!.body.messages;
       expect(sent.map((m) => m.role)).toEqual(['user', 'assistant', 'tool', 'tool', 'tool']);

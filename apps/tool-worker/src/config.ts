@@ -14,6 +14,10 @@ export const workerConfigSchema = z
     VOLLEY_TOOL_TIMEOUT_MS: env.durationMs(60_000),
     VOLLEY_MAX_ARGUMENT_DEPTH: env.positiveInt(64),
     VOLLEY_REGISTRY_LEASE_MS: env.durationMs(15_000),
+    VOLLEY_LOCK_LEASE_MS: env.durationMs(10_000),
+    VOLLEY_LOCK_PARK_MS: env.durationMs(5_000),
+    VOLLEY_JOB_LOCK_MS: env.durationMs(10_000),
+    VOLLEY_STALLED_INTERVAL_MS: env.durationMs(5_000),
     VOLLEY_SHUTDOWN_TIMEOUT_MS: env.durationMs(10_000),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })

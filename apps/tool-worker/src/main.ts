@@ -10,6 +10,9 @@ import {
 import { builtinTools } from './builtin-tools/index.ts';
 import { workerConfigSchema } from './config.ts';
 import { loadToolModules } from './load-tool-modules.ts';
+import { CallResults } from './call-results.ts';
+import { JobWaker } from './locks/job-waker.ts';
+import { ResourceLocks } from './locks/resource-locks.ts';
 import { createToolCallProcessor } from './run-tool-call.ts';
 import { createToolSet } from './tool-set.ts';
 
@@ -17,8 +20,10 @@ const config = loadEnvOrExit(workerConfigSchema);
 const logger = createLogger('tool-worker', config.LOG_LEVEL);
 
 const fromModules = await loadToolModules(config.VOLLEY_TOOL_MODULES, process.cwd()).catch(exitWith);
+const redis = createRedis(config.REDIS_URL);
+const prefix = config.VOLLEY_PREFIX;
 const builtins = config.VOLLEY_BUILTIN_TOOLS
-  ? builtinTools.map((tool) => ({ tool, source: `builtin:${tool.name}` }))
+  ? builtinTools({ redis, prefix }).map((tool) => ({ tool, source: `builtin:${tool.name}` }))
   : [];
 const tools = (() => {
   try {
@@ -30,7 +35,13 @@ const tools = (() => {
 if (tools.size === 0) exitWith(new Error('no tools to serve: set VOLLEY_TOOL_MODULES or VOLLEY_BUILTIN_TOOLS=true'));
 
 const queue = toolQueueName(config.VOLLEY_POOL);
-const redis = createRedis(config.REDIS_URL);
+const waker = new JobWaker({ connection: redis, prefix });
+const locking = {
+  locks: new ResourceLocks({ redis, prefix, leaseMs: config.VOLLEY_LOCK_LEASE_MS }),
+  waker,
+  results: new CallResults({ redis, prefix }),
+  parkMs: config.VOLLEY_LOCK_PARK_MS,
+};
 const worker = new Worker<unknown, ToolCallResult>(
   queue,
   createToolCallProcessor({
@@ -39,15 +50,23 @@ const worker = new Worker<unknown, ToolCallResult>(
     defaultTimeoutMs: config.VOLLEY_TOOL_TIMEOUT_MS,
     maxArgumentDepth: config.VOLLEY_MAX_ARGUMENT_DEPTH,
     logger,
+    locking,
   }),
-  { connection: redis, prefix: config.VOLLEY_PREFIX, concurrency: config.VOLLEY_WORKER_CONCURRENCY },
+  {
+    connection: redis,
+    prefix,
+    concurrency: config.VOLLEY_WORKER_CONCURRENCY,
+    // A dead worker's calls go back to the queue within seconds, not BullMQ's default 30 s.
+    lockDuration: config.VOLLEY_JOB_LOCK_MS,
+    stalledInterval: config.VOLLEY_STALLED_INTERVAL_MS,
+  },
 );
 worker.on('error', (error) => logger.error({ err: error }, 'worker error'));
 await worker.waitUntilReady();
 
 const registration = await registerWorker(
   redis,
-  config.VOLLEY_PREFIX,
+  prefix,
   {
     id: config.VOLLEY_WORKER_ID,
     pool: config.VOLLEY_POOL,
@@ -76,6 +95,7 @@ function shutdown(signal: string): Promise<void> {
       logger.warn({ timeoutMs: config.VOLLEY_SHUTDOWN_TIMEOUT_MS }, 'running calls did not finish in time; forcing close');
       await worker.close(true).catch(() => undefined);
     }
+    await waker.close();
     await redis.quit().catch(() => undefined);
     logger.info('worker stopped');
   })();

@@ -100,7 +100,7 @@ describe('createToolSet', () => {
       expect(published).toEqual({
         type: 'function',
         function: { name: 'echo', description: 'Echoes its text', parameters: echo.parameters },
-        volley: { sideEffects: false, retries: 0 },
+        volley: { sideEffects: false, locks: false, retries: 0 },
       });
       expect(published?.volley).not.toHaveProperty('timeoutMs');
     });
@@ -120,9 +120,16 @@ describe('createToolSet', () => {
 
       expect(createToolSet([source(tool)]).get('echo')?.published.volley).toEqual({
         sideEffects: true,
+        locks: true,
         timeoutMs: 5000,
         retries: 2,
       });
+    });
+
+    it('says calls take locks when the tool declares resources, even without side effects', () => {
+      const tool: Tool = { ...echo, resources: () => [{ key: 'doc:1', mode: 'read' as const }] };
+
+      expect(createToolSet([source(tool)]).get('echo')?.published.volley).toMatchObject({ sideEffects: false, locks: true });
     });
   });
 });

@@ -60,6 +60,7 @@ export function createToolSet(sources: readonly ToolSource[]): ToolSet {
         ...openAITool,
         volley: {
           sideEffects: tool.sideEffects ?? false,
+          locks: tool.sideEffects === true || tool.resources !== undefined,
           ...(tool.timeoutMs === undefined ? {} : { timeoutMs: tool.timeoutMs }),
           retries: tool.retries ?? 0,
         },

@@ -33,6 +33,7 @@ export {
   taskStepJobId,
   fanOutId,
   toolCallJobId,
+  lockTicket,
 } from './queue/names.ts';
 export { toolCallJobDataSchema, toolCallResultSchema, callErrorSchema, failedResult } from './queue/tool-call-job.ts';
 export type { ToolCallJobData, ToolCallResult, CallError } from './queue/tool-call-job.ts';

@@ -27,6 +27,7 @@ export function finishedCallRecord(slot: FanInSlot, result: ToolCallResult, pool
     finished_at: result.finished_at,
     worker_id: result.worker_id,
     attempts: result.attempts,
+    ...(result.lock_wait_ms === undefined ? {} : { lock_wait_ms: result.lock_wait_ms }),
     ...(result.ok ? {} : { error: result.error }),
   };
 }

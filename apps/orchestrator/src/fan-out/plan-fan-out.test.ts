@@ -7,7 +7,7 @@ function entry(name: string, pool: string, retries = 0): [string, CatalogEntry] 
   const tool: PublishedTool = {
     type: 'function',
     function: { name, description: `${name} tool`, parameters: { type: 'object', properties: {} } },
-    volley: { sideEffects: false, retries },
+    volley: { sideEffects: false, locks: false, retries },
   };
   return [name, { tool, pool, queue: toolQueueName(pool), workers: 1 }];
 }

@@ -1,5 +1,6 @@
 import {
   failedResult,
+  lockTicket,
   toolCallJobId,
   toolQueueName,
   type ToolCall,
@@ -30,11 +31,15 @@ export interface PlanInput {
   /** Tool names the model was offered; calls to anything else are unknown. Null: the whole catalog. */
   offered: ReadonlySet<string> | null;
   deadline?: number;
+  /** Run the calls one at a time, in model order (every call takes the message's sequence lock). */
+  sequential?: boolean;
 }
 
 export function planFanOut(input: PlanInput): FanOutPlan {
   const slots: FanInSlot[] = [];
   const children: FlowChildJob[] = [];
+  const sequential = input.sequential ?? false;
+  const lockers: ToolCallJobData[] = [];
   input.toolCalls.forEach((call, index) => {
     const name = call.function.name;
     const entry = input.offered && !input.offered.has(name) ? undefined : input.catalog.get(name);
@@ -54,6 +59,10 @@ export function planFanOut(input: PlanInput): FanOutPlan {
       arguments: call.function.arguments,
       ...(input.deadline === undefined ? {} : { deadline: input.deadline }),
     };
+    if (sequential || entry.tool.volley.locks) {
+      data.lock = { group: input.fanOutId, rank: lockers.length, siblings: [], sequential };
+      lockers.push(data);
+    }
     slots.push({ tool_call_id: call.id, name, pool: entry.pool, job_id: jobId });
     children.push({
       name,
@@ -66,5 +75,9 @@ export function planFanOut(input: PlanInput): FanOutPlan {
       },
     });
   });
+  // Every locking call knows all of its message's locking calls, in model order: the worker
+  // that declares the last of them puts the whole message in line at once.
+  const siblings = children.flatMap((child) => ((child.data as ToolCallJobData).lock ? [lockTicket(child.queueName, child.opts.jobId)] : []));
+  for (const data of lockers) data.lock!.siblings = siblings;
   return { slots, children };
 }

@@ -13,6 +13,7 @@ export const FAN_IN_JOB = 'fan-in';
 export const toolCallsBodySchema = z.strictObject({
   message: assistantMessageSchema,
   timeout_ms: z.number().int().positive().max(3_600_000).optional(),
+  execution: z.enum(['parallel', 'sequential']).default('parallel'),
 });
 export type ToolCallsBody = z.infer<typeof toolCallsBodySchema>;
 
@@ -48,7 +49,15 @@ export async function runToolCalls(
   const timeoutMs = body.timeout_ms ?? deps.limits.defaultTimeoutMs;
   const id = `tc-${randomUUID()}`;
   const catalog = await deps.catalog.covering(calls.map((call) => call.function.name));
-  const plan = planFanOut({ fanOutId: id, taskId: id, toolCalls: calls, catalog, offered: null, deadline: Date.now() + timeoutMs });
+  const plan = planFanOut({
+    fanOutId: id,
+    taskId: id,
+    toolCalls: calls,
+    catalog,
+    offered: null,
+    deadline: Date.now() + timeoutMs,
+    sequential: body.execution === 'sequential',
+  });
   deps.logger.debug({ fanOut: id, tool_calls: calls.length, routed: plan.children.length }, 'fan-out');
 
   let results = plan.slots.map((slot) => ('result' in slot ? slot.result : undefined));

@@ -12,6 +12,8 @@ export const createTaskBodySchema = z.strictObject({
   tools: z.array(z.string()).optional(),
   model: z.string().min(1).optional(),
   parallel_tool_calls: z.boolean().optional(),
+  /** How one message's calls run; `parallel_tool_calls: false` implies sequential. */
+  execution: z.enum(['parallel', 'sequential']).optional(),
   max_turns: z.number().int().min(1).max(100).optional(),
 });
 export type CreateTaskBody = z.infer<typeof createTaskBodySchema>;
@@ -41,6 +43,7 @@ export async function createTask(deps: CreateTaskDeps, body: CreateTaskBody): Pr
     model: body.model ?? deps.defaults.model,
     tools: body.tools ? [...new Set(body.tools)] : null,
     ...(body.parallel_tool_calls === undefined ? {} : { parallel_tool_calls: body.parallel_tool_calls }),
+    execution: body.execution ?? (body.parallel_tool_calls === false ? 'sequential' : 'parallel'),
     max_turns: body.max_turns ?? deps.defaults.maxTurns,
     messages: body.messages,
     turns: [],

@@ -24,7 +24,7 @@ export async function withLiveCallStatus(task: TaskRecord, queues: FanOutQueue):
       const finished = toolCallResultSchema.safeParse(values[`${queues.prefix}:${queueName}:${jobId}`]);
       if (finished.success) {
         const result = finished.data;
-        return [call, { ...call, status: result.ok ? 'succeeded' : 'failed', started_at: result.started_at, finished_at: result.finished_at, worker_id: result.worker_id, attempts: result.attempts, ...(result.ok ? {} : { error: result.error }) }];
+        return [call, { ...call, status: result.ok ? 'succeeded' : 'failed', started_at: result.started_at, finished_at: result.finished_at, worker_id: result.worker_id, attempts: result.attempts, ...(result.lock_wait_ms === undefined ? {} : { lock_wait_ms: result.lock_wait_ms }), ...(result.ok ? {} : { error: result.error }) }];
       }
       const job = await Job.fromId(queues.toolQueue(call.pool!), jobId);
       if (!job?.processedOn) return [call, call];

@@ -13,6 +13,8 @@ export interface CallRecord {
   finished_at: number | null;
   worker_id: string | null;
   attempts: number;
+  /** How long the call waited for its resource locks (calls that take none have no value). */
+  lock_wait_ms?: number;
   error?: CallError;
 }
 
@@ -32,6 +34,7 @@ export interface TaskRecord {
   /** Tool names offered to the model; null means every tool some live worker serves. */
   tools: string[] | null;
   parallel_tool_calls?: boolean;
+  execution: 'parallel' | 'sequential';
   max_turns: number;
   messages: ChatMessage[];
   turns: TurnRecord[];

@@ -118,6 +118,7 @@ async function fanOutTurn(deps: TaskStepDeps, task: TaskRecord, turn: TurnRecord
     toolCalls: calls,
     catalog,
     offered: task.tools === null ? null : new Set(task.tools),
+    sequential: task.execution === 'sequential',
   });
   turn.tool_calls = plan.slots.map(pendingCallRecord);
   await deps.store.put(task);

@@ -27,3 +27,8 @@ export function toolCallJobId(fanOut: string, index: number): string {
 }
 
 export const POOL_NAME_PATTERN = /^[a-zA-Z0-9_-]{1,64}$/;
+
+/** A call's place in resource lines: its job, named so a lock script can find it. */
+export function lockTicket(queueName: string, jobId: string): string {
+  return `${queueName}|${jobId}`;
+}

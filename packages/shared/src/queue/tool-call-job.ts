@@ -9,6 +9,19 @@ export const toolCallJobDataSchema = z.object({
   arguments: z.string(),
   /** Epoch ms after which the call is not started and, if running, is aborted. */
   deadline: z.number().optional(),
+  /**
+   * Present when the call takes resource locks: its message's lock group, its rank among the
+   * message's locking calls (model order), and their tickets, so the worker can order them.
+   */
+  lock: z
+    .object({
+      group: z.string(),
+      rank: z.number().int().min(0),
+      siblings: z.array(z.string()).min(1),
+      /** The message runs one call at a time, in model order. */
+      sequential: z.boolean(),
+    })
+    .optional(),
 });
 export type ToolCallJobData = z.infer<typeof toolCallJobDataSchema>;
 
@@ -21,6 +34,8 @@ const resultTiming = {
   finished_at: z.number().nullable(),
   worker_id: z.string().nullable(),
   attempts: z.number(),
+  /** How long the call waited for its resource locks; absent when it took none. */
+  lock_wait_ms: z.number().optional(),
 };
 
 /** What a tool-call job returns: a failing tool is a value, never a failed job. */

@@ -12,6 +12,8 @@ export const publishedToolSchema = openAIToolSchema.extend({
   /** Runtime knobs the orchestrator needs to enqueue a call. */
   volley: z.object({
     sideEffects: z.boolean(),
+    /** Calls take resource locks (the tool has side effects or declares resources). */
+    locks: z.boolean(),
     timeoutMs: z.number().optional(),
     retries: z.number().int().min(0),
   }),

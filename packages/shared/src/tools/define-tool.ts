@@ -13,6 +13,17 @@ export interface ToolContext {
   signal: AbortSignal;
   /** The worker process running the call. */
   workerId: string;
+  /**
+   * Stable across every retry and redelivery of this call. A side-effecting tool uses it to
+   * apply its effect once (e.g. a unique key on the write it makes).
+   */
+  idempotencyKey: string;
+  /**
+   * For a call holding resource locks: the fencing token of its acquisition (a number for one
+   * resource, an object keyed by resource for several). Tokens only grow, so a store that keeps
+   * the highest token it has seen can refuse the late write of a holder that lost its lease.
+   */
+  fencingToken?: number | Record<string, number>;
 }
 
 /** A resource a side-effecting call touches; a bare string means write access. */

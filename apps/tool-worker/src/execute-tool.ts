@@ -1,0 +1,71 @@
+import { ToolError, type CallError, type ToolContext } from '@volley/shared';
+import type { LoadedTool } from './tool-set.ts';
+
+/** Thrown (only) to make BullMQ retry a call whose tool said the failure is retryable. */
+export class RetryableToolFailure extends Error {
+  override name = 'RetryableToolFailure';
+}
+
+export type CallOutcome = { content: string } | { error: CallError } | { retry: string };
+
+export interface ExecuteOptions {
+  timeoutMs: number;
+  /** Aborts the call from outside: job cancellation, a lost lock (a ToolError reason is the error). */
+  abort?: AbortSignal;
+  /** Whether a retryable ToolError may be retried (attempts are left). */
+  canRetry: boolean;
+}
+
+/**
+ * Runs the tool under its deadline. A tool that ignores its signal does not hold the worker
+ * slot: the race answers at the deadline and the tool's promise is left to settle on its own.
+ */
+export async function executeTool(
+  loaded: LoadedTool,
+  args: Record<string, unknown>,
+  ctx: Omit<ToolContext, 'signal'>,
+  options: ExecuteOptions,
+): Promise<CallOutcome> {
+  if (options.timeoutMs <= 0) {
+    return { error: { code: 'tool_timeout', message: 'the call reached its deadline before it started' } };
+  }
+  const timeout = AbortSignal.timeout(options.timeoutMs);
+  const signal = options.abort ? AbortSignal.any([timeout, options.abort]) : timeout;
+  if (signal.aborted) return abortedOutcome(timeout, options);
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<CallOutcome>((resolve) => {
+    onAbort = () => resolve(abortedOutcome(timeout, options));
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([aborted, run(loaded, args, { ...ctx, signal }, options.canRetry)]);
+  } finally {
+    if (onAbort) signal.removeEventListener('abort', onAbort);
+  }
+}
+
+function abortedOutcome(timeout: AbortSignal, options: ExecuteOptions): CallOutcome {
+  if (timeout.aborted) return { error: { code: 'tool_timeout', message: `the tool did not finish within ${options.timeoutMs} ms` } };
+  const reason: unknown = options.abort?.reason;
+  if (ToolError.isInstance(reason)) return { error: { code: reason.code, message: reason.message } };
+  return { error: { code: 'cancelled', message: 'the call was cancelled' } };
+}
+
+async function run(loaded: LoadedTool, args: Record<string, unknown>, ctx: ToolContext, canRetry: boolean): Promise<CallOutcome> {
+  let output: unknown;
+  try {
+    output = await loaded.tool.execute(args, ctx);
+  } catch (error) {
+    if (ToolError.isInstance(error)) {
+      if (error.retryable && canRetry) return { retry: error.message };
+      return { error: { code: error.code, message: error.message } };
+    }
+    return { error: { code: 'tool_error', message: error instanceof Error ? error.message : String(error) } };
+  }
+  if (typeof output === 'string') return { content: output };
+  try {
+    return { content: JSON.stringify(output) ?? 'null' };
+  } catch (error) {
+    return { error: { code: 'result_not_serializable', message: `the tool's result is not JSON: ${(error as Error).message}` } };
+  }
+}

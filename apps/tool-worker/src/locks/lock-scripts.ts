@@ -1,0 +1,147 @@
+/**
+ * Lua for Volley's resource locks. Every script takes the key prefix as ARGV[1] and builds the
+ * keys it touches from it (all under one prefix, so on Redis Cluster a hash-tagged prefix keeps
+ * them in one slot).
+ *
+ * Model: each resource has a FIFO of tickets (a sorted set scored by one global sequence), a
+ * mode per ticket ('r' or 'w'), the current holders with their lease expiry, and a fencing
+ * counter. A ticket is `<queue>|<job id>`. All tickets of one assistant message are enqueued by
+ * one script, in model order, once every locking call of the message has declared its claims:
+ * so the order of tickets is one global total order, every call waits only on earlier tickets,
+ * and no cycle (deadlock) can form. A ticket whose job no longer exists or has finished is
+ * dropped wherever it is met, so a lost call never blocks a resource for good.
+ */
+
+const COMMON = `
+local prefix = ARGV[1]
+local function qkey(r) return prefix .. ':lock:q:' .. r end
+local function mkey(r) return prefix .. ':lock:m:' .. r end
+local function hkey(r) return prefix .. ':lock:h:' .. r end
+local function fkey(r) return prefix .. ':lock:f:' .. r end
+local function alive(ticket)
+  local bar = string.find(ticket, '|', 1, true)
+  local job = prefix .. ':' .. string.sub(ticket, 1, bar - 1) .. ':' .. string.sub(ticket, bar + 1)
+  return redis.call('EXISTS', job) == 1 and redis.call('HEXISTS', job, 'finishedOn') == 0
+end
+local function drop(r, ticket)
+  redis.call('ZREM', qkey(r), ticket)
+  redis.call('HDEL', mkey(r), ticket)
+  redis.call('HDEL', hkey(r), ticket)
+end
+`;
+
+/**
+ * Records one call's claims in its message's plan; when the plan is complete, enqueues every
+ * ticket of the message in model order. Siblings whose jobs are gone count as claiming nothing.
+ * ARGV: prefix, planKey, seqKey, rank, count, ticket, claims (JSON [[key, mode], …]), now,
+ * siblings (JSON tickets in rank order), planTtlMs.
+ * Returns {state, registeredAtMs}: state 0 while siblings have yet to declare, 1 once the
+ * message's tickets are in line, 2 when this very call put them there (it wakes the others).
+ */
+export const REGISTER_SCRIPT = `${COMMON}
+local plan, seq, rank, count = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+if redis.call('HEXISTS', plan, rank) == 0 then
+  redis.call('HSET', plan, rank, cjson.encode({ ticket = ARGV[6], claims = cjson.decode(ARGV[7]), at = tonumber(ARGV[8]) }))
+  redis.call('PEXPIRE', plan, tonumber(ARGV[10]))
+end
+local registeredAt = cjson.decode(redis.call('HGET', plan, rank)).at
+if redis.call('HEXISTS', plan, 'enqueued') == 1 then return {1, registeredAt} end
+local siblings = cjson.decode(ARGV[9])
+local entries = {}
+for i = 0, count - 1 do
+  local body = redis.call('HGET', plan, tostring(i))
+  if body then
+    entries[#entries + 1] = cjson.decode(body)
+  elseif alive(siblings[i + 1]) then
+    return {0, registeredAt}
+  end
+end
+for _, entry in ipairs(entries) do
+  for _, claim in ipairs(entry.claims) do
+    redis.call('ZADD', qkey(claim[1]), redis.call('INCR', seq), entry.ticket)
+    redis.call('HSET', mkey(claim[1]), entry.ticket, claim[2])
+  end
+end
+redis.call('HSET', plan, 'enqueued', 1)
+return {2, registeredAt}
+`;
+
+/**
+ * Takes every claimed resource or none. A reader waits for earlier writers, a writer for every
+ * earlier ticket. The same ticket acquiring again (its job was redelivered after its worker
+ * died) takes over with a new fencing token.
+ * ARGV: prefix, ticket, now, leaseMs, probeOnly ('1' checks without taking), then key, mode pairs.
+ * Returns {1, fence…} (fences in claim order; none when probing) or {0, blockingTicket}.
+ */
+export const ACQUIRE_SCRIPT = `${COMMON}
+local ticket, now, lease, probe = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5] == '1'
+for i = 6, #ARGV, 2 do
+  local r, mode = ARGV[i], ARGV[i + 1]
+  if redis.call('ZSCORE', qkey(r), ticket) == false then return redis.error_reply('VOLLEY_NOT_ENQUEUED ' .. r) end
+  for _, other in ipairs(redis.call('ZRANGE', qkey(r), 0, -1)) do
+    if other == ticket then break end
+    if not alive(other) then
+      drop(r, other)
+    elseif mode == 'w' or redis.call('HGET', mkey(r), other) == 'w' then
+      return {0, other}
+    end
+  end
+end
+if probe then return {1} end
+local result = {1}
+for i = 6, #ARGV, 2 do
+  local r = ARGV[i]
+  redis.call('HSET', hkey(r), ticket, now + lease)
+  result[#result + 1] = redis.call('INCR', fkey(r))
+end
+return result
+`;
+
+/**
+ * Extends a holder's lease. ARGV: prefix, ticket, expiresAt, keys…. Returns 0 when the ticket
+ * no longer holds one of them (its lock was lost).
+ */
+export const RENEW_SCRIPT = `${COMMON}
+for i = 4, #ARGV do
+  if redis.call('HEXISTS', hkey(ARGV[i]), ARGV[2]) == 0 then return 0 end
+end
+for i = 4, #ARGV do redis.call('HSET', hkey(ARGV[i]), ARGV[2], ARGV[3]) end
+return 1
+`;
+
+/**
+ * Lets go of the resources. With keepPlace '1' (the call will be retried) the ticket keeps its
+ * place in line; otherwise it leaves. Returns the tickets that may now be able to run: the
+ * head of each line (a writer) or its leading readers.
+ * ARGV: prefix, ticket, keepPlace, keys….
+ */
+export const RELEASE_SCRIPT = `${COMMON}
+local ticket, keep = ARGV[2], ARGV[3] == '1'
+local wake, seen = {}, {}
+for i = 4, #ARGV do
+  local r = ARGV[i]
+  redis.call('HDEL', hkey(r), ticket)
+  if not keep then
+    redis.call('ZREM', qkey(r), ticket)
+    redis.call('HDEL', mkey(r), ticket)
+  end
+  local first = true
+  for _, other in ipairs(redis.call('ZRANGE', qkey(r), 0, -1)) do
+    if other ~= ticket then
+      if not alive(other) then
+        drop(r, other)
+      else
+        local writer = redis.call('HGET', mkey(r), other) == 'w'
+        local waiting = redis.call('HEXISTS', hkey(r), other) == 0 and not seen[other]
+        if waiting and (first or not writer) then
+          seen[other] = true
+          wake[#wake + 1] = other
+        end
+        if writer then break end
+        first = false
+      end
+    end
+  end
+end
+return wake
+`;

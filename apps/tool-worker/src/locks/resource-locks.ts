@@ -1,0 +1,97 @@
+import type { Redis } from 'ioredis';
+import { ACQUIRE_SCRIPT, REGISTER_SCRIPT, RELEASE_SCRIPT, RENEW_SCRIPT } from './lock-scripts.ts';
+import type { Claim } from './resource-claims.ts';
+
+export interface LockPlanRef {
+  group: string;
+  rank: number;
+  /** Tickets of the message's locking calls, in model order. */
+  siblings: readonly string[];
+}
+
+export type Acquired = { acquired: true; fences: number[] } | { acquired: false; blockedBy: string };
+
+type ScriptedRedis = Redis & {
+  volleyLockRegister(...args: (string | number)[]): Promise<[number, number]>;
+  volleyLockAcquire(...args: (string | number)[]): Promise<[number, ...(number | string)[]]>;
+  volleyLockRenew(...args: (string | number)[]): Promise<number>;
+  volleyLockRelease(...args: (string | number)[]): Promise<string[]>;
+};
+
+/** Plans outlive any message's fan-out by far; they only need to last while its calls run. */
+const PLAN_TTL_MS = 24 * 3600 * 1000;
+
+/** The Redis side of resource locks: see lock-scripts.ts for the model. */
+export class ResourceLocks {
+  private readonly redis: ScriptedRedis;
+  private readonly prefix: string;
+  readonly leaseMs: number;
+
+  constructor(deps: { redis: Redis; prefix: string; leaseMs: number }) {
+    const redis = deps.redis as ScriptedRedis;
+    if (typeof redis.volleyLockRegister !== 'function') {
+      redis.defineCommand('volleyLockRegister', { numberOfKeys: 0, lua: REGISTER_SCRIPT });
+      redis.defineCommand('volleyLockAcquire', { numberOfKeys: 0, lua: ACQUIRE_SCRIPT });
+      redis.defineCommand('volleyLockRenew', { numberOfKeys: 0, lua: RENEW_SCRIPT });
+      redis.defineCommand('volleyLockRelease', { numberOfKeys: 0, lua: RELEASE_SCRIPT });
+    }
+    this.redis = redis;
+    this.prefix = deps.prefix;
+    this.leaseMs = deps.leaseMs;
+  }
+
+  /**
+   * Declares one call's claims. `ready` once the whole message's tickets are in line;
+   * `completedPlan` when this call's declaration was the last one (it wakes its siblings).
+   */
+  async register(
+    plan: LockPlanRef,
+    ticket: string,
+    claims: readonly Claim[],
+  ): Promise<{ ready: boolean; completedPlan: boolean; registeredAt: number }> {
+    const [state, registeredAt] = await this.redis.volleyLockRegister(
+      this.prefix,
+      `${this.prefix}:lockplan:${plan.group}`,
+      `${this.prefix}:lock:seq`,
+      plan.rank,
+      plan.siblings.length,
+      ticket,
+      JSON.stringify(claims.map((claim) => [claim.key, claim.mode])),
+      Date.now(),
+      JSON.stringify(plan.siblings),
+      PLAN_TTL_MS,
+    );
+    return { ready: state > 0, completedPlan: state === 2, registeredAt };
+  }
+
+  acquire(ticket: string, claims: readonly Claim[]): Promise<Acquired> {
+    return this.tryAcquire(ticket, claims, false);
+  }
+
+  /** Whether `acquire` would succeed now, without taking anything. */
+  async wouldAcquire(ticket: string, claims: readonly Claim[]): Promise<boolean> {
+    return (await this.tryAcquire(ticket, claims, true)).acquired;
+  }
+
+  private async tryAcquire(ticket: string, claims: readonly Claim[], probe: boolean): Promise<Acquired> {
+    const [ok, ...rest] = await this.redis.volleyLockAcquire(
+      this.prefix,
+      ticket,
+      Date.now(),
+      this.leaseMs,
+      probe ? '1' : '0',
+      ...claims.flatMap((claim) => [claim.key, claim.mode]),
+    );
+    return ok === 1 ? { acquired: true, fences: rest as number[] } : { acquired: false, blockedBy: String(rest[0]) };
+  }
+
+  async renew(ticket: string, claims: readonly Claim[]): Promise<boolean> {
+    const held = await this.redis.volleyLockRenew(this.prefix, ticket, Date.now() + this.leaseMs, ...claims.map((c) => c.key));
+    return held === 1;
+  }
+
+  /** Returns the tickets that may be able to run now. */
+  release(ticket: string, claims: readonly Claim[], options: { keepPlace: boolean }): Promise<string[]> {
+    return this.redis.volleyLockRelease(this.prefix, ticket, options.keepPlace ? '1' : '0', ...claims.map((c) => c.key));
+  }
+}

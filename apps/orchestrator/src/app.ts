@@ -3,6 +3,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { RunToolCallsDeps } from './fan-out/run-tool-calls.ts';
 import { createErrorHandler } from './http/error-handler.ts';
+import { traceRequests } from './http/trace-requests.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerTaskRoutes } from './routes/tasks.ts';
 import { registerToolCallRoutes } from './routes/tool-calls.ts';
@@ -25,6 +26,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   });
   // The API speaks JSON only: other bodies get 415 instead of a confusing shape error.
   app.removeContentTypeParser('text/plain');
+  traceRequests(app);
   app.setErrorHandler(createErrorHandler(deps.logger));
   app.setNotFoundHandler((request, reply) =>
     reply.status(404).send(errorBody('route_not_found', `no route ${request.method} ${request.url}`)),

@@ -1,4 +1,4 @@
-import { createLogger, createRedis, loadEnvOrExit, TURN_QUEUE } from '@volley/shared';
+import { createLogger, createRedis, loadEnvOrExit, startTelemetry, TURN_QUEUE } from '@volley/shared';
 import { QueueEvents } from 'bullmq';
 import { buildApp } from './app.ts';
 import { orchestratorConfigSchema } from './config.ts';
@@ -10,6 +10,7 @@ import { startTurnWorker } from './turn/turn-worker.ts';
 
 const config = loadEnvOrExit(orchestratorConfigSchema);
 const logger = createLogger('orchestrator', config.LOG_LEVEL);
+const telemetry = startTelemetry({ serviceName: 'volley-orchestrator', env: process.env });
 const prefix = config.VOLLEY_PREFIX;
 
 const redis = createRedis(config.REDIS_URL);
@@ -63,6 +64,7 @@ function shutdown(signal: string): Promise<void> {
     if (!(await Promise.race([drained, deadline]))) await turnWorker.close(true).catch(() => undefined);
     await Promise.allSettled([turnEvents.close(), fanOut.close()]);
     await redis.quit().catch(() => undefined);
+    await telemetry.shutdown();
     logger.info('orchestrator stopped');
   })();
   return stopping;

@@ -3,6 +3,7 @@ import {
   createLogger,
   createRedis,
   loadEnvOrExit,
+  startTelemetry,
   registerWorker,
   toolQueueName,
   type ToolCallResult,
@@ -18,6 +19,7 @@ import { createToolSet } from './tool-set.ts';
 
 const config = loadEnvOrExit(workerConfigSchema);
 const logger = createLogger('tool-worker', config.LOG_LEVEL);
+const telemetry = startTelemetry({ serviceName: 'volley-tool-worker', env: process.env });
 
 const fromModules = await loadToolModules(config.VOLLEY_TOOL_MODULES, process.cwd()).catch(exitWith);
 const redis = createRedis(config.REDIS_URL);
@@ -97,6 +99,7 @@ function shutdown(signal: string): Promise<void> {
     }
     await waker.close();
     await redis.quit().catch(() => undefined);
+    await telemetry.shutdown();
     logger.info('worker stopped');
   })();
   return stopping;

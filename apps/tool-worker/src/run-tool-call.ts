@@ -1,5 +1,13 @@
 import {
+  ATTR,
+  context,
+  extractTraceContext,
+  markError,
+  recordSpan,
+  SpanKind,
   toolCallJobDataSchema,
+  trace,
+  tracer,
   type CallError,
   type Logger,
   type ToolCallJobData,
@@ -7,7 +15,7 @@ import {
 } from '@volley/shared';
 import type { Job } from 'bullmq';
 import { executeTool, RetryableToolFailure, type CallOutcome } from './execute-tool.ts';
-import { runLockedCall, type LockingDeps } from './locks/run-locked-call.ts';
+import { runLockedCall, type LockedCall, type LockingDeps } from './locks/run-locked-call.ts';
 import { prepareCall, type PreparedCall } from './prepare-call.ts';
 import type { ToolSet } from './tool-set.ts';
 
@@ -24,6 +32,7 @@ export interface ToolCallRunnerDeps {
 }
 
 type Finished = { content: string } | { error: CallError };
+type RunGrant = Parameters<LockedCall['run']>[0];
 
 /**
  * The BullMQ processor for tool-call jobs: parse → find tool → validate → (lock) → execute
@@ -45,7 +54,37 @@ export function createToolCallProcessor(deps: ToolCallRunnerDeps) {
     const prepared = prepareCall(deps.tools, data, deps.maxArgumentDepth);
     const idempotencyKey = `${job.id}/${data.toolCallId}`;
     const canRetry = attempt < (job.opts.attempts ?? 1);
-    const run = (grant: { fencingToken?: number | Record<string, number>; lockAbort?: AbortSignal }): Promise<CallOutcome> => {
+    const parent = extractTraceContext(data.trace);
+    const spanAttributes = {
+      [ATTR.genAiOperation]: 'execute_tool',
+      [ATTR.genAiToolName]: data.name,
+      [ATTR.genAiToolCallId]: data.toolCallId,
+      [ATTR.genAiToolType]: 'function',
+      [ATTR.messagingSystem]: 'bullmq',
+      [ATTR.messagingDestination]: job.queueName,
+      [ATTR.messagingMessageId]: String(job.id),
+      [ATTR.taskId]: data.taskId,
+      [ATTR.workerId]: deps.workerId,
+      [ATTR.attempt]: attempt,
+    };
+    let toolSpan: { trace_id: string; span_id: string } | undefined;
+    const run = async (grant: RunGrant): Promise<CallOutcome> => {
+      if (!prepared.ok) return { error: prepared.error };
+      const pickedUpAt = grant.waits?.registeredAt ?? startedAt;
+      recordSpan(`wait queue ${job.queueName}`, parent, job.timestamp, pickedUpAt, { [ATTR.genAiToolCallId]: data.toolCallId });
+      if (grant.waits) recordSpan('wait lock', parent, grant.waits.registeredAt, grant.waits.acquiredAt, { [ATTR.genAiToolCallId]: data.toolCallId });
+      const span = tracer.startSpan(
+        `execute_tool ${data.name}`,
+        { kind: SpanKind.INTERNAL, attributes: { ...spanAttributes, [ATTR.queueWaitMs]: Math.max(0, pickedUpAt - job.timestamp), ...(grant.waits ? { [ATTR.lockWaitMs]: grant.waits.acquiredAt - grant.waits.registeredAt } : {}) } },
+        parent,
+      );
+      if (span.isRecording()) toolSpan = { trace_id: span.spanContext().traceId, span_id: span.spanContext().spanId };
+      const outcome = await context.with(trace.setSpan(parent, span), () => execute(grant));
+      if ('error' in outcome) markError(span, outcome.error);
+      span.end();
+      return outcome;
+    };
+    const execute = (grant: RunGrant): Promise<CallOutcome> => {
       if (!prepared.ok) return Promise.resolve({ error: prepared.error });
       const abort = [jobSignal, grant.lockAbort].filter((signal): signal is AbortSignal => signal !== undefined);
       return executeTool(
@@ -77,18 +116,26 @@ export function createToolCallProcessor(deps: ToolCallRunnerDeps) {
         prepared,
         idempotencyKey,
         run,
-        finish: (outcome, timing) => finish(data.toolCallId, timing?.startedAt ?? Date.now(), attempt, outcome, timing?.lockWaitMs),
+        finish: (outcome, timing) =>
+          finish(data.toolCallId, timing?.startedAt ?? Date.now(), attempt, outcome, { lockWaitMs: timing?.lockWaitMs, span: toolSpan }),
       });
     } else {
       const outcome = await run({});
       if ('retry' in outcome) throw new RetryableToolFailure(outcome.retry);
-      result = finish(data.toolCallId, startedAt, attempt, outcome);
+      result = finish(data.toolCallId, startedAt, attempt, outcome, { span: toolSpan });
     }
     deps.logger.debug({ taskId: data.taskId, toolCallId: data.toolCallId, tool: data.name, ok: result.ok }, 'tool call finished');
     return result;
   };
 
-  function finish(toolCallId: string, startedAt: number, attempt: number, outcome: Finished, lockWaitMs?: number): ToolCallResult {
+  function finish(
+    toolCallId: string,
+    startedAt: number,
+    attempt: number,
+    outcome: Finished,
+    extra: { lockWaitMs?: number | undefined; span?: { trace_id: string; span_id: string } | undefined } = {},
+  ): ToolCallResult {
+    const { lockWaitMs, span } = extra;
     const timing = {
       tool_call_id: toolCallId,
       started_at: startedAt,
@@ -96,6 +143,7 @@ export function createToolCallProcessor(deps: ToolCallRunnerDeps) {
       worker_id: deps.workerId,
       attempts: attempt,
       ...(lockWaitMs === undefined ? {} : { lock_wait_ms: lockWaitMs }),
+      ...(span ? { span } : {}),
     };
     return 'content' in outcome
       ? { ok: true as const, content: outcome.content, ...timing }

@@ -47,3 +47,24 @@ export {
 } from './registry/worker-registry.ts';
 export type { PublishedTool, WorkerDocument } from './registry/worker-registry.ts';
 export { createRedis } from './redis/connection.ts';
+export { startTelemetry } from './telemetry/start-telemetry.ts';
+export type { Telemetry } from './telemetry/start-telemetry.ts';
+export {
+  ATTR,
+  SpanKind,
+  contextOf,
+  emitReservedSpan,
+  extractTraceContext,
+  inSpan,
+  injectTraceContext,
+  isTracingEnabled,
+  linkTo,
+  markError,
+  recordSpan,
+  reserveSpan,
+  reservedSpanSchema,
+  tracer,
+  trace,
+  context,
+} from './telemetry/tracing.ts';
+export type { ReservedSpan, Context, Link, Span } from './telemetry/tracing.ts';

@@ -1,4 +1,4 @@
-import { toolCallResultSchema } from '@volley/shared';
+import { reservedSpanSchema, toolCallResultSchema } from '@volley/shared';
 import { z } from 'zod';
 import type { FanInSlot } from './plan-fan-out.ts';
 
@@ -8,5 +8,5 @@ export const fanInSlotSchema: z.ZodType<FanInSlot> = z.union([
   z.object({ tool_call_id: z.string(), name: z.string(), result: toolCallResultSchema }),
 ]);
 
-export const fanInJobDataSchema = z.object({ slots: z.array(fanInSlotSchema) });
+export const fanInJobDataSchema = z.object({ slots: z.array(fanInSlotSchema), fan_out_span: reservedSpanSchema.optional() });
 export type FanInJobData = z.infer<typeof fanInJobDataSchema>;

@@ -1,4 +1,17 @@
-import { failedResult, toolCallResultSchema, toolQueueName, type ToolCallResult } from '@volley/shared';
+import {
+  ATTR,
+  contextOf,
+  emitReservedSpan,
+  failedResult,
+  isTracingEnabled,
+  linkTo,
+  SpanKind,
+  toolCallResultSchema,
+  toolQueueName,
+  tracer,
+  type ReservedSpan,
+  type ToolCallResult,
+} from '@volley/shared';
 import type { Job } from 'bullmq';
 import type { FanInSlot } from './plan-fan-out.ts';
 
@@ -6,7 +19,57 @@ import type { FanInSlot } from './plan-fan-out.ts';
  * The fan-in: one result per slot, in the model's order. BullMQ hands children values keyed
  * by `<prefix>:<queue>:<job id>` in hash order, so each slot looks its job up by key.
  */
-export async function gatherFanIn(job: Job, slots: readonly FanInSlot[], prefix: string): Promise<ToolCallResult[]> {
+export async function gatherFanIn(
+  job: Job,
+  slots: readonly FanInSlot[],
+  prefix: string,
+  traced?: { fanOutSpan: ReservedSpan; attributes: Record<string, string | number> },
+): Promise<ToolCallResult[]> {
+  const startedAt = Date.now();
+  const results = await collect(job, slots, prefix);
+  if (traced && isTracingEnabled()) traceFanIn(traced.fanOutSpan, traced.attributes, results, startedAt, job.queueName);
+  return results;
+}
+
+/**
+ * The fan-in span, a child of the fan-out span with a link to each call's `execute_tool`
+ * span; then the fan-out span itself, which lasted from the enqueue to here.
+ */
+function traceFanIn(fanOutSpan: ReservedSpan, attributes: Record<string, string | number>, results: ToolCallResult[], startedAt: number, queue: string) {
+  const links = results.flatMap((result) =>
+    result.span ? [linkTo(result.span.trace_id, result.span.span_id, { [ATTR.genAiToolCallId]: result.tool_call_id })] : [],
+  );
+  const gather = tracer.startSpan(
+    `gather ${queue}`,
+    {
+      kind: SpanKind.CONSUMER,
+      startTime: startedAt,
+      links,
+      attributes: {
+        ...attributes,
+        [ATTR.messagingSystem]: 'bullmq',
+        [ATTR.messagingOperationType]: 'process',
+        [ATTR.messagingOperationName]: 'gather',
+        [ATTR.messagingBatchCount]: results.length,
+      },
+    },
+    contextOf(fanOutSpan),
+  );
+  gather.end();
+  emitReservedSpan(fanOutSpan, {
+    name: `fan_out ${results.length} tool calls`,
+    kind: SpanKind.PRODUCER,
+    attributes: {
+      ...attributes,
+      [ATTR.messagingSystem]: 'bullmq',
+      [ATTR.messagingOperationType]: 'send',
+      [ATTR.messagingOperationName]: 'fan_out',
+      [ATTR.messagingBatchCount]: results.length,
+    },
+  });
+}
+
+async function collect(job: Job, slots: readonly FanInSlot[], prefix: string): Promise<ToolCallResult[]> {
   const routed = slots.some((slot) => 'job_id' in slot);
   const [values, failures] = routed
     ? await Promise.all([job.getChildrenValues(), job.getIgnoredChildrenFailures()])

@@ -33,6 +33,8 @@ export interface PlanInput {
   deadline?: number;
   /** Run the calls one at a time, in model order (every call takes the message's sequence lock). */
   sequential?: boolean;
+  /** Trace context every call carries: its spans are children of the turn's fan-out span. */
+  trace?: Record<string, string>;
 }
 
 export function planFanOut(input: PlanInput): FanOutPlan {
@@ -58,6 +60,7 @@ export function planFanOut(input: PlanInput): FanOutPlan {
       name,
       arguments: call.function.arguments,
       ...(input.deadline === undefined ? {} : { deadline: input.deadline }),
+      ...(input.trace && Object.keys(input.trace).length > 0 ? { trace: input.trace } : {}),
     };
     if (sequential || entry.tool.volley.locks) {
       data.lock = { group: input.fanOutId, rank: lockers.length, siblings: [], sequential };

@@ -1,5 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { assistantMessageSchema, toToolMessage, VolleyError, type Logger, type ToolMessage } from '@volley/shared';
+import {
+  assistantMessageSchema,
+  contextOf,
+  injectTraceContext,
+  isTracingEnabled,
+  reserveSpan,
+  toToolMessage,
+  VolleyError,
+  type Context,
+  type Logger,
+  type ToolMessage,
+} from '@volley/shared';
 import type { QueueEvents } from 'bullmq';
 import { z } from 'zod';
 import type { CallRecord } from '../tasks/task-record.ts';
@@ -35,6 +46,7 @@ const FAN_IN_GRACE_MS = 5_000;
 export async function runToolCalls(
   deps: RunToolCallsDeps,
   body: ToolCallsBody,
+  traceContext: Context,
 ): Promise<{ messages: ToolMessage[]; calls: CallRecord[] }> {
   const calls = body.message.tool_calls ?? [];
   if (calls.length === 0) throw new VolleyError('no_tool_calls', 'message.tool_calls must hold at least one tool call');
@@ -49,6 +61,7 @@ export async function runToolCalls(
   const timeoutMs = body.timeout_ms ?? deps.limits.defaultTimeoutMs;
   const id = `tc-${randomUUID()}`;
   const catalog = await deps.catalog.covering(calls.map((call) => call.function.name));
+  const fanOutSpan = isTracingEnabled() ? reserveSpan(traceContext) : undefined;
   const plan = planFanOut({
     fanOutId: id,
     taskId: id,
@@ -57,12 +70,16 @@ export async function runToolCalls(
     offered: null,
     deadline: Date.now() + timeoutMs,
     sequential: body.execution === 'sequential',
+    trace: injectTraceContext(contextOf(fanOutSpan)),
   });
   deps.logger.debug({ fanOut: id, tool_calls: calls.length, routed: plan.children.length }, 'fan-out');
 
   let results = plan.slots.map((slot) => ('result' in slot ? slot.result : undefined));
   if (plan.children.length > 0) {
-    const parent = await deps.fanOut.enqueue({ name: FAN_IN_JOB, jobId: id, data: { slots: plan.slots } }, plan.children);
+    const parent = await deps.fanOut.enqueue(
+      { name: FAN_IN_JOB, jobId: id, data: { slots: plan.slots, ...(fanOutSpan ? { fan_out_span: fanOutSpan } : {}) } },
+      plan.children,
+    );
     try {
       results = await parent.waitUntilFinished(deps.turnEvents, timeoutMs + FAN_IN_GRACE_MS);
     } catch (error) {

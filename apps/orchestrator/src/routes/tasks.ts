@@ -8,7 +8,7 @@ const taskParamsSchema = z.object({ id: z.string().min(1).max(200) });
 
 export function registerTaskRoutes(app: FastifyInstance, deps: CreateTaskDeps): void {
   app.post('/v1/tasks', async (request, reply) => {
-    const task = await createTask(deps, createTaskBodySchema.parse(request.body));
+    const task = await createTask(deps, createTaskBodySchema.parse(request.body), request.traceContext);
     return reply.status(202).send({ id: task.id, status: task.status });
   });
 

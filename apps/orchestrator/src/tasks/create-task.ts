@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { chatMessageSchema, taskStepJobId, VolleyError } from '@volley/shared';
+import { chatMessageSchema, isTracingEnabled, reserveSpan, taskStepJobId, VolleyError, type Context } from '@volley/shared';
 import { z } from 'zod';
 import type { FanOutQueue } from '../fan-out/fan-out-queue.ts';
 import type { ToolCatalog } from '../tools/tool-catalog.ts';
@@ -26,7 +26,7 @@ export interface CreateTaskDeps {
 }
 
 /** Records the task, then queues its first step; the HTTP request returns at once. */
-export async function createTask(deps: CreateTaskDeps, body: CreateTaskBody): Promise<TaskRecord> {
+export async function createTask(deps: CreateTaskDeps, body: CreateTaskBody, traceContext: Context): Promise<TaskRecord> {
   if (body.tools) {
     const catalog = await deps.catalog.covering(body.tools);
     const unknown = body.tools.filter((name) => !catalog.has(name));
@@ -35,6 +35,7 @@ export async function createTask(deps: CreateTaskDeps, body: CreateTaskBody): Pr
     }
   }
   const now = Date.now();
+  const taskSpan = isTracingEnabled() ? reserveSpan(traceContext, now) : null;
   const task: TaskRecord = {
     id: randomUUID(),
     status: 'queued',
@@ -49,6 +50,8 @@ export async function createTask(deps: CreateTaskDeps, body: CreateTaskBody): Pr
     turns: [],
     usage: { prompt_tokens: 0, completion_tokens: 0, llm_calls: 0, tool_calls: 0 },
     output: null,
+    trace_id: taskSpan?.trace_id ?? null,
+    task_span: taskSpan,
   };
   await deps.store.put(task);
   await deps.fanOut.enqueue({ name: TASK_STEP_JOB, jobId: taskStepJobId(task.id, 0), data: { taskId: task.id, turn: 0 } }, []);

@@ -1,4 +1,4 @@
-import type { CallError, ChatMessage, TokenUsage } from '@volley/shared';
+import type { CallError, ChatMessage, ReservedSpan, TokenUsage } from '@volley/shared';
 
 export type TaskStatus = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
 export type CallStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'skipped';
@@ -23,6 +23,8 @@ export interface TurnRecord {
   llm: { started_at: number; finished_at: number; usage: TokenUsage; tool_call_count: number };
   tool_calls: CallRecord[];
   gathered_at?: number;
+  /** The turn's fan-out span, emitted when its results are gathered. */
+  fan_out_span?: ReservedSpan;
 }
 
 export interface TaskRecord {
@@ -41,6 +43,10 @@ export interface TaskRecord {
   usage: TokenUsage & { llm_calls: number; tool_calls: number };
   output: string | null;
   error?: CallError;
+  /** The task's trace in OpenTelemetry (null when tracing is off): search it in Jaeger. */
+  trace_id: string | null;
+  /** The task's own span, emitted when the task ends; every step's spans are its children. */
+  task_span: ReservedSpan | null;
 }
 
 export const TERMINAL_STATUSES: ReadonlySet<TaskStatus> = new Set(['completed', 'failed', 'cancelled']);

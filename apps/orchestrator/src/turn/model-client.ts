@@ -17,6 +17,9 @@ export interface ModelRequest {
 
 export interface ModelAnswer {
   message: AssistantMessage;
+  /** The model that answered, as the endpoint names it. */
+  model: string;
+  finishReason: string | null;
   usage: TokenUsage;
   startedAt: number;
   finishedAt: number;
@@ -71,6 +74,8 @@ export function createOpenAIModelClient(options: {
       const message: AssistantMessage = { role, content: content ?? null, ...(tool_calls?.length ? { tool_calls } : {}) };
       return {
         message,
+        model: completion.model,
+        finishReason: choice?.finish_reason ?? null,
         usage: {
           prompt_tokens: completion.usage?.prompt_tokens ?? 0,
           completion_tokens: completion.usage?.completion_tokens ?? 0,

@@ -1,5 +1,13 @@
 import {
+  ATTR,
+  contextOf,
+  emitReservedSpan,
   fanOutId,
+  inSpan,
+  injectTraceContext,
+  isTracingEnabled,
+  reserveSpan,
+  SpanKind,
   taskStepJobId,
   toToolMessage,
   VolleyError,
@@ -77,7 +85,10 @@ export async function runTaskStep(deps: TaskStepDeps, job: Job): Promise<void> {
 }
 
 async function gatherTurn(deps: TaskStepDeps, job: Job, task: TaskRecord, turn: TurnRecord, slots: FanInSlot[]) {
-  const results = await gatherFanIn(job, slots, deps.prefix);
+  const traced = turn.fan_out_span
+    ? { fanOutSpan: turn.fan_out_span, attributes: { [ATTR.taskId]: task.id, [ATTR.turn]: turn.index } }
+    : undefined;
+  const results = await gatherFanIn(job, slots, deps.prefix, traced);
   turn.tool_calls = slots.map((slot, index) => finishedCallRecord(slot, results[index]!));
   turn.gathered_at = Date.now();
   task.messages.push(...results.map(toToolMessage));
@@ -87,12 +98,36 @@ async function gatherTurn(deps: TaskStepDeps, job: Job, task: TaskRecord, turn: 
 async function callModel(deps: TaskStepDeps, task: TaskRecord, index: number): Promise<TurnRecord> {
   const catalog = await deps.catalog.current();
   const entries = task.tools === null ? [...catalog.values()] : task.tools.flatMap((name) => catalog.get(name) ?? []);
-  const answer = await deps.model.complete({
-    model: task.model,
-    messages: task.messages,
-    tools: entries.map(modelTool),
-    ...(task.parallel_tool_calls === undefined ? {} : { parallelToolCalls: task.parallel_tool_calls }),
-  });
+  const answer = await inSpan(
+    `chat ${task.model}`,
+    {
+      parent: contextOf(task.task_span ?? undefined),
+      kind: SpanKind.CLIENT,
+      attributes: {
+        [ATTR.genAiOperation]: 'chat',
+        [ATTR.genAiProvider]: 'openai',
+        [ATTR.genAiRequestModel]: task.model,
+        [ATTR.taskId]: task.id,
+        [ATTR.turn]: index,
+      },
+    },
+    async (span) => {
+      const answer = await deps.model.complete({
+        model: task.model,
+        messages: task.messages,
+        tools: entries.map(modelTool),
+        ...(task.parallel_tool_calls === undefined ? {} : { parallelToolCalls: task.parallel_tool_calls }),
+      });
+      span.setAttributes({
+        [ATTR.genAiResponseModel]: answer.model,
+        [ATTR.genAiInputTokens]: answer.usage.prompt_tokens,
+        [ATTR.genAiOutputTokens]: answer.usage.completion_tokens,
+        [ATTR.genAiFinishReasons]: answer.finishReason ? [answer.finishReason] : [],
+        'volley.tool_call_count': answer.message.tool_calls?.length ?? 0,
+      });
+      return answer;
+    },
+  );
   const toolCallCount = answer.message.tool_calls?.length ?? 0;
   // Whether the model really calls tools in parallel is the first thing a user wants to know.
   deps.logger.info({ taskId: task.id, turn: index, tool_calls: toolCallCount, usage: answer.usage }, 'model answer');
@@ -112,6 +147,7 @@ async function callModel(deps: TaskStepDeps, task: TaskRecord, index: number): P
 async function fanOutTurn(deps: TaskStepDeps, task: TaskRecord, turn: TurnRecord, calls: NonNullable<AssistantMessage['tool_calls']>) {
   if (turn.gathered_at !== undefined) return;
   const catalog = await deps.catalog.covering(calls.map((call) => call.function.name));
+  if (!turn.fan_out_span && isTracingEnabled()) turn.fan_out_span = reserveSpan(contextOf(task.task_span ?? undefined));
   const plan = planFanOut({
     fanOutId: fanOutId(task.id, turn.index),
     taskId: task.id,
@@ -119,6 +155,7 @@ async function fanOutTurn(deps: TaskStepDeps, task: TaskRecord, turn: TurnRecord
     catalog,
     offered: task.tools === null ? null : new Set(task.tools),
     sequential: task.execution === 'sequential',
+    trace: injectTraceContext(contextOf(turn.fan_out_span)),
   });
   turn.tool_calls = plan.slots.map(pendingCallRecord);
   await deps.store.put(task);
@@ -132,6 +169,23 @@ async function finish(deps: TaskStepDeps, task: TaskRecord, status: 'completed' 
   task.status = status;
   if (error) task.error = error;
   await deps.store.put(task);
+  if (task.task_span) {
+    emitReservedSpan(task.task_span, {
+      name: 'invoke_agent volley',
+      attributes: {
+        [ATTR.genAiOperation]: 'invoke_agent',
+        [ATTR.genAiAgentName]: 'volley',
+        [ATTR.genAiRequestModel]: task.model,
+        [ATTR.genAiInputTokens]: task.usage.prompt_tokens,
+        [ATTR.genAiOutputTokens]: task.usage.completion_tokens,
+        [ATTR.taskId]: task.id,
+        'volley.task.status': status,
+        'volley.llm_calls': task.usage.llm_calls,
+        'volley.tool_calls': task.usage.tool_calls,
+      },
+      ...(error ? { error } : {}),
+    });
+  }
   deps.logger.info({ taskId: task.id, status, turns: task.turns.length, usage: task.usage, error }, 'task finished');
 }
 

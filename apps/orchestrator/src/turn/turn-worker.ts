@@ -17,8 +17,11 @@ export function startTurnWorker(deps: TaskStepDeps & { connection: Redis; concur
       switch (job.name) {
         case TASK_STEP_JOB:
           return runTaskStep(deps, job);
-        case FAN_IN_JOB:
-          return gatherFanIn(job, fanInJobDataSchema.parse(job.data).slots, deps.prefix);
+        case FAN_IN_JOB: {
+          const data = fanInJobDataSchema.parse(job.data);
+          const traced = data.fan_out_span ? { fanOutSpan: data.fan_out_span, attributes: {} } : undefined;
+          return gatherFanIn(job, data.slots, deps.prefix, traced);
+        }
         default:
           throw new Error(`unknown job ${job.name} on the turn queue`);
       }

@@ -127,19 +127,21 @@ for i = 4, #ARGV do
   end
   local first = true
   for _, other in ipairs(redis.call('ZRANGE', qkey(r), 0, -1)) do
-    if other ~= ticket then
-      if not alive(other) then
-        drop(r, other)
-      else
-        local writer = redis.call('HGET', mkey(r), other) == 'w'
-        local waiting = redis.call('HEXISTS', hkey(r), other) == 0 and not seen[other]
-        if waiting and (first or not writer) then
-          seen[other] = true
-          wake[#wake + 1] = other
-        end
-        if writer then break end
-        first = false
+    if other == ticket then
+      -- Still in line (keepPlace): whoever is behind it waits for it as before.
+      if redis.call('HGET', mkey(r), other) == 'w' then break end
+      first = false
+    elseif not alive(other) then
+      drop(r, other)
+    else
+      local writer = redis.call('HGET', mkey(r), other) == 'w'
+      local waiting = redis.call('HEXISTS', hkey(r), other) == 0 and not seen[other]
+      if waiting and (first or not writer) then
+        seen[other] = true
+        wake[#wake + 1] = other
       end
+      if writer then break end
+      first = false
     end
   end
 end

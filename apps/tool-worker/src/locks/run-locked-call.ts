@@ -21,8 +21,12 @@ export interface LockedCall {
   lock: NonNullable<ToolCallJobData['lock']>;
   prepared: PreparedCall;
   idempotencyKey: string;
-  /** Runs the tool with what the locks grant it. */
-  run(grant: { fencingToken?: number | Record<string, number>; lockAbort?: AbortSignal }): Promise<CallOutcome>;
+  /** Runs the tool with what the locks grant it, and when it queued for them. */
+  run(grant: {
+    fencingToken?: number | Record<string, number>;
+    lockAbort?: AbortSignal;
+    waits?: { registeredAt: number; acquiredAt: number };
+  }): Promise<CallOutcome>;
   /** Builds the call's result value; `startedAt` is when the tool started, if it did. */
   finish(outcome: { content: string } | { error: CallError }, timing?: { startedAt: number; lockWaitMs?: number }): ToolCallResult;
 }
@@ -67,7 +71,8 @@ export async function runLockedCall(deps: LockingDeps, call: LockedCall): Promis
 
   const acquired = await deps.locks.acquire(ticket, claims);
   if (!acquired.acquired) return park(deps, call, () => deps.locks.wouldAcquire(ticket, claims));
-  const lockWaitMs = Math.max(0, Date.now() - registered.registeredAt);
+  const acquiredAt = Date.now();
+  const lockWaitMs = Math.max(0, acquiredAt - registered.registeredAt);
 
   const lost = new AbortController();
   const renewal = setInterval(() => {
@@ -79,7 +84,11 @@ export async function runLockedCall(deps: LockingDeps, call: LockedCall): Promis
   const startedAt = Date.now();
   let outcome: CallOutcome;
   try {
-    outcome = await call.run({ fencingToken: fencingTokenOf(claims, acquired.fences), lockAbort: lost.signal });
+    outcome = await call.run({
+      fencingToken: fencingTokenOf(claims, acquired.fences),
+      lockAbort: lost.signal,
+      waits: { registeredAt: registered.registeredAt, acquiredAt },
+    });
   } finally {
     clearInterval(renewal);
   }

@@ -9,6 +9,8 @@ export const toolCallJobDataSchema = z.object({
   arguments: z.string(),
   /** Epoch ms after which the call is not started and, if running, is aborted. */
   deadline: z.number().optional(),
+  /** W3C trace context of the turn's fan-out span: the call's spans are its children. */
+  trace: z.record(z.string(), z.string()).optional(),
   /**
    * Present when the call takes resource locks: its message's lock group, its rank among the
    * message's locking calls (model order), and their tickets, so the worker can order them.
@@ -36,6 +38,8 @@ const resultTiming = {
   attempts: z.number(),
   /** How long the call waited for its resource locks; absent when it took none. */
   lock_wait_ms: z.number().optional(),
+  /** The call's `execute_tool` span, for the fan-in's links. */
+  span: z.object({ trace_id: z.string(), span_id: z.string() }).optional(),
 };
 
 /** What a tool-call job returns: a failing tool is a value, never a failed job. */

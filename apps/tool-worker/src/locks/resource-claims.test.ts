@@ -1,0 +1,90 @@
+import type { ResourceClaim } from '@volley/shared';
+import { describe, expect, it } from 'vitest';
+import { MAX_CLAIMS_PER_CALL, normalizeClaims } from './resource-claims.ts';
+
+describe('normalizeClaims', () => {
+  describe('when a claim is a bare string', () => {
+    it('claims the key for writing', () => {
+      expect(normalizeClaims(['record:7'])).toEqual([{ key: 'record:7', mode: 'w' }]);
+    });
+  });
+
+  describe('when a claim is an object', () => {
+    it('keeps its mode', () => {
+      expect(normalizeClaims([{ key: 'doc:1', mode: 'read' }, { key: 'doc:2', mode: 'write' }])).toEqual([
+        { key: 'doc:1', mode: 'r' },
+        { key: 'doc:2', mode: 'w' },
+      ]);
+    });
+  });
+
+  describe('when a key is claimed twice', () => {
+    it('keeps one claim, for writing, whichever comes first', () => {
+      expect(normalizeClaims([{ key: 'k', mode: 'read' }, { key: 'k', mode: 'write' }])).toEqual([{ key: 'k', mode: 'w' }]);
+      expect(normalizeClaims(['k', { key: 'k', mode: 'read' }])).toEqual([{ key: 'k', mode: 'w' }]);
+    });
+
+    it('keeps a read when both claims read', () => {
+      expect(normalizeClaims([{ key: 'k', mode: 'read' }, { key: 'k', mode: 'read' }])).toEqual([{ key: 'k', mode: 'r' }]);
+    });
+
+    it('counts the key once toward the limit', () => {
+      const keys = Array.from({ length: MAX_CLAIMS_PER_CALL }, (_, index) => `key:${index}`);
+      expect(normalizeClaims([...keys, keys[0]!])).toHaveLength(MAX_CLAIMS_PER_CALL);
+    });
+  });
+
+  describe('when claims come in any order', () => {
+    it('sorts them by key, by UTF-16 code unit', () => {
+      const claims = normalizeClaims(['b', { key: 'a', mode: 'read' }, 'B', 'a:1']).map((claim) => claim.key);
+      expect(claims).toEqual(['B', 'a', 'a:1', 'b']);
+    });
+  });
+
+  describe('when there are no claims', () => {
+    it('returns none', () => {
+      expect(normalizeClaims([])).toEqual([]);
+    });
+  });
+
+  describe('when a key is malformed', () => {
+    it('rejects an empty key', () => {
+      expect(() => normalizeClaims([''])).toThrow(TypeError);
+      expect(() => normalizeClaims([{ key: '', mode: 'write' }])).toThrow(/1 to 512 characters/);
+    });
+
+    it('accepts 512 characters and rejects 513', () => {
+      expect(normalizeClaims(['x'.repeat(512)])).toHaveLength(1);
+      expect(() => normalizeClaims(['x'.repeat(513)])).toThrow(/1 to 512 characters/);
+    });
+
+    it('rejects a key that is not a string', () => {
+      expect(() => normalizeClaims([{ key: 7, mode: 'write' } as unknown as ResourceClaim])).toThrow(TypeError);
+      expect(() => normalizeClaims([null as unknown as ResourceClaim])).toThrow(TypeError);
+    });
+  });
+
+  describe('when a mode is neither read nor write', () => {
+    it('rejects it', () => {
+      expect(() => normalizeClaims([{ key: 'k', mode: 'exclusive' } as unknown as ResourceClaim])).toThrow(
+        /mode must be "read" or "write", got "exclusive"/,
+      );
+      expect(() => normalizeClaims([{ key: 'k' } as unknown as ResourceClaim])).toThrow(TypeError);
+    });
+  });
+
+  describe('when the declaration is not an array', () => {
+    it('rejects it', () => {
+      expect(() => normalizeClaims('record:7' as unknown as ResourceClaim[])).toThrow(/must return an array/);
+      expect(() => normalizeClaims(undefined as unknown as ResourceClaim[])).toThrow(TypeError);
+    });
+  });
+
+  describe('when a call claims more than the limit', () => {
+    it('accepts 64 keys and rejects 65', () => {
+      const keys = Array.from({ length: MAX_CLAIMS_PER_CALL + 1 }, (_, index) => `key:${index}`);
+      expect(normalizeClaims(keys.slice(0, MAX_CLAIMS_PER_CALL))).toHaveLength(64);
+      expect(() => normalizeClaims(keys)).toThrow(/at most 64 resources/);
+    });
+  });
+});

@@ -1,0 +1,394 @@
+import { lockTicket, type ToolCallResult } from '@volley/shared';
+import { startRedis, type TestRedis } from '@volley/shared/testing';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CallResults } from '../src/call-results.ts';
+import { normalizeClaims, type Claim } from '../src/locks/resource-claims.ts';
+import { ResourceLocks } from '../src/locks/resource-locks.ts';
+
+const QUEUE = 'tools';
+const w = (key: string): Claim => ({ key, mode: 'w' });
+const r = (key: string): Claim => ({ key, mode: 'r' });
+
+let server: TestRedis;
+let redis: Redis;
+
+beforeAll(async () => {
+  server = await startRedis();
+  redis = new Redis(server.url, { maxRetriesPerRequest: 1 });
+});
+
+afterAll(async () => {
+  await redis?.quit();
+  await server?.stop();
+});
+
+let isolation = 0;
+
+/**
+ * One test's world: its own key prefix, and jobs that are plain BullMQ-shaped hashes (a job
+ * hash without `finishedOn` is a live job to the lock scripts).
+ */
+function world() {
+  const prefix = `t${++isolation}`;
+  const locks = new ResourceLocks({ redis, prefix, leaseMs: 1000 });
+  let messages = 0;
+
+  const jobKey = (ticket: string) => `${prefix}:${ticket.replace('|', ':')}`;
+
+  /**
+   * An assistant message whose locking calls claim `calls[rank]`: creates their jobs (except
+   * those listed in `missing`) and registers them in `order` (model order by default).
+   */
+  async function message(calls: Claim[][], options: { order?: number[]; missing?: number[] } = {}) {
+    const group = `m${++messages}`;
+    const tickets = calls.map((_, rank) => lockTicket(QUEUE, `${group}-c${rank}`));
+    for (const [rank, ticket] of tickets.entries()) {
+      if (!options.missing?.includes(rank)) await redis.hset(jobKey(ticket), 'name', 'x');
+    }
+    const plan = (rank: number) => ({ group, rank, siblings: tickets });
+    const register = (rank: number) => locks.register(plan(rank), tickets[rank]!, calls[rank]!);
+    const order = options.order ?? calls.map((_, rank) => rank).filter((rank) => !options.missing?.includes(rank));
+    const registrations = [];
+    for (const rank of order) registrations.push(await register(rank));
+    return { tickets, register, registrations };
+  }
+
+  return {
+    prefix,
+    locks,
+    message,
+    /** The job of `ticket` ends: its hash disappears. */
+    remove: (ticket: string) => redis.del(jobKey(ticket)),
+    /** The job of `ticket` finishes: its hash stays, with `finishedOn`. */
+    finish: (ticket: string) => redis.hset(jobKey(ticket), 'finishedOn', Date.now()),
+  };
+}
+
+describe('ResourceLocks', () => {
+  describe('when a message registers its calls', () => {
+    it('enqueues nothing until every sibling has registered, then reports who completed the plan', async () => {
+      const { locks, message } = world();
+      const { tickets, register, registrations } = await message([[w('a')], [w('a')], [r('b')]], { order: [0, 1] });
+      expect(registrations.map((registration) => registration.ready)).toEqual([false, false]);
+      expect(registrations.map((registration) => registration.completedPlan)).toEqual([false, false]);
+      await expect(locks.acquire(tickets[0]!, [w('a')])).rejects.toThrow(/VOLLEY_NOT_ENQUEUED a/);
+
+      const last = await register(2);
+      expect(last).toMatchObject({ ready: true, completedPlan: true });
+
+      const again = await register(0);
+      expect(again).toMatchObject({ ready: true, completedPlan: false });
+      expect(again.registeredAt).toBe(registrations[0]!.registeredAt);
+      expect(await locks.acquire(tickets[0]!, [w('a')])).toEqual({ acquired: true, fences: [1] });
+    });
+
+    it('skips a sibling whose job is gone or finished', async () => {
+      const { locks, message, finish } = world();
+      const calls = [[w('a')], [w('a')], [w('a')], [w('a')]];
+      const { tickets, register } = await message(calls, { order: [0], missing: [1] });
+      await finish(tickets[2]!);
+      expect(await register(3)).toMatchObject({ ready: true, completedPlan: true });
+
+      expect(await locks.acquire(tickets[3]!, [w('a')])).toEqual({ acquired: false, blockedBy: tickets[0] });
+      expect(await locks.acquire(tickets[0]!, [w('a')])).toEqual({ acquired: true, fences: [1] });
+    });
+
+    it('puts the tickets in line in rank order, whatever the order of registration', async () => {
+      const { locks, message } = world();
+      const { tickets, registrations } = await message([[w('a')], [w('a')], [w('a')]], { order: [2, 0, 1] });
+      expect(registrations.map((registration) => registration.completedPlan)).toEqual([false, false, true]);
+      const [first, second, third] = tickets as [string, string, string];
+
+      expect(await locks.acquire(third, [w('a')])).toEqual({ acquired: false, blockedBy: first });
+      expect(await locks.acquire(second, [w('a')])).toEqual({ acquired: false, blockedBy: first });
+      expect(await locks.acquire(first, [w('a')])).toMatchObject({ acquired: true });
+      expect(await locks.acquire(second, [w('a')])).toEqual({ acquired: false, blockedBy: first });
+
+      expect(await locks.release(first, [w('a')], { keepPlace: false })).toEqual([second]);
+      expect(await locks.acquire(third, [w('a')])).toEqual({ acquired: false, blockedBy: second });
+      expect(await locks.acquire(second, [w('a')])).toMatchObject({ acquired: true });
+      expect(await locks.release(second, [w('a')], { keepPlace: false })).toEqual([third]);
+      expect(await locks.acquire(third, [w('a')])).toMatchObject({ acquired: true });
+    });
+  });
+
+  describe('when calls read and write one resource', () => {
+    it('lets readers hold it together', async () => {
+      const { locks, message } = world();
+      const { tickets } = await message([[r('a')], [r('a')]]);
+      expect(await locks.acquire(tickets[1]!, [r('a')])).toEqual({ acquired: true, fences: [1] });
+      expect(await locks.acquire(tickets[0]!, [r('a')])).toEqual({ acquired: true, fences: [2] });
+    });
+
+    it('makes a writer wait for every earlier reader', async () => {
+      const { locks, message } = world();
+      const { tickets } = await message([[r('a')], [r('a')], [w('a')]]);
+      const [reader1, reader2, writer] = tickets as [string, string, string];
+      await locks.acquire(reader1, [r('a')]);
+      await locks.acquire(reader2, [r('a')]);
+
+      expect(await locks.acquire(writer, [w('a')])).toEqual({ acquired: false, blockedBy: reader1 });
+      await locks.release(reader1, [r('a')], { keepPlace: false });
+      expect(await locks.acquire(writer, [w('a')])).toEqual({ acquired: false, blockedBy: reader2 });
+      await locks.release(reader2, [r('a')], { keepPlace: false });
+      expect(await locks.acquire(writer, [w('a')])).toMatchObject({ acquired: true });
+    });
+
+    it('makes a reader behind a waiting writer wait, so writers do not starve', async () => {
+      const { locks, message } = world();
+      const { tickets } = await message([[r('a')], [w('a')], [r('a')]]);
+      const [reader1, writer, reader2] = tickets as [string, string, string];
+      expect(await locks.acquire(reader1, [r('a')])).toMatchObject({ acquired: true });
+      expect(await locks.acquire(writer, [w('a')])).toEqual({ acquired: false, blockedBy: reader1 });
+      expect(await locks.acquire(reader2, [r('a')])).toEqual({ acquired: false, blockedBy: writer });
+
+      expect(await locks.release(reader1, [r('a')], { keepPlace: false })).toEqual([writer]);
+      expect(await locks.acquire(writer, [w('a')])).toMatchObject({ acquired: true });
+      expect(await locks.acquire(reader2, [r('a')])).toEqual({ acquired: false, blockedBy: writer });
+      expect(await locks.release(writer, [w('a')], { keepPlace: false })).toEqual([reader2]);
+      expect(await locks.acquire(reader2, [r('a')])).toMatchObject({ acquired: true });
+    });
+  });
+
+  describe('when a call claims several resources', () => {
+    it('takes all of them or none', async () => {
+      const { locks, message } = world();
+      // Lines: a = [both, onlyA]; b = [onlyB, both].
+      const { tickets } = await message([[w('b')], [w('a'), w('b')], [w('a')]]);
+      const [onlyB, both, onlyA] = tickets as [string, string, string];
+      expect(await locks.acquire(onlyB, [w('b')])).toEqual({ acquired: true, fences: [1] });
+
+      expect(await locks.acquire(both, [w('a'), w('b')])).toEqual({ acquired: false, blockedBy: onlyB });
+      // It holds nothing of a: no lease to renew, and no fencing token was spent on a.
+      expect(await locks.renew(both, [w('a')])).toBe(false);
+      // It keeps its place in a's line, though: the later call on a waits for it.
+      expect(await locks.acquire(onlyA, [w('a')])).toEqual({ acquired: false, blockedBy: both });
+
+      expect(await locks.release(onlyB, [w('b')], { keepPlace: false })).toEqual([both]);
+      expect(await locks.acquire(both, [w('a'), w('b')])).toEqual({ acquired: true, fences: [1, 2] });
+      expect(await locks.release(both, [w('a'), w('b')], { keepPlace: false })).toEqual([onlyA]);
+      expect(await locks.acquire(onlyA, [w('a')])).toEqual({ acquired: true, fences: [2] });
+    });
+
+    it('never deadlocks two messages that name the same resources in opposite orders', async () => {
+      const { locks, message } = world();
+      const abClaims = normalizeClaims(['a', 'b']);
+      const baClaims = normalizeClaims(['b', 'a']);
+      expect(baClaims).toEqual(abClaims);
+      const {
+        tickets: [ab],
+      } = await message([abClaims]);
+      const {
+        tickets: [ba],
+      } = await message([baClaims]);
+
+      // The later message, trying first, is blocked on both lines by the same earlier ticket.
+      expect(await locks.acquire(ba!, baClaims)).toEqual({ acquired: false, blockedBy: ab });
+      expect(await locks.wouldAcquire(ba!, [{ key: 'b', mode: 'w' }])).toBe(false);
+      expect(await locks.acquire(ab!, abClaims)).toMatchObject({ acquired: true });
+      expect(await locks.release(ab!, abClaims, { keepPlace: false })).toEqual([ba]);
+      expect(await locks.acquire(ba!, baClaims)).toMatchObject({ acquired: true });
+      expect(await locks.release(ba!, baClaims, { keepPlace: false })).toEqual([]);
+    });
+
+    it('wakes a call waiting on several released resources once', async () => {
+      const { locks, message } = world();
+      const claims = [w('a'), w('b')];
+      const { tickets } = await message([claims, claims]);
+      await locks.acquire(tickets[0]!, claims);
+      expect(await locks.release(tickets[0]!, claims, { keepPlace: false })).toEqual([tickets[1]]);
+    });
+  });
+
+  describe('fencing tokens', () => {
+    it('grow per resource with every acquisition', async () => {
+      const { locks, message } = world();
+      const { tickets } = await message([[w('a')], [w('a')], [w('b')], [w('a'), w('b')]]);
+      const [first, second, onB, onBoth] = tickets as [string, string, string, string];
+      expect(await locks.acquire(first, [w('a')])).toEqual({ acquired: true, fences: [1] });
+      expect(await locks.acquire(onB, [w('b')])).toEqual({ acquired: true, fences: [1] });
+      await locks.release(first, [w('a')], { keepPlace: false });
+      await locks.release(onB, [w('b')], { keepPlace: false });
+      expect(await locks.acquire(second, [w('a')])).toEqual({ acquired: true, fences: [2] });
+      await locks.release(second, [w('a')], { keepPlace: false });
+      expect(await locks.acquire(onBoth, [w('a'), w('b')])).toEqual({ acquired: true, fences: [3, 2] });
+    });
+
+    it('give a call that takes over its own lock (a redelivery after a crash) a higher token', async () => {
+      const { locks, message } = world();
+      const { tickets } = await message([[w('a')], [w('a')]]);
+      const [holder, next] = tickets as [string, string];
+      expect(await locks.acquire(holder, [w('a')])).toEqual({ acquired: true, fences: [1] });
+      expect(await locks.acquire(holder, [w('a')])).toEqual({ acquired: true, fences: [2] });
+      expect(await locks.renew(holder, [w('a')])).toBe(true);
+      expect(await locks.acquire(next, [w('a')])).toEqual({ acquired: false, blockedBy: holder });
+    });
+  });
+
+  describe('when a ticket ahead in line belongs to a job that is over', () => {
+    it('drops a ticket whose job is gone, even one that held the resource', async () => {
+      const { locks, message, remove } = world();
+      const { tickets } = await message([[w('a')], [w('a')]]);
+      const [crashed, next] = tickets as [string, string];
+      await locks.acquire(crashed, [w('a')]);
+      expect(await locks.acquire(next, [w('a')])).toEqual({ acquired: false, blockedBy: crashed });
+
+      await remove(crashed);
+      expect(await locks.acquire(next, [w('a')])).toEqual({ acquired: true, fences: [2] });
+      expect(await locks.renew(crashed, [w('a')])).toBe(false);
+    });
+
+    it('drops a ticket whose job has finished', async () => {
+      const { locks, message, finish } = world();
+      const { tickets } = await message([[w('a')], [r('a')], [r('a')]]);
+      const [finished, reader1, reader2] = tickets as [string, string, string];
+      await finish(finished);
+      expect(await locks.acquire(reader2, [r('a')])).toMatchObject({ acquired: true });
+      expect(await locks.acquire(reader1, [r('a')])).toMatchObject({ acquired: true });
+    });
+
+    it('does not wake it, and wakes who is next instead', async () => {
+      const { locks, message, remove } = world();
+      const { tickets } = await message([[w('a')], [w('a')], [w('a')]]);
+      const [holder, gone, next] = tickets as [string, string, string];
+      await locks.acquire(holder, [w('a')]);
+      await remove(gone);
+      expect(await locks.release(holder, [w('a')], { keepPlace: false })).toEqual([next]);
+    });
+  });
+
+  describe('when a holder releases', () => {
+    it('with keepPlace, keeps it first in line and wakes nobody behind it', async () => {
+      const { locks, message } = world();
+      const { tickets } = await message([[w('a')], [w('a')]]);
+      const [retried, next] = tickets as [string, string];
+      await locks.acquire(retried, [w('a')]);
+
+      expect(await locks.release(retried, [w('a')], { keepPlace: true })).toEqual([]);
+      expect(await locks.renew(retried, [w('a')])).toBe(false);
+      expect(await locks.acquire(next, [w('a')])).toEqual({ acquired: false, blockedBy: retried });
+      expect(await locks.acquire(retried, [w('a')])).toEqual({ acquired: true, fences: [2] });
+
+      expect(await locks.release(retried, [w('a')], { keepPlace: false })).toEqual([next]);
+      expect(await locks.acquire(next, [w('a')])).toEqual({ acquired: true, fences: [3] });
+    });
+
+    it('with keepPlace as a reader, does not wake the writer behind it', async () => {
+      const { locks, message } = world();
+      const { tickets } = await message([[r('a')], [w('a')]]);
+      const [retried, writer] = tickets as [string, string];
+      await locks.acquire(retried, [r('a')]);
+      expect(await locks.release(retried, [r('a')], { keepPlace: true })).toEqual([]);
+      expect(await locks.acquire(writer, [w('a')])).toEqual({ acquired: false, blockedBy: retried });
+    });
+
+    it('with keepPlace as a reader, still wakes the readers behind it', async () => {
+      const { locks, message, remove } = world();
+      const { tickets } = await message([[r('a')], [w('a')], [r('a')]]);
+      const [retried, gone, reader] = tickets as [string, string, string];
+      await locks.acquire(retried, [r('a')]);
+      expect(await locks.acquire(reader, [r('a')])).toEqual({ acquired: false, blockedBy: gone });
+      await remove(gone);
+      expect(await locks.release(retried, [r('a')], { keepPlace: true })).toEqual([reader]);
+      expect(await locks.acquire(reader, [r('a')])).toMatchObject({ acquired: true });
+    });
+
+    it('wakes the writer at the head of the line', async () => {
+      const { locks, message } = world();
+      const { tickets } = await message([[w('a')], [w('a')], [r('a')]]);
+      await locks.acquire(tickets[0]!, [w('a')]);
+      expect(await locks.release(tickets[0]!, [w('a')], { keepPlace: false })).toEqual([tickets[1]]);
+    });
+
+    it('wakes the leading readers, up to the first writer', async () => {
+      const { locks, message } = world();
+      const { tickets } = await message([[w('a')], [r('a')], [r('a')], [w('a')], [r('a')]]);
+      await locks.acquire(tickets[0]!, [w('a')]);
+      expect(await locks.release(tickets[0]!, [w('a')], { keepPlace: false })).toEqual([tickets[1], tickets[2]]);
+    });
+
+    it('does not wake a writer behind readers that still hold', async () => {
+      const { locks, message } = world();
+      const { tickets } = await message([[r('a')], [r('a')], [w('a')]]);
+      const [reader1, reader2, writer] = tickets as [string, string, string];
+      await locks.acquire(reader1, [r('a')]);
+      await locks.acquire(reader2, [r('a')]);
+      expect(await locks.release(reader1, [r('a')], { keepPlace: false })).toEqual([]);
+      expect(await locks.release(reader2, [r('a')], { keepPlace: false })).toEqual([writer]);
+    });
+  });
+
+  describe('renew', () => {
+    it('extends a held lease and reports false once the holder is gone', async () => {
+      const { locks, message } = world();
+      const { tickets } = await message([[w('a'), w('b')], [w('c')]]);
+      const [holder, other] = tickets as [string, string];
+      expect(await locks.renew(holder, [w('a'), w('b')])).toBe(false);
+      await locks.acquire(holder, [w('a'), w('b')]);
+      expect(await locks.renew(holder, [w('a'), w('b')])).toBe(true);
+      expect(await locks.renew(other, [w('c')])).toBe(false);
+      await locks.release(holder, [w('a'), w('b')], { keepPlace: false });
+      expect(await locks.renew(holder, [w('a'), w('b')])).toBe(false);
+    });
+  });
+
+  describe('wouldAcquire', () => {
+    it('answers without taking anything', async () => {
+      const { locks, message } = world();
+      const { tickets } = await message([[r('a')], [r('a')], [w('a')]]);
+      const [reader1, reader2, writer] = tickets as [string, string, string];
+      expect(await locks.wouldAcquire(reader1, [r('a')])).toBe(true);
+      expect(await locks.wouldAcquire(writer, [w('a')])).toBe(false);
+      expect(await locks.renew(reader1, [r('a')])).toBe(false);
+
+      expect(await locks.acquire(reader2, [r('a')])).toEqual({ acquired: true, fences: [1] });
+      await locks.release(reader2, [r('a')], { keepPlace: false });
+      // The probing reader was never a holder: leaving, it lets the writer in.
+      await locks.release(reader1, [r('a')], { keepPlace: false });
+      expect(await locks.wouldAcquire(writer, [w('a')])).toBe(true);
+      expect(await locks.acquire(writer, [w('a')])).toEqual({ acquired: true, fences: [2] });
+    });
+  });
+});
+
+describe('CallResults', () => {
+  const result: ToolCallResult = {
+    ok: true,
+    content: '{"balance":97}',
+    tool_call_id: 'call_1',
+    started_at: 1_000,
+    finished_at: 1_250,
+    worker_id: 'worker-1',
+    attempts: 2,
+    lock_wait_ms: 40,
+  };
+
+  it('returns what was put under the idempotency key', async () => {
+    const results = new CallResults({ redis, prefix: `t${++isolation}` });
+    await results.put('fan-1-c0/call_1', result);
+    expect(await results.get('fan-1-c0/call_1')).toEqual(result);
+    const { content: _content, ...timing } = result as Extract<ToolCallResult, { ok: true }>;
+    const failed: ToolCallResult = { ...timing, ok: false, error: { code: 'tool_error', message: 'no' } };
+    await results.put('fan-1-c1/call_2', failed);
+    expect(await results.get('fan-1-c1/call_2')).toEqual(failed);
+  });
+
+  it('returns nothing for an unknown key, or a record from another prefix', async () => {
+    const prefix = `t${++isolation}`;
+    await new CallResults({ redis, prefix }).put('k', result);
+    expect(await new CallResults({ redis, prefix }).get('other')).toBeUndefined();
+    expect(await new CallResults({ redis, prefix: `${prefix}x` }).get('k')).toBeUndefined();
+  });
+
+  it('keeps a record for a day and ignores one that is not a result', async () => {
+    const prefix = `t${++isolation}`;
+    const results = new CallResults({ redis, prefix });
+    await results.put('k', result);
+    const ttl = await redis.ttl(`${prefix}:callresult:k`);
+    expect(ttl).toBeGreaterThan(24 * 3600 - 60);
+    expect(ttl).toBeLessThanOrEqual(24 * 3600);
+    await redis.set(`${prefix}:callresult:bad`, JSON.stringify({ ok: true }));
+    expect(await results.get('bad')).toBeUndefined();
+  });
+});

@@ -1,8 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-// `yaml` is not a declared dependency: it is a production dependency of @opentelemetry/configuration
-// (under @opentelemetry/sdk-node) and of docker-compose (under testcontainers), hoisted to the root.
 import { parse } from 'yaml';
 
 // Static checks of docker-compose.yml and infra/Dockerfile; no Docker engine is needed.
@@ -146,5 +144,17 @@ describe('infra/Dockerfile', () => {
     expect(dockerfile).toMatch(/^FROM node:24-slim\b/m);
     expect(dockerfile).toMatch(/^USER node$/m);
     expect(dockerfile).toMatch(/^ENV NODE_ENV=production$/m);
+  });
+});
+
+describe('tracing in docker-compose.yml', () => {
+  it('runs Jaeger with its OTLP receiver on and points both apps at it', () => {
+    const compose = parse(read('docker-compose.yml'), { merge: true });
+    const jaeger = compose.services.jaeger;
+    expect(jaeger.image).toMatch(/^jaegertracing\/all-in-one/);
+    expect(jaeger.environment.COLLECTOR_OTLP_ENABLED).toBe('true');
+    for (const name of ['orchestrator', 'tool-worker']) {
+      expect(compose.services[name].environment.OTEL_EXPORTER_OTLP_ENDPOINT).toBe('http://jaeger:4318');
+    }
   });
 });

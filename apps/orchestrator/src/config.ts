@@ -20,6 +20,8 @@ export const orchestratorConfigSchema = z
     VOLLEY_TASK_TTL_SECONDS: env.positiveInt(7 * 24 * 3600),
     VOLLEY_BODY_LIMIT_BYTES: env.positiveInt(8 * 1024 * 1024),
     VOLLEY_SHUTDOWN_TIMEOUT_MS: env.durationMs(10_000),
+    VOLLEY_JOB_LOCK_MS: env.durationMs(10_000),
+    VOLLEY_STALLED_INTERVAL_MS: env.durationMs(5_000),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .refine((config) => config.OPENAI_BASE_URL !== undefined || config.OPENAI_API_KEY !== undefined, {

@@ -37,6 +37,8 @@ const turnWorker = startTurnWorker({
   logger,
   connection: redis,
   concurrency: config.VOLLEY_ORCHESTRATOR_CONCURRENCY,
+  jobLockMs: config.VOLLEY_JOB_LOCK_MS,
+  stalledIntervalMs: config.VOLLEY_STALLED_INTERVAL_MS,
 });
 
 const app = buildApp({

@@ -1,11 +1,9 @@
-import { fileURLToPath } from 'node:url';
 import { scriptedTurns } from '@volley/scripted-model';
 import { waitFor } from '@volley/shared/testing';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCluster, TEST_TOOLS, type Cluster } from './support/cluster.ts';
+import { STATEFUL_TOOLS, startCluster, TEST_TOOLS, type Cluster } from './support/cluster.ts';
 
-const LOCK_TOOLS = fileURLToPath(new URL('./fixtures/lock-tools.ts', import.meta.url));
 // Short leases and stall checks, so recovery is measured in seconds.
 const LEASE_MS = 2_000;
 const WORKER_ENV = {
@@ -21,7 +19,7 @@ describe('a worker killed while it holds a lock', () => {
   beforeAll(async () => {
     cluster = await startCluster({
       workers: 2,
-      toolModules: [TEST_TOOLS, LOCK_TOOLS],
+      toolModules: [TEST_TOOLS, STATEFUL_TOOLS],
       workerEnv: WORKER_ENV,
       respond: scriptedTurns([
         {

@@ -1,10 +1,7 @@
-import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCluster, TEST_TOOLS, type Cluster } from './support/cluster.ts';
+import { STATEFUL_TOOLS, startCluster, TEST_TOOLS, type Cluster } from './support/cluster.ts';
 import { exclusionViolations, independentOverlaps, orderViolations, overlaps, type Touch } from './support/overlap.ts';
-
-const LOCK_TOOLS = fileURLToPath(new URL('./fixtures/lock-tools.ts', import.meta.url));
 
 type Claim = { key: string; mode: 'read' | 'write' };
 const w = (key: string): Claim => ({ key, mode: 'write' });
@@ -40,7 +37,7 @@ describe('resource locks', () => {
   let cluster: Cluster;
 
   beforeAll(async () => {
-    cluster = await startCluster({ workers: 2, toolModules: [TEST_TOOLS, LOCK_TOOLS] });
+    cluster = await startCluster({ workers: 2, toolModules: [TEST_TOOLS, STATEFUL_TOOLS] });
   });
 
   afterAll(async () => {
@@ -159,7 +156,7 @@ describe('resource locks with one slot per worker', () => {
   let cluster: Cluster;
 
   beforeAll(async () => {
-    cluster = await startCluster({ workers: 2, toolModules: [TEST_TOOLS, LOCK_TOOLS], workerEnv: { VOLLEY_WORKER_CONCURRENCY: '1' } });
+    cluster = await startCluster({ workers: 2, toolModules: [TEST_TOOLS, STATEFUL_TOOLS], workerEnv: { VOLLEY_WORKER_CONCURRENCY: '1' } });
   });
 
   afterAll(async () => {

@@ -6,6 +6,9 @@ export class RetryableToolFailure extends Error {
   override name = 'RetryableToolFailure';
 }
 
+/** A call of a cancelled task that never ran. */
+export const CANCELLED_ERROR: CallError = { code: 'cancelled', message: 'the call was cancelled with its task; it did not run' };
+
 export type CallOutcome = { content: string } | { error: CallError } | { retry: string };
 
 export interface ExecuteOptions {

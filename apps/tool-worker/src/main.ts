@@ -12,6 +12,7 @@ import { builtinTools } from './builtin-tools/index.ts';
 import { workerConfigSchema } from './config.ts';
 import { loadToolModules } from './load-tool-modules.ts';
 import { CallResults } from './call-results.ts';
+import { CancelledCalls } from './cancelled-calls.ts';
 import { JobWaker } from './locks/job-waker.ts';
 import { ResourceLocks } from './locks/resource-locks.ts';
 import { createToolCallProcessor } from './run-tool-call.ts';
@@ -44,6 +45,8 @@ const locking = {
   results: new CallResults({ redis, prefix }),
   parkMs: config.VOLLEY_LOCK_PARK_MS,
 };
+const cancelled = new CancelledCalls();
+const subscriber = redis.duplicate();
 const worker = new Worker<unknown, ToolCallResult>(
   queue,
   createToolCallProcessor({
@@ -53,6 +56,7 @@ const worker = new Worker<unknown, ToolCallResult>(
     maxArgumentDepth: config.VOLLEY_MAX_ARGUMENT_DEPTH,
     logger,
     locking,
+    cancelled,
   }),
   {
     connection: redis,
@@ -65,6 +69,8 @@ const worker = new Worker<unknown, ToolCallResult>(
 );
 worker.on('error', (error) => logger.error({ err: error }, 'worker error'));
 await worker.waitUntilReady();
+// A cancelled call running here sees its AbortSignal fire; later ones are answered without running.
+await cancelled.listen(subscriber, prefix, (jobIds) => jobIds.forEach((id) => worker.cancelJob(id, 'cancelled')), logger);
 
 const registration = await registerWorker(
   redis,
@@ -98,6 +104,7 @@ function shutdown(signal: string): Promise<void> {
       await worker.close(true).catch(() => undefined);
     }
     await waker.close();
+    await subscriber.quit().catch(() => undefined);
     await redis.quit().catch(() => undefined);
     await telemetry.shutdown();
     logger.info('worker stopped');

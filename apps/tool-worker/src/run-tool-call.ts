@@ -14,7 +14,7 @@ import {
   type ToolCallResult,
 } from '@volley/shared';
 import type { Job } from 'bullmq';
-import { executeTool, RetryableToolFailure, type CallOutcome } from './execute-tool.ts';
+import { CANCELLED_ERROR, executeTool, RetryableToolFailure, type CallOutcome } from './execute-tool.ts';
 import { runLockedCall, type LockedCall, type LockingDeps } from './locks/run-locked-call.ts';
 import { prepareCall, type PreparedCall } from './prepare-call.ts';
 import type { ToolSet } from './tool-set.ts';
@@ -29,6 +29,8 @@ export interface ToolCallRunnerDeps {
   logger: Logger;
   /** Needed by calls that take resource locks. */
   locking?: LockingDeps;
+  /** Calls cancelled before they reached this worker. */
+  cancelled?: { has(jobId: string | undefined): boolean };
 }
 
 type Finished = { content: string } | { error: CallError };
@@ -51,6 +53,7 @@ export function createToolCallProcessor(deps: ToolCallRunnerDeps) {
       return finish(toolCallId, startedAt, attempt, { error: { code: 'invalid_request', message: 'malformed tool-call job' } });
     }
     const data = parsedData.data;
+    const cancelled = deps.cancelled?.has(job.id) ?? false;
     const prepared = prepareCall(deps.tools, data, deps.maxArgumentDepth);
     const idempotencyKey = `${job.id}/${data.toolCallId}`;
     const canRetry = attempt < (job.opts.attempts ?? 1);
@@ -114,11 +117,14 @@ export function createToolCallProcessor(deps: ToolCallRunnerDeps) {
         token,
         lock: data.lock,
         prepared,
+        cancelled,
         idempotencyKey,
         run,
         finish: (outcome, timing) =>
           finish(data.toolCallId, timing?.startedAt ?? Date.now(), attempt, outcome, { lockWaitMs: timing?.lockWaitMs, span: toolSpan }),
       });
+    } else if (cancelled) {
+      result = finish(data.toolCallId, startedAt, attempt, { error: CANCELLED_ERROR });
     } else {
       const outcome = await run({});
       if ('retry' in outcome) throw new RetryableToolFailure(outcome.retry);

@@ -9,6 +9,9 @@ import { ResourceLocks } from '../src/locks/resource-locks.ts';
 const QUEUE = 'tools';
 const w = (key: string): Claim => ({ key, mode: 'w' });
 const r = (key: string): Claim => ({ key, mode: 'r' });
+/** The holder id of one run of the call behind `ticket`: run 1, or its redelivery/retry `run`. */
+const h = (ticket: string, run = 1) => `${ticket}#${run}`;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 let server: TestRedis;
 let redis: Redis;
@@ -29,9 +32,9 @@ let isolation = 0;
  * One test's world: its own key prefix, and jobs that are plain BullMQ-shaped hashes (a job
  * hash without `finishedOn` is a live job to the lock scripts).
  */
-function world() {
+function world(options: { leaseMs?: number } = {}) {
   const prefix = `t${++isolation}`;
-  const locks = new ResourceLocks({ redis, prefix, leaseMs: 1000 });
+  const locks = new ResourceLocks({ redis, prefix, leaseMs: options.leaseMs ?? 1000 });
   let messages = 0;
 
   const jobKey = (ticket: string) => `${prefix}:${ticket.replace('|', ':')}`;
@@ -72,7 +75,7 @@ describe('ResourceLocks', () => {
       const { tickets, register, registrations } = await message([[w('a')], [w('a')], [r('b')]], { order: [0, 1] });
       expect(registrations.map((registration) => registration.ready)).toEqual([false, false]);
       expect(registrations.map((registration) => registration.completedPlan)).toEqual([false, false]);
-      await expect(locks.acquire(tickets[0]!, [w('a')])).rejects.toThrow(/VOLLEY_NOT_ENQUEUED a/);
+      await expect(locks.acquire(tickets[0]!, h(tickets[0]!), [w('a')])).rejects.toThrow(/VOLLEY_NOT_ENQUEUED a/);
 
       const last = await register(2);
       expect(last).toMatchObject({ ready: true, completedPlan: true });
@@ -80,7 +83,7 @@ describe('ResourceLocks', () => {
       const again = await register(0);
       expect(again).toMatchObject({ ready: true, completedPlan: false });
       expect(again.registeredAt).toBe(registrations[0]!.registeredAt);
-      expect(await locks.acquire(tickets[0]!, [w('a')])).toEqual({ acquired: true, fences: [1] });
+      expect(await locks.acquire(tickets[0]!, h(tickets[0]!), [w('a')])).toEqual({ acquired: true, fences: [1] });
     });
 
     it('skips a sibling whose job is gone or finished', async () => {
@@ -90,8 +93,8 @@ describe('ResourceLocks', () => {
       await finish(tickets[2]!);
       expect(await register(3)).toMatchObject({ ready: true, completedPlan: true });
 
-      expect(await locks.acquire(tickets[3]!, [w('a')])).toEqual({ acquired: false, blockedBy: tickets[0] });
-      expect(await locks.acquire(tickets[0]!, [w('a')])).toEqual({ acquired: true, fences: [1] });
+      expect(await locks.acquire(tickets[3]!, h(tickets[3]!), [w('a')])).toEqual({ acquired: false, blockedBy: tickets[0] });
+      expect(await locks.acquire(tickets[0]!, h(tickets[0]!), [w('a')])).toEqual({ acquired: true, fences: [1] });
     });
 
     it('puts the tickets in line in rank order, whatever the order of registration', async () => {
@@ -100,16 +103,16 @@ describe('ResourceLocks', () => {
       expect(registrations.map((registration) => registration.completedPlan)).toEqual([false, false, true]);
       const [first, second, third] = tickets as [string, string, string];
 
-      expect(await locks.acquire(third, [w('a')])).toEqual({ acquired: false, blockedBy: first });
-      expect(await locks.acquire(second, [w('a')])).toEqual({ acquired: false, blockedBy: first });
-      expect(await locks.acquire(first, [w('a')])).toMatchObject({ acquired: true });
-      expect(await locks.acquire(second, [w('a')])).toEqual({ acquired: false, blockedBy: first });
+      expect(await locks.acquire(third, h(third), [w('a')])).toEqual({ acquired: false, blockedBy: first });
+      expect(await locks.acquire(second, h(second), [w('a')])).toEqual({ acquired: false, blockedBy: first });
+      expect(await locks.acquire(first, h(first), [w('a')])).toMatchObject({ acquired: true });
+      expect(await locks.acquire(second, h(second), [w('a')])).toEqual({ acquired: false, blockedBy: first });
 
-      expect(await locks.release(first, [w('a')], { keepPlace: false })).toEqual([second]);
-      expect(await locks.acquire(third, [w('a')])).toEqual({ acquired: false, blockedBy: second });
-      expect(await locks.acquire(second, [w('a')])).toMatchObject({ acquired: true });
-      expect(await locks.release(second, [w('a')], { keepPlace: false })).toEqual([third]);
-      expect(await locks.acquire(third, [w('a')])).toMatchObject({ acquired: true });
+      expect(await locks.release(first, h(first), [w('a')], { keepPlace: false })).toEqual([second]);
+      expect(await locks.acquire(third, h(third), [w('a')])).toEqual({ acquired: false, blockedBy: second });
+      expect(await locks.acquire(second, h(second), [w('a')])).toMatchObject({ acquired: true });
+      expect(await locks.release(second, h(second), [w('a')], { keepPlace: false })).toEqual([third]);
+      expect(await locks.acquire(third, h(third), [w('a')])).toMatchObject({ acquired: true });
     });
   });
 
@@ -117,37 +120,37 @@ describe('ResourceLocks', () => {
     it('lets readers hold it together', async () => {
       const { locks, message } = world();
       const { tickets } = await message([[r('a')], [r('a')]]);
-      expect(await locks.acquire(tickets[1]!, [r('a')])).toEqual({ acquired: true, fences: [1] });
-      expect(await locks.acquire(tickets[0]!, [r('a')])).toEqual({ acquired: true, fences: [2] });
+      expect(await locks.acquire(tickets[1]!, h(tickets[1]!), [r('a')])).toEqual({ acquired: true, fences: [1] });
+      expect(await locks.acquire(tickets[0]!, h(tickets[0]!), [r('a')])).toEqual({ acquired: true, fences: [2] });
     });
 
     it('makes a writer wait for every earlier reader', async () => {
       const { locks, message } = world();
       const { tickets } = await message([[r('a')], [r('a')], [w('a')]]);
       const [reader1, reader2, writer] = tickets as [string, string, string];
-      await locks.acquire(reader1, [r('a')]);
-      await locks.acquire(reader2, [r('a')]);
+      await locks.acquire(reader1, h(reader1), [r('a')]);
+      await locks.acquire(reader2, h(reader2), [r('a')]);
 
-      expect(await locks.acquire(writer, [w('a')])).toEqual({ acquired: false, blockedBy: reader1 });
-      await locks.release(reader1, [r('a')], { keepPlace: false });
-      expect(await locks.acquire(writer, [w('a')])).toEqual({ acquired: false, blockedBy: reader2 });
-      await locks.release(reader2, [r('a')], { keepPlace: false });
-      expect(await locks.acquire(writer, [w('a')])).toMatchObject({ acquired: true });
+      expect(await locks.acquire(writer, h(writer), [w('a')])).toEqual({ acquired: false, blockedBy: reader1 });
+      await locks.release(reader1, h(reader1), [r('a')], { keepPlace: false });
+      expect(await locks.acquire(writer, h(writer), [w('a')])).toEqual({ acquired: false, blockedBy: reader2 });
+      await locks.release(reader2, h(reader2), [r('a')], { keepPlace: false });
+      expect(await locks.acquire(writer, h(writer), [w('a')])).toMatchObject({ acquired: true });
     });
 
     it('makes a reader behind a waiting writer wait, so writers do not starve', async () => {
       const { locks, message } = world();
       const { tickets } = await message([[r('a')], [w('a')], [r('a')]]);
       const [reader1, writer, reader2] = tickets as [string, string, string];
-      expect(await locks.acquire(reader1, [r('a')])).toMatchObject({ acquired: true });
-      expect(await locks.acquire(writer, [w('a')])).toEqual({ acquired: false, blockedBy: reader1 });
-      expect(await locks.acquire(reader2, [r('a')])).toEqual({ acquired: false, blockedBy: writer });
+      expect(await locks.acquire(reader1, h(reader1), [r('a')])).toMatchObject({ acquired: true });
+      expect(await locks.acquire(writer, h(writer), [w('a')])).toEqual({ acquired: false, blockedBy: reader1 });
+      expect(await locks.acquire(reader2, h(reader2), [r('a')])).toEqual({ acquired: false, blockedBy: writer });
 
-      expect(await locks.release(reader1, [r('a')], { keepPlace: false })).toEqual([writer]);
-      expect(await locks.acquire(writer, [w('a')])).toMatchObject({ acquired: true });
-      expect(await locks.acquire(reader2, [r('a')])).toEqual({ acquired: false, blockedBy: writer });
-      expect(await locks.release(writer, [w('a')], { keepPlace: false })).toEqual([reader2]);
-      expect(await locks.acquire(reader2, [r('a')])).toMatchObject({ acquired: true });
+      expect(await locks.release(reader1, h(reader1), [r('a')], { keepPlace: false })).toEqual([writer]);
+      expect(await locks.acquire(writer, h(writer), [w('a')])).toMatchObject({ acquired: true });
+      expect(await locks.acquire(reader2, h(reader2), [r('a')])).toEqual({ acquired: false, blockedBy: writer });
+      expect(await locks.release(writer, h(writer), [w('a')], { keepPlace: false })).toEqual([reader2]);
+      expect(await locks.acquire(reader2, h(reader2), [r('a')])).toMatchObject({ acquired: true });
     });
   });
 
@@ -157,18 +160,18 @@ describe('ResourceLocks', () => {
       // Lines: a = [both, onlyA]; b = [onlyB, both].
       const { tickets } = await message([[w('b')], [w('a'), w('b')], [w('a')]]);
       const [onlyB, both, onlyA] = tickets as [string, string, string];
-      expect(await locks.acquire(onlyB, [w('b')])).toEqual({ acquired: true, fences: [1] });
+      expect(await locks.acquire(onlyB, h(onlyB), [w('b')])).toEqual({ acquired: true, fences: [1] });
 
-      expect(await locks.acquire(both, [w('a'), w('b')])).toEqual({ acquired: false, blockedBy: onlyB });
+      expect(await locks.acquire(both, h(both), [w('a'), w('b')])).toEqual({ acquired: false, blockedBy: onlyB });
       // It holds nothing of a: no lease to renew, and no fencing token was spent on a.
-      expect(await locks.renew(both, [w('a')])).toBe(false);
+      expect(await locks.renew(both, h(both), [w('a')])).toBe(false);
       // It keeps its place in a's line, though: the later call on a waits for it.
-      expect(await locks.acquire(onlyA, [w('a')])).toEqual({ acquired: false, blockedBy: both });
+      expect(await locks.acquire(onlyA, h(onlyA), [w('a')])).toEqual({ acquired: false, blockedBy: both });
 
-      expect(await locks.release(onlyB, [w('b')], { keepPlace: false })).toEqual([both]);
-      expect(await locks.acquire(both, [w('a'), w('b')])).toEqual({ acquired: true, fences: [1, 2] });
-      expect(await locks.release(both, [w('a'), w('b')], { keepPlace: false })).toEqual([onlyA]);
-      expect(await locks.acquire(onlyA, [w('a')])).toEqual({ acquired: true, fences: [2] });
+      expect(await locks.release(onlyB, h(onlyB), [w('b')], { keepPlace: false })).toEqual([both]);
+      expect(await locks.acquire(both, h(both), [w('a'), w('b')])).toEqual({ acquired: true, fences: [1, 2] });
+      expect(await locks.release(both, h(both), [w('a'), w('b')], { keepPlace: false })).toEqual([onlyA]);
+      expect(await locks.acquire(onlyA, h(onlyA), [w('a')])).toEqual({ acquired: true, fences: [2] });
     });
 
     it('never deadlocks two messages that name the same resources in opposite orders', async () => {
@@ -184,20 +187,20 @@ describe('ResourceLocks', () => {
       } = await message([baClaims]);
 
       // The later message, trying first, is blocked on both lines by the same earlier ticket.
-      expect(await locks.acquire(ba!, baClaims)).toEqual({ acquired: false, blockedBy: ab });
-      expect(await locks.wouldAcquire(ba!, [{ key: 'b', mode: 'w' }])).toBe(false);
-      expect(await locks.acquire(ab!, abClaims)).toMatchObject({ acquired: true });
-      expect(await locks.release(ab!, abClaims, { keepPlace: false })).toEqual([ba]);
-      expect(await locks.acquire(ba!, baClaims)).toMatchObject({ acquired: true });
-      expect(await locks.release(ba!, baClaims, { keepPlace: false })).toEqual([]);
+      expect(await locks.acquire(ba!, h(ba!), baClaims)).toEqual({ acquired: false, blockedBy: ab });
+      expect(await locks.wouldAcquire(ba!, h(ba!), [{ key: 'b', mode: 'w' }])).toBe(false);
+      expect(await locks.acquire(ab!, h(ab!), abClaims)).toMatchObject({ acquired: true });
+      expect(await locks.release(ab!, h(ab!), abClaims, { keepPlace: false })).toEqual([ba]);
+      expect(await locks.acquire(ba!, h(ba!), baClaims)).toMatchObject({ acquired: true });
+      expect(await locks.release(ba!, h(ba!), baClaims, { keepPlace: false })).toEqual([]);
     });
 
     it('wakes a call waiting on several released resources once', async () => {
       const { locks, message } = world();
       const claims = [w('a'), w('b')];
       const { tickets } = await message([claims, claims]);
-      await locks.acquire(tickets[0]!, claims);
-      expect(await locks.release(tickets[0]!, claims, { keepPlace: false })).toEqual([tickets[1]]);
+      await locks.acquire(tickets[0]!, h(tickets[0]!), claims);
+      expect(await locks.release(tickets[0]!, h(tickets[0]!), claims, { keepPlace: false })).toEqual([tickets[1]]);
     });
   });
 
@@ -206,23 +209,132 @@ describe('ResourceLocks', () => {
       const { locks, message } = world();
       const { tickets } = await message([[w('a')], [w('a')], [w('b')], [w('a'), w('b')]]);
       const [first, second, onB, onBoth] = tickets as [string, string, string, string];
-      expect(await locks.acquire(first, [w('a')])).toEqual({ acquired: true, fences: [1] });
-      expect(await locks.acquire(onB, [w('b')])).toEqual({ acquired: true, fences: [1] });
-      await locks.release(first, [w('a')], { keepPlace: false });
-      await locks.release(onB, [w('b')], { keepPlace: false });
-      expect(await locks.acquire(second, [w('a')])).toEqual({ acquired: true, fences: [2] });
-      await locks.release(second, [w('a')], { keepPlace: false });
-      expect(await locks.acquire(onBoth, [w('a'), w('b')])).toEqual({ acquired: true, fences: [3, 2] });
+      expect(await locks.acquire(first, h(first), [w('a')])).toEqual({ acquired: true, fences: [1] });
+      expect(await locks.acquire(onB, h(onB), [w('b')])).toEqual({ acquired: true, fences: [1] });
+      await locks.release(first, h(first), [w('a')], { keepPlace: false });
+      await locks.release(onB, h(onB), [w('b')], { keepPlace: false });
+      expect(await locks.acquire(second, h(second), [w('a')])).toEqual({ acquired: true, fences: [2] });
+      await locks.release(second, h(second), [w('a')], { keepPlace: false });
+      expect(await locks.acquire(onBoth, h(onBoth), [w('a'), w('b')])).toEqual({ acquired: true, fences: [3, 2] });
     });
 
     it('give a call that takes over its own lock (a redelivery after a crash) a higher token', async () => {
-      const { locks, message } = world();
+      const { locks, message } = world({ leaseMs: 200 });
       const { tickets } = await message([[w('a')], [w('a')]]);
       const [holder, next] = tickets as [string, string];
-      expect(await locks.acquire(holder, [w('a')])).toEqual({ acquired: true, fences: [1] });
-      expect(await locks.acquire(holder, [w('a')])).toEqual({ acquired: true, fences: [2] });
-      expect(await locks.renew(holder, [w('a')])).toBe(true);
-      expect(await locks.acquire(next, [w('a')])).toEqual({ acquired: false, blockedBy: holder });
+      expect(await locks.acquire(holder, h(holder), [w('a')])).toEqual({ acquired: true, fences: [1] });
+      await sleep(250);
+      expect(await locks.acquire(holder, h(holder, 2), [w('a')])).toEqual({ acquired: true, fences: [2] });
+      expect(await locks.renew(holder, h(holder, 2), [w('a')])).toBe(true);
+      expect(await locks.acquire(next, h(next), [w('a')])).toEqual({ acquired: false, blockedBy: holder });
+    });
+
+    it('let the same holder acquire again while it holds, with a higher token', async () => {
+      const { locks, message } = world();
+      const { tickets } = await message([[w('a')]]);
+      const [holder] = tickets as [string];
+      expect(await locks.acquire(holder, h(holder), [w('a')])).toEqual({ acquired: true, fences: [1] });
+      expect(await locks.acquire(holder, h(holder), [w('a')])).toEqual({ acquired: true, fences: [2] });
+      expect(await locks.renew(holder, h(holder), [w('a')])).toBe(true);
+    });
+  });
+
+  describe('when a call is redelivered (a new holder of the same ticket)', () => {
+    const LEASE_MS = 200;
+    const lapse = () => sleep(LEASE_MS + 50);
+
+    it('refuses the new holder while the old lease runs, saying how long it still runs', async () => {
+      const { locks, message } = world({ leaseMs: LEASE_MS });
+      const { tickets } = await message([[w('a'), w('b')]]);
+      const [ticket] = tickets as [string];
+      expect(await locks.acquire(ticket, h(ticket), [w('a'), w('b')])).toEqual({ acquired: true, fences: [1, 1] });
+
+      const refused = await locks.acquire(ticket, h(ticket, 2), [w('a'), w('b')]);
+      expect(refused).toMatchObject({ acquired: false, blockedBy: ticket });
+      const { retryAfterMs } = refused as { retryAfterMs?: number };
+      expect(retryAfterMs).toBeGreaterThan(0);
+      expect(retryAfterMs).toBeLessThanOrEqual(LEASE_MS);
+      expect(await locks.wouldAcquire(ticket, h(ticket, 2), [w('a'), w('b')])).toBe(false);
+      // The old holder still holds, and the refusal spent no fencing token.
+      expect(await locks.renew(ticket, h(ticket), [w('a'), w('b')])).toBe(true);
+      expect(await locks.renew(ticket, h(ticket, 2), [w('a'), w('b')])).toBe(false);
+      await lapse();
+      expect(await locks.acquire(ticket, h(ticket, 2), [w('a'), w('b')])).toEqual({ acquired: true, fences: [2, 2] });
+    });
+
+    it('waits for earlier tickets before its own old lease', async () => {
+      const { locks, message } = world({ leaseMs: LEASE_MS });
+      const { tickets } = await message([[w('a')], [w('a')]]);
+      const [first, second] = tickets as [string, string];
+      expect(await locks.acquire(first, h(first), [w('a')])).toMatchObject({ acquired: true });
+      // Not blocked by its own lease (it has none): blocked by the earlier ticket, no retryAfterMs.
+      expect(await locks.acquire(second, h(second, 2), [w('a')])).toEqual({ acquired: false, blockedBy: first });
+    });
+
+    it('lets the new holder take over once the old lease lapsed, with a higher fencing token', async () => {
+      const { locks, message } = world({ leaseMs: LEASE_MS });
+      const { tickets } = await message([[w('a')], [w('a')]]);
+      const [ticket, next] = tickets as [string, string];
+      expect(await locks.acquire(ticket, h(ticket), [w('a')])).toEqual({ acquired: true, fences: [1] });
+      await lapse();
+      expect(await locks.wouldAcquire(ticket, h(ticket, 2), [w('a')])).toBe(true);
+      expect(await locks.acquire(ticket, h(ticket, 2), [w('a')])).toEqual({ acquired: true, fences: [2] });
+      expect(await locks.acquire(next, h(next), [w('a')])).toEqual({ acquired: false, blockedBy: ticket });
+    });
+
+    it('fails the old holder\'s renewals after the takeover, without touching the new lease', async () => {
+      const { locks, message } = world({ leaseMs: LEASE_MS });
+      const { tickets } = await message([[w('a'), w('b')]]);
+      const [ticket] = tickets as [string];
+      await locks.acquire(ticket, h(ticket), [w('a'), w('b')]);
+      await lapse();
+      expect(await locks.acquire(ticket, h(ticket, 2), [w('a'), w('b')])).toMatchObject({ acquired: true });
+
+      expect(await locks.renew(ticket, h(ticket), [w('a'), w('b')])).toBe(false);
+      expect(await locks.renew(ticket, h(ticket), [w('b')])).toBe(false);
+      expect(await locks.renew(ticket, h(ticket, 2), [w('a'), w('b')])).toBe(true);
+      // The new holder's lease runs: a third run is refused as the second one was.
+      expect(await locks.acquire(ticket, h(ticket, 3), [w('a'), w('b')])).toMatchObject({
+        acquired: false,
+        blockedBy: ticket,
+        retryAfterMs: expect.any(Number),
+      });
+    });
+
+    it('makes the old holder\'s release a no-op: the ticket keeps its place and the new holder its lock', async () => {
+      const { locks, message, prefix } = world({ leaseMs: LEASE_MS });
+      const { tickets } = await message([[w('a')], [w('a')]]);
+      const [ticket, next] = tickets as [string, string];
+      await locks.acquire(ticket, h(ticket), [w('a')]);
+      await lapse();
+      expect(await locks.acquire(ticket, h(ticket, 2), [w('a')])).toEqual({ acquired: true, fences: [2] });
+
+      expect(await locks.release(ticket, h(ticket), [w('a')], { keepPlace: false })).toEqual([]);
+      expect(await locks.release(ticket, h(ticket), [w('a')], { keepPlace: true })).toEqual([]);
+      expect(await redis.zrange(`${prefix}:lock:q:a`, '0', '-1')).toEqual([ticket, next]);
+      expect(await locks.renew(ticket, h(ticket, 2), [w('a')])).toBe(true);
+      expect(await locks.acquire(next, h(next), [w('a')])).toEqual({ acquired: false, blockedBy: ticket });
+      expect(await locks.wouldAcquire(next, h(next), [w('a')])).toBe(false);
+
+      // The new holder's own release still works, and wakes who is next.
+      expect(await locks.release(ticket, h(ticket, 2), [w('a')], { keepPlace: false })).toEqual([next]);
+      expect(await locks.acquire(next, h(next), [w('a')])).toEqual({ acquired: true, fences: [3] });
+    });
+
+    it('lets holder \'*\' release whoever holds, freeing the line', async () => {
+      const { locks, message } = world({ leaseMs: LEASE_MS });
+      const { tickets } = await message([[w('a'), w('b')], [w('a')], [r('b')]]);
+      const [ticket, onA, onB] = tickets as [string, string, string];
+      await locks.acquire(ticket, h(ticket), [w('a'), w('b')]);
+      expect(await locks.acquire(onA, h(onA), [w('a')])).toEqual({ acquired: false, blockedBy: ticket });
+
+      // A redelivery answered from its recorded result leaves without knowing the holder.
+      expect(await locks.release(ticket, '*', [w('a'), w('b')], { keepPlace: false })).toEqual([onA, onB]);
+      expect(await locks.renew(ticket, h(ticket), [w('a'), w('b')])).toBe(false);
+      expect(await locks.acquire(onA, h(onA), [w('a')])).toEqual({ acquired: true, fences: [2] });
+      expect(await locks.acquire(onB, h(onB), [r('b')])).toEqual({ acquired: true, fences: [2] });
+      // Left the line: it can no longer acquire.
+      await expect(locks.acquire(ticket, h(ticket, 2), [w('a')])).rejects.toThrow(/VOLLEY_NOT_ENQUEUED a/);
     });
   });
 
@@ -231,12 +343,12 @@ describe('ResourceLocks', () => {
       const { locks, message, remove } = world();
       const { tickets } = await message([[w('a')], [w('a')]]);
       const [crashed, next] = tickets as [string, string];
-      await locks.acquire(crashed, [w('a')]);
-      expect(await locks.acquire(next, [w('a')])).toEqual({ acquired: false, blockedBy: crashed });
+      await locks.acquire(crashed, h(crashed), [w('a')]);
+      expect(await locks.acquire(next, h(next), [w('a')])).toEqual({ acquired: false, blockedBy: crashed });
 
       await remove(crashed);
-      expect(await locks.acquire(next, [w('a')])).toEqual({ acquired: true, fences: [2] });
-      expect(await locks.renew(crashed, [w('a')])).toBe(false);
+      expect(await locks.acquire(next, h(next), [w('a')])).toEqual({ acquired: true, fences: [2] });
+      expect(await locks.renew(crashed, h(crashed), [w('a')])).toBe(false);
     });
 
     it('drops a ticket whose job has finished', async () => {
@@ -244,17 +356,17 @@ describe('ResourceLocks', () => {
       const { tickets } = await message([[w('a')], [r('a')], [r('a')]]);
       const [finished, reader1, reader2] = tickets as [string, string, string];
       await finish(finished);
-      expect(await locks.acquire(reader2, [r('a')])).toMatchObject({ acquired: true });
-      expect(await locks.acquire(reader1, [r('a')])).toMatchObject({ acquired: true });
+      expect(await locks.acquire(reader2, h(reader2), [r('a')])).toMatchObject({ acquired: true });
+      expect(await locks.acquire(reader1, h(reader1), [r('a')])).toMatchObject({ acquired: true });
     });
 
     it('does not wake it, and wakes who is next instead', async () => {
       const { locks, message, remove } = world();
       const { tickets } = await message([[w('a')], [w('a')], [w('a')]]);
       const [holder, gone, next] = tickets as [string, string, string];
-      await locks.acquire(holder, [w('a')]);
+      await locks.acquire(holder, h(holder), [w('a')]);
       await remove(gone);
-      expect(await locks.release(holder, [w('a')], { keepPlace: false })).toEqual([next]);
+      expect(await locks.release(holder, h(holder), [w('a')], { keepPlace: false })).toEqual([next]);
     });
   });
 
@@ -263,59 +375,60 @@ describe('ResourceLocks', () => {
       const { locks, message } = world();
       const { tickets } = await message([[w('a')], [w('a')]]);
       const [retried, next] = tickets as [string, string];
-      await locks.acquire(retried, [w('a')]);
+      await locks.acquire(retried, h(retried), [w('a')]);
 
-      expect(await locks.release(retried, [w('a')], { keepPlace: true })).toEqual([]);
-      expect(await locks.renew(retried, [w('a')])).toBe(false);
-      expect(await locks.acquire(next, [w('a')])).toEqual({ acquired: false, blockedBy: retried });
-      expect(await locks.acquire(retried, [w('a')])).toEqual({ acquired: true, fences: [2] });
+      expect(await locks.release(retried, h(retried), [w('a')], { keepPlace: true })).toEqual([]);
+      expect(await locks.renew(retried, h(retried), [w('a')])).toBe(false);
+      expect(await locks.acquire(next, h(next), [w('a')])).toEqual({ acquired: false, blockedBy: retried });
+      // The retry is a new run of the call: a new holder, free to take over at once.
+      expect(await locks.acquire(retried, h(retried, 2), [w('a')])).toEqual({ acquired: true, fences: [2] });
 
-      expect(await locks.release(retried, [w('a')], { keepPlace: false })).toEqual([next]);
-      expect(await locks.acquire(next, [w('a')])).toEqual({ acquired: true, fences: [3] });
+      expect(await locks.release(retried, h(retried, 2), [w('a')], { keepPlace: false })).toEqual([next]);
+      expect(await locks.acquire(next, h(next), [w('a')])).toEqual({ acquired: true, fences: [3] });
     });
 
     it('with keepPlace as a reader, does not wake the writer behind it', async () => {
       const { locks, message } = world();
       const { tickets } = await message([[r('a')], [w('a')]]);
       const [retried, writer] = tickets as [string, string];
-      await locks.acquire(retried, [r('a')]);
-      expect(await locks.release(retried, [r('a')], { keepPlace: true })).toEqual([]);
-      expect(await locks.acquire(writer, [w('a')])).toEqual({ acquired: false, blockedBy: retried });
+      await locks.acquire(retried, h(retried), [r('a')]);
+      expect(await locks.release(retried, h(retried), [r('a')], { keepPlace: true })).toEqual([]);
+      expect(await locks.acquire(writer, h(writer), [w('a')])).toEqual({ acquired: false, blockedBy: retried });
     });
 
     it('with keepPlace as a reader, still wakes the readers behind it', async () => {
       const { locks, message, remove } = world();
       const { tickets } = await message([[r('a')], [w('a')], [r('a')]]);
       const [retried, gone, reader] = tickets as [string, string, string];
-      await locks.acquire(retried, [r('a')]);
-      expect(await locks.acquire(reader, [r('a')])).toEqual({ acquired: false, blockedBy: gone });
+      await locks.acquire(retried, h(retried), [r('a')]);
+      expect(await locks.acquire(reader, h(reader), [r('a')])).toEqual({ acquired: false, blockedBy: gone });
       await remove(gone);
-      expect(await locks.release(retried, [r('a')], { keepPlace: true })).toEqual([reader]);
-      expect(await locks.acquire(reader, [r('a')])).toMatchObject({ acquired: true });
+      expect(await locks.release(retried, h(retried), [r('a')], { keepPlace: true })).toEqual([reader]);
+      expect(await locks.acquire(reader, h(reader), [r('a')])).toMatchObject({ acquired: true });
     });
 
     it('wakes the writer at the head of the line', async () => {
       const { locks, message } = world();
       const { tickets } = await message([[w('a')], [w('a')], [r('a')]]);
-      await locks.acquire(tickets[0]!, [w('a')]);
-      expect(await locks.release(tickets[0]!, [w('a')], { keepPlace: false })).toEqual([tickets[1]]);
+      await locks.acquire(tickets[0]!, h(tickets[0]!), [w('a')]);
+      expect(await locks.release(tickets[0]!, h(tickets[0]!), [w('a')], { keepPlace: false })).toEqual([tickets[1]]);
     });
 
     it('wakes the leading readers, up to the first writer', async () => {
       const { locks, message } = world();
       const { tickets } = await message([[w('a')], [r('a')], [r('a')], [w('a')], [r('a')]]);
-      await locks.acquire(tickets[0]!, [w('a')]);
-      expect(await locks.release(tickets[0]!, [w('a')], { keepPlace: false })).toEqual([tickets[1], tickets[2]]);
+      await locks.acquire(tickets[0]!, h(tickets[0]!), [w('a')]);
+      expect(await locks.release(tickets[0]!, h(tickets[0]!), [w('a')], { keepPlace: false })).toEqual([tickets[1], tickets[2]]);
     });
 
     it('does not wake a writer behind readers that still hold', async () => {
       const { locks, message } = world();
       const { tickets } = await message([[r('a')], [r('a')], [w('a')]]);
       const [reader1, reader2, writer] = tickets as [string, string, string];
-      await locks.acquire(reader1, [r('a')]);
-      await locks.acquire(reader2, [r('a')]);
-      expect(await locks.release(reader1, [r('a')], { keepPlace: false })).toEqual([]);
-      expect(await locks.release(reader2, [r('a')], { keepPlace: false })).toEqual([writer]);
+      await locks.acquire(reader1, h(reader1), [r('a')]);
+      await locks.acquire(reader2, h(reader2), [r('a')]);
+      expect(await locks.release(reader1, h(reader1), [r('a')], { keepPlace: false })).toEqual([]);
+      expect(await locks.release(reader2, h(reader2), [r('a')], { keepPlace: false })).toEqual([writer]);
     });
   });
 
@@ -324,12 +437,24 @@ describe('ResourceLocks', () => {
       const { locks, message } = world();
       const { tickets } = await message([[w('a'), w('b')], [w('c')]]);
       const [holder, other] = tickets as [string, string];
-      expect(await locks.renew(holder, [w('a'), w('b')])).toBe(false);
-      await locks.acquire(holder, [w('a'), w('b')]);
-      expect(await locks.renew(holder, [w('a'), w('b')])).toBe(true);
-      expect(await locks.renew(other, [w('c')])).toBe(false);
-      await locks.release(holder, [w('a'), w('b')], { keepPlace: false });
-      expect(await locks.renew(holder, [w('a'), w('b')])).toBe(false);
+      expect(await locks.renew(holder, h(holder), [w('a'), w('b')])).toBe(false);
+      await locks.acquire(holder, h(holder), [w('a'), w('b')]);
+      expect(await locks.renew(holder, h(holder), [w('a'), w('b')])).toBe(true);
+      expect(await locks.renew(other, h(other), [w('c')])).toBe(false);
+      await locks.release(holder, h(holder), [w('a'), w('b')], { keepPlace: false });
+      expect(await locks.renew(holder, h(holder), [w('a'), w('b')])).toBe(false);
+    });
+
+    it('matches the holder exactly, even when holder ids contain "|"', async () => {
+      const { locks, message, prefix } = world();
+      const { tickets } = await message([[w('a')]]);
+      const [ticket] = tickets as [string];
+      expect(await locks.acquire(ticket, 'run|2', [w('a')])).toMatchObject({ acquired: true });
+      // 'run' is a prefix of 'run|2' as stored ('run|2|<expiry>'), yet another holder.
+      expect(await locks.renew(ticket, 'run', [w('a')])).toBe(false);
+      expect(await locks.release(ticket, 'run', [w('a')], { keepPlace: false })).toEqual([]);
+      expect(await redis.zrange(`${prefix}:lock:q:a`, '0', '-1')).toEqual([ticket]);
+      expect(await locks.renew(ticket, 'run|2', [w('a')])).toBe(true);
     });
   });
 
@@ -338,16 +463,18 @@ describe('ResourceLocks', () => {
       const { locks, message } = world();
       const { tickets } = await message([[r('a')], [r('a')], [w('a')]]);
       const [reader1, reader2, writer] = tickets as [string, string, string];
-      expect(await locks.wouldAcquire(reader1, [r('a')])).toBe(true);
-      expect(await locks.wouldAcquire(writer, [w('a')])).toBe(false);
-      expect(await locks.renew(reader1, [r('a')])).toBe(false);
+      expect(await locks.wouldAcquire(reader1, h(reader1), [r('a')])).toBe(true);
+      expect(await locks.wouldAcquire(writer, h(writer), [w('a')])).toBe(false);
+      expect(await locks.renew(reader1, h(reader1), [r('a')])).toBe(false);
 
-      expect(await locks.acquire(reader2, [r('a')])).toEqual({ acquired: true, fences: [1] });
-      await locks.release(reader2, [r('a')], { keepPlace: false });
-      // The probing reader was never a holder: leaving, it lets the writer in.
-      await locks.release(reader1, [r('a')], { keepPlace: false });
-      expect(await locks.wouldAcquire(writer, [w('a')])).toBe(true);
-      expect(await locks.acquire(writer, [w('a')])).toEqual({ acquired: true, fences: [2] });
+      expect(await locks.acquire(reader2, h(reader2), [r('a')])).toEqual({ acquired: true, fences: [1] });
+      await locks.release(reader2, h(reader2), [r('a')], { keepPlace: false });
+      // The probing reader was never a holder: releasing as one leaves nothing; leaving as '*' does.
+      expect(await locks.release(reader1, h(reader1), [r('a')], { keepPlace: false })).toEqual([]);
+      expect(await locks.wouldAcquire(writer, h(writer), [w('a')])).toBe(false);
+      await locks.release(reader1, '*', [r('a')], { keepPlace: false });
+      expect(await locks.wouldAcquire(writer, h(writer), [w('a')])).toBe(true);
+      expect(await locks.acquire(writer, h(writer), [w('a')])).toEqual({ acquired: true, fences: [2] });
     });
   });
 });

@@ -46,6 +46,8 @@ export interface ScriptedModel {
   readonly requests: RecordedRequest[];
   /** Running totals, updated in place. */
   readonly usage: Readonly<UsageTotals>;
+  /** Completion requests received so far, and those not yet answered (updated in place). */
+  readonly load: Readonly<{ received: number; inFlight: number }>;
   setLatency(ms: number): void;
   setResponder(respond: Responder): void;
   /**
@@ -69,10 +71,21 @@ export async function startScriptedModel(options: ScriptedModelOptions): Promise
   const pendingFailures: number[] = [];
   const requests: RecordedRequest[] = [];
   const usage: UsageTotals = { prompt_tokens: 0, completion_tokens: 0, calls: 0 };
+  const load = { received: 0, inFlight: 0 };
   // Aborts latency waits on close so no timer outlives the server.
   const closing = new AbortController();
 
   async function answerCompletion(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    load.received += 1;
+    load.inFlight += 1;
+    try {
+      await answer(req, res);
+    } finally {
+      load.inFlight -= 1;
+    }
+  }
+
+  async function answer(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const receivedAt = Date.now();
     const raw = await readBody(req);
     if (raw === undefined) {
@@ -160,6 +173,7 @@ export async function startScriptedModel(options: ScriptedModelOptions): Promise
     url: `http://${urlHost(server.address() as AddressInfo)}/v1`,
     requests,
     usage,
+    load,
     setLatency(ms) {
       latencyMs = checkedLatency(ms);
     },

@@ -7,6 +7,7 @@ export const ERROR_STATUS = {
   invalid_json: 400,
   invalid_request: 400,
   unauthorized: 401,
+  rate_limited: 429,
   not_found: 404,
   route_not_found: 404,
   payload_too_large: 413,
@@ -31,6 +32,7 @@ export const ERROR_STATUS = {
   // Task-level errors
   llm_error: 502,
   max_turns_exceeded: 409,
+  cancelled: 409,
   config_invalid: 500,
 } as const;
 

@@ -1,7 +1,7 @@
 export { ERROR_STATUS, VolleyError, ToolError, errorBody } from './errors.ts';
 export type { ErrorCode, ErrorBody } from './errors.ts';
 export { parseEnv, loadEnvOrExit, env } from './config.ts';
-export { createLogger } from './logger.ts';
+export { createLogger, serializeError } from './logger.ts';
 export type { Logger } from './logger.ts';
 export {
   TOOL_NAME_PATTERN,
@@ -34,6 +34,7 @@ export {
   fanOutId,
   toolCallJobId,
   lockTicket,
+  cancelChannel,
 } from './queue/names.ts';
 export { toolCallJobDataSchema, toolCallResultSchema, callErrorSchema, failedResult } from './queue/tool-call-job.ts';
 export type { ToolCallJobData, ToolCallResult, CallError } from './queue/tool-call-job.ts';
@@ -47,6 +48,7 @@ export {
 } from './registry/worker-registry.ts';
 export type { PublishedTool, WorkerDocument } from './registry/worker-registry.ts';
 export { createRedis } from './redis/connection.ts';
+export { waitForRedis, waitForRedisOrExit, isCredentialRefusal, RedisCredentialsError } from './redis/wait-for-redis.ts';
 export { startTelemetry } from './telemetry/start-telemetry.ts';
 export type { Telemetry } from './telemetry/start-telemetry.ts';
 export {

@@ -22,7 +22,7 @@ import type { FanOutQueue } from '../fan-out/fan-out-queue.ts';
 import { gatherFanIn } from '../fan-out/gather-fan-in.ts';
 import { planFanOut, type FanInSlot } from '../fan-out/plan-fan-out.ts';
 import { TERMINAL_STATUSES, type TaskRecord, type TurnRecord } from '../tasks/task-record.ts';
-import type { TaskStore } from '../tasks/task-store.ts';
+import { TaskCancelled, type TaskStore } from '../tasks/task-store.ts';
 import { modelTool, type ToolCatalog } from '../tools/tool-catalog.ts';
 import type { ModelClient } from './model-client.ts';
 
@@ -51,6 +51,16 @@ export interface TaskStepDeps {
  * runs again (its orchestrator died) resumes where the record says instead of redoing it.
  */
 export async function runTaskStep(deps: TaskStepDeps, job: Job): Promise<void> {
+  try {
+    await step(deps, job);
+  } catch (error) {
+    // Cancelled meanwhile: the write was refused, and nothing more of the task may start.
+    if (error instanceof TaskCancelled) return;
+    throw error;
+  }
+}
+
+async function step(deps: TaskStepDeps, job: Job): Promise<void> {
   const data = taskStepDataSchema.parse(job.data);
   const task = await deps.store.get(data.taskId);
   if (!task || TERMINAL_STATUSES.has(task.status)) return;

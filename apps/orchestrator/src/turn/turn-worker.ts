@@ -10,7 +10,9 @@ import { runTaskStep, TASK_STEP_JOB, type TaskStepDeps } from './task-step.ts';
  * The orchestrator's consumer of the turn queue: task steps (model calls, fan-out, fan-in)
  * and the fan-in of bare `POST /v1/tool-calls` fan-outs. Any instance can take any job.
  */
-export function startTurnWorker(deps: TaskStepDeps & { connection: Redis; concurrency: number; logger: Logger }) {
+export function startTurnWorker(
+  deps: TaskStepDeps & { connection: Redis; concurrency: number; logger: Logger; jobLockMs: number; stalledIntervalMs: number },
+) {
   const worker = new Worker(
     TURN_QUEUE,
     async (job: Job): Promise<ToolCallResult[] | void> => {
@@ -26,7 +28,14 @@ export function startTurnWorker(deps: TaskStepDeps & { connection: Redis; concur
           throw new Error(`unknown job ${job.name} on the turn queue`);
       }
     },
-    { connection: deps.connection, prefix: deps.prefix, concurrency: deps.concurrency },
+    {
+      connection: deps.connection,
+      prefix: deps.prefix,
+      concurrency: deps.concurrency,
+      // A dead orchestrator's steps are taken over within seconds, not BullMQ's default 30 s.
+      lockDuration: deps.jobLockMs,
+      stalledInterval: deps.stalledIntervalMs,
+    },
   );
   worker.on('failed', (job, error) => deps.logger.error({ jobId: job?.id, name: job?.name, err: error }, 'turn job failed'));
   worker.on('error', (error) => deps.logger.error({ err: error }, 'turn worker error'));

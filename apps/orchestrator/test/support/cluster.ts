@@ -1,11 +1,21 @@
 import { fileURLToPath } from 'node:url';
 import { startScriptedModel, type Responder, type ScriptedModel } from '@volley/scripted-model';
-import { freePort, spawnNode, startRedis, waitFor, type NodeProcess, type TestRedis } from '@volley/shared/testing';
+import {
+  freePort,
+  spawnNode,
+  startRedis,
+  waitFor,
+  type NodeProcess,
+  type StartRedisOptions,
+  type TestRedis,
+} from '@volley/shared/testing';
 
 const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
 export const WORKER_MAIN = `${repoRoot}apps/tool-worker/src/main.ts`;
 export const ORCHESTRATOR_MAIN = `${repoRoot}apps/orchestrator/src/main.ts`;
 export const TEST_TOOLS = `${repoRoot}apps/orchestrator/test/fixtures/test-tools.ts`;
+/** Tools whose effects land in Redis, for tests that watch them across processes. */
+export const STATEFUL_TOOLS = `${repoRoot}apps/orchestrator/test/fixtures/stateful-tools.ts`;
 
 export interface ApiResponse<T = any> {
   status: number;
@@ -57,6 +67,8 @@ export class Api {
 
 export interface ClusterOptions {
   respond?: Responder;
+  redis?: StartRedisOptions;
+  modelLatencyMs?: number;
   workers?: number;
   orchestrators?: number;
   toolModules?: string[];
@@ -81,8 +93,11 @@ const isReady = (msg: string) => (line: { msg?: string }) => line.msg === msg;
  * orchestrator processes spawned from their `main.ts`, configured by environment only.
  */
 export async function startCluster(options: ClusterOptions = {}): Promise<Cluster> {
-  const redis = await startRedis();
-  const model = await startScriptedModel({ respond: options.respond ?? (() => ({ content: 'done' })) });
+  const redis = await startRedis(options.redis);
+  const model = await startScriptedModel({
+    respond: options.respond ?? (() => ({ content: 'done' })),
+    latencyMs: options.modelLatencyMs ?? 0,
+  });
   const common = { REDIS_URL: redis.url, LOG_LEVEL: 'info' };
   const workers = await Promise.all(
     Array.from({ length: options.workers ?? 2 }, (_, index) =>

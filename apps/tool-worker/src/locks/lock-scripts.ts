@@ -23,6 +23,11 @@ local function alive(ticket)
   local job = prefix .. ':' .. string.sub(ticket, 1, bar - 1) .. ':' .. string.sub(ticket, bar + 1)
   return redis.call('EXISTS', job) == 1 and redis.call('HEXISTS', job, 'finishedOn') == 0
 end
+-- A holder entry is '<holder>|<lease expiry ms>'; holder ids may contain '|' (tickets do).
+local function holding(held)
+  local bar = string.find(held, '|[^|]*$')
+  return string.sub(held, 1, bar - 1), tonumber(string.sub(held, bar + 1))
+end
 local function drop(r, ticket)
   redis.call('ZREM', qkey(r), ticket)
   redis.call('HDEL', mkey(r), ticket)
@@ -68,14 +73,17 @@ return {2, registeredAt}
 
 /**
  * Takes every claimed resource or none. A reader waits for earlier writers, a writer for every
- * earlier ticket. The same ticket acquiring again (its job was redelivered after its worker
- * died) takes over with a new fencing token.
- * ARGV: prefix, ticket, now, leaseMs, probeOnly ('1' checks without taking), then key, mode pairs.
- * Returns {1, fence…} (fences in claim order; none when probing) or {0, blockingTicket}.
+ * earlier ticket. Each acquisition is one holder (ARGV holder id), recorded as
+ * `<holder>|<lease expiry>`. The same ticket acquiring again — its job was redelivered after its
+ * worker stopped answering — takes over once the old holder's lease has lapsed, with a new
+ * fencing token; the old holder's renewals then fail, so it learns it lost the lock.
+ * ARGV: prefix, ticket, holder, now, leaseMs, probeOnly ('1' checks without taking), then key,
+ * mode pairs. Returns {1, fence…} (fences in claim order; none when probing),
+ * {0, blockingTicket} or {0, ticket, msUntilLeaseEnds} while its own old lease runs.
  */
 export const ACQUIRE_SCRIPT = `${COMMON}
-local ticket, now, lease, probe = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5] == '1'
-for i = 6, #ARGV, 2 do
+local ticket, holder, now, lease, probe = ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6] == '1'
+for i = 7, #ARGV, 2 do
   local r, mode = ARGV[i], ARGV[i + 1]
   if redis.call('ZSCORE', qkey(r), ticket) == false then return redis.error_reply('VOLLEY_NOT_ENQUEUED ' .. r) end
   for _, other in ipairs(redis.call('ZRANGE', qkey(r), 0, -1)) do
@@ -86,39 +94,56 @@ for i = 6, #ARGV, 2 do
       return {0, other}
     end
   end
+  local held = redis.call('HGET', hkey(r), ticket)
+  if held then
+    local who, expires = holding(held)
+    if who ~= holder and expires > now then return {0, ticket, expires - now} end
+  end
 end
 if probe then return {1} end
 local result = {1}
-for i = 6, #ARGV, 2 do
+for i = 7, #ARGV, 2 do
   local r = ARGV[i]
-  redis.call('HSET', hkey(r), ticket, now + lease)
+  redis.call('HSET', hkey(r), ticket, holder .. '|' .. (now + lease))
   result[#result + 1] = redis.call('INCR', fkey(r))
 end
 return result
 `;
 
 /**
- * Extends a holder's lease. ARGV: prefix, ticket, expiresAt, keys…. Returns 0 when the ticket
- * no longer holds one of them (its lock was lost).
+ * Extends a holder's lease. ARGV: prefix, ticket, holder, expiresAt, keys…. Returns 0 when this
+ * holder no longer holds one of them (its lease lapsed and a redelivery took over).
  */
 export const RENEW_SCRIPT = `${COMMON}
-for i = 4, #ARGV do
-  if redis.call('HEXISTS', hkey(ARGV[i]), ARGV[2]) == 0 then return 0 end
+local ticket, holder = ARGV[2], ARGV[3]
+for i = 5, #ARGV do
+  local held = redis.call('HGET', hkey(ARGV[i]), ticket)
+  if not held or holding(held) ~= holder then return 0 end
 end
-for i = 4, #ARGV do redis.call('HSET', hkey(ARGV[i]), ARGV[2], ARGV[3]) end
+for i = 5, #ARGV do redis.call('HSET', hkey(ARGV[i]), ticket, holder .. '|' .. ARGV[4]) end
 return 1
 `;
 
 /**
  * Lets go of the resources. With keepPlace '1' (the call will be retried) the ticket keeps its
- * place in line; otherwise it leaves. Returns the tickets that may now be able to run: the
- * head of each line (a writer) or its leading readers.
- * ARGV: prefix, ticket, keepPlace, keys….
+ * place in line; otherwise it leaves. A holder that was taken over (its lease lapsed and a
+ * redelivery of its call holds the lock now, or held and let go) lets go of nothing: only the
+ * holder itself releases. Holder '*' lets go whoever holds, and is how a call that never
+ * acquired (answered from its recorded result, or cancelled) leaves its lines.
+ * Returns the tickets that may now be able to run: the head of each line (a writer) or its
+ * leading readers.
+ * ARGV: prefix, ticket, holder, keepPlace, keys….
  */
 export const RELEASE_SCRIPT = `${COMMON}
-local ticket, keep = ARGV[2], ARGV[3] == '1'
+local ticket, holder, keep = ARGV[2], ARGV[3], ARGV[4] == '1'
+if holder ~= '*' then
+  for i = 5, #ARGV do
+    local held = redis.call('HGET', hkey(ARGV[i]), ticket)
+    if not held or holding(held) ~= holder then return {} end
+  end
+end
 local wake, seen = {}, {}
-for i = 4, #ARGV do
+for i = 5, #ARGV do
   local r = ARGV[i]
   redis.call('HDEL', hkey(r), ticket)
   if not keep then

@@ -9,7 +9,10 @@ export interface LockPlanRef {
   siblings: readonly string[];
 }
 
-export type Acquired = { acquired: true; fences: number[] } | { acquired: false; blockedBy: string };
+export type Acquired =
+  | { acquired: true; fences: number[] }
+  /** `retryAfterMs`: the call's own earlier holder still has this long on its lease. */
+  | { acquired: false; blockedBy: string; retryAfterMs?: number };
 
 type ScriptedRedis = Redis & {
   volleyLockRegister(...args: (string | number)[]): Promise<[number, number]>;
@@ -64,34 +67,40 @@ export class ResourceLocks {
     return { ready: state > 0, completedPlan: state === 2, registeredAt };
   }
 
-  acquire(ticket: string, claims: readonly Claim[]): Promise<Acquired> {
-    return this.tryAcquire(ticket, claims, false);
+  /** `holder` names this acquisition (one run of the call): its renewals and release. */
+  acquire(ticket: string, holder: string, claims: readonly Claim[]): Promise<Acquired> {
+    return this.tryAcquire(ticket, holder, claims, false);
   }
 
   /** Whether `acquire` would succeed now, without taking anything. */
-  async wouldAcquire(ticket: string, claims: readonly Claim[]): Promise<boolean> {
-    return (await this.tryAcquire(ticket, claims, true)).acquired;
+  async wouldAcquire(ticket: string, holder: string, claims: readonly Claim[]): Promise<boolean> {
+    return (await this.tryAcquire(ticket, holder, claims, true)).acquired;
   }
 
-  private async tryAcquire(ticket: string, claims: readonly Claim[], probe: boolean): Promise<Acquired> {
+  private async tryAcquire(ticket: string, holder: string, claims: readonly Claim[], probe: boolean): Promise<Acquired> {
     const [ok, ...rest] = await this.redis.volleyLockAcquire(
       this.prefix,
       ticket,
+      holder,
       Date.now(),
       this.leaseMs,
       probe ? '1' : '0',
       ...claims.flatMap((claim) => [claim.key, claim.mode]),
     );
-    return ok === 1 ? { acquired: true, fences: rest as number[] } : { acquired: false, blockedBy: String(rest[0]) };
+    if (ok === 1) return { acquired: true, fences: rest as number[] };
+    return { acquired: false, blockedBy: String(rest[0]), ...(rest[1] === undefined ? {} : { retryAfterMs: Number(rest[1]) }) };
   }
 
-  async renew(ticket: string, claims: readonly Claim[]): Promise<boolean> {
-    const held = await this.redis.volleyLockRenew(this.prefix, ticket, Date.now() + this.leaseMs, ...claims.map((c) => c.key));
+  async renew(ticket: string, holder: string, claims: readonly Claim[]): Promise<boolean> {
+    const held = await this.redis.volleyLockRenew(this.prefix, ticket, holder, Date.now() + this.leaseMs, ...claims.map((c) => c.key));
     return held === 1;
   }
 
-  /** Returns the tickets that may be able to run now. */
-  release(ticket: string, claims: readonly Claim[], options: { keepPlace: boolean }): Promise<string[]> {
-    return this.redis.volleyLockRelease(this.prefix, ticket, options.keepPlace ? '1' : '0', ...claims.map((c) => c.key));
+  /**
+   * Returns the tickets that may be able to run now. A holder that was taken over releases
+   * nothing; `holder: '*'` releases whoever holds.
+   */
+  release(ticket: string, holder: string, claims: readonly Claim[], options: { keepPlace: boolean }): Promise<string[]> {
+    return this.redis.volleyLockRelease(this.prefix, ticket, holder, options.keepPlace ? '1' : '0', ...claims.map((c) => c.key));
   }
 }

@@ -1,7 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { lockTicket, ToolError, type CallError, type ToolCallJobData, type ToolCallResult } from '@volley/shared';
 import { DelayedError, type Job } from 'bullmq';
 import type { CallResults } from '../call-results.ts';
-import { RetryableToolFailure, type CallOutcome } from '../execute-tool.ts';
+import { CANCELLED_ERROR, RetryableToolFailure, type CallOutcome } from '../execute-tool.ts';
 import type { PreparedCall } from '../prepare-call.ts';
 import type { JobWaker } from './job-waker.ts';
 import { normalizeClaims, type Claim } from './resource-claims.ts';
@@ -20,6 +21,8 @@ export interface LockedCall {
   token: string | undefined;
   lock: NonNullable<ToolCallJobData['lock']>;
   prepared: PreparedCall;
+  /** The call was cancelled: it leaves every line it stands in without running. */
+  cancelled?: boolean;
   idempotencyKey: string;
   /** Runs the tool with what the locks grant it, and when it queued for them. */
   run(grant: {
@@ -40,6 +43,8 @@ export interface LockedCall {
 export async function runLockedCall(deps: LockingDeps, call: LockedCall): Promise<ToolCallResult> {
   const { job, lock, prepared } = call;
   const ticket = lockTicket(job.queueName, job.id!);
+  // One run of the call is one holder: a redelivery that takes over makes this one's renewals fail.
+  const holder = randomUUID();
   let claims: Claim[] = [];
   let failure: CallError | undefined = prepared.ok ? undefined : prepared.error;
   if (prepared.ok) {
@@ -54,12 +59,20 @@ export async function runLockedCall(deps: LockingDeps, call: LockedCall): Promis
   if (records) {
     const recorded = await deps.results.get(call.idempotencyKey);
     if (recorded) {
-      await leave(deps, ticket, claims);
+      await leave(deps, ticket, '*', claims);
       return recorded;
     }
   }
 
   const plan = { group: lock.group, rank: lock.rank, siblings: lock.siblings };
+  if (call.cancelled) {
+    // It may already stand in lines (it parked before the cancel): leave them, wake who is next,
+    // and declare nothing new, so siblings still waiting for its declaration go on.
+    const registered = await deps.locks.register(plan, ticket, []);
+    if (registered.completedPlan) await deps.waker.wake(lock.siblings.filter((sibling) => sibling !== ticket));
+    await leave(deps, ticket, '*', claims);
+    return call.finish({ error: CANCELLED_ERROR });
+  }
   const registered = await deps.locks.register(plan, ticket, failure ? [] : claims);
   if (registered.completedPlan) await deps.waker.wake(lock.siblings.filter((sibling) => sibling !== ticket));
   if (failure) return call.finish({ error: failure });
@@ -69,15 +82,17 @@ export async function runLockedCall(deps: LockingDeps, call: LockedCall): Promis
     return call.finish(final(await call.run({})), { startedAt });
   }
 
-  const acquired = await deps.locks.acquire(ticket, claims);
-  if (!acquired.acquired) return park(deps, call, () => deps.locks.wouldAcquire(ticket, claims));
+  const acquired = await deps.locks.acquire(ticket, holder, claims);
+  if (!acquired.acquired) {
+    return park(deps, call, () => deps.locks.wouldAcquire(ticket, holder, claims), acquired.retryAfterMs);
+  }
   const acquiredAt = Date.now();
   const lockWaitMs = Math.max(0, acquiredAt - registered.registeredAt);
 
   const lost = new AbortController();
   const renewal = setInterval(() => {
     deps.locks
-      .renew(ticket, claims)
+      .renew(ticket, holder, claims)
       .then((held) => held || lost.abort(new ToolError('the call lost its resource lock (its lease lapsed)', { code: 'lock_lost' })))
       .catch(() => undefined);
   }, Math.max(50, Math.floor(deps.locks.leaseMs / 3)));
@@ -94,18 +109,18 @@ export async function runLockedCall(deps: LockingDeps, call: LockedCall): Promis
   }
   if ('retry' in outcome) {
     // It keeps its place in line: the retry still runs before the calls behind it.
-    await deps.waker.wake(await deps.locks.release(ticket, claims, { keepPlace: true }));
+    await deps.waker.wake(await deps.locks.release(ticket, holder, claims, { keepPlace: true }));
     throw new RetryableToolFailure(outcome.retry);
   }
   const result = call.finish(outcome, { startedAt, lockWaitMs });
   // Recorded before the job completes: a redelivery from here on is answered from the record.
   if (records) await deps.results.put(call.idempotencyKey, result);
-  await leave(deps, ticket, claims);
+  await leave(deps, ticket, holder, claims);
   return result;
 }
 
-async function leave(deps: LockingDeps, ticket: string, claims: readonly Claim[]): Promise<void> {
-  await deps.waker.wake(await deps.locks.release(ticket, claims, { keepPlace: false }));
+async function leave(deps: LockingDeps, ticket: string, holder: string, claims: readonly Claim[]): Promise<void> {
+  await deps.waker.wake(await deps.locks.release(ticket, holder, claims, { keepPlace: false }));
 }
 
 function final(outcome: CallOutcome): { content: string } | { error: CallError } {
@@ -129,8 +144,10 @@ function fencingTokenOf(claims: readonly Claim[], fences: readonly number[]): nu
  * Parks the job as delayed, freeing its slot. Whoever frees the resource promotes it; the
  * re-check after parking catches a release that happened while it was on its way.
  */
-async function park(deps: LockingDeps, call: LockedCall, ready: () => Promise<boolean>): Promise<never> {
-  await call.job.moveToDelayed(Date.now() + deps.parkMs, call.token);
+async function park(deps: LockingDeps, call: LockedCall, ready: () => Promise<boolean>, wakeInMs?: number): Promise<never> {
+  // Waiting out its own old holder's lease: nobody will wake it, so it sets its own alarm.
+  const delay = wakeInMs === undefined ? deps.parkMs : Math.min(deps.parkMs, wakeInMs + 10);
+  await call.job.moveToDelayed(Date.now() + delay, call.token);
   if (await ready().catch(() => false)) await call.job.promote().catch(() => undefined);
   throw new DelayedError();
 }

@@ -32,3 +32,8 @@ export const POOL_NAME_PATTERN = /^[a-zA-Z0-9_-]{1,64}$/;
 export function lockTicket(queueName: string, jobId: string): string {
   return `${queueName}|${jobId}`;
 }
+
+/** Where orchestrators announce cancelled calls (job ids) to every worker. */
+export function cancelChannel(prefix: string): string {
+  return `${prefix}:cancel`;
+}

@@ -83,6 +83,10 @@ export interface Cluster {
   orchestrators: NodeProcess[];
   apis: Api[];
   api: Api;
+  /** Starts one more tool worker with the cluster's settings (e.g. to replace a killed one). */
+  addWorker(name: string): Promise<NodeProcess>;
+  /** Starts one more orchestrator instance; its API is appended to `apis`. */
+  addOrchestrator(): Promise<Api>;
   stop(): Promise<void>;
 }
 
@@ -99,28 +103,26 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     latencyMs: options.modelLatencyMs ?? 0,
   });
   const common = { REDIS_URL: redis.url, LOG_LEVEL: 'info' };
-  const workers = await Promise.all(
-    Array.from({ length: options.workers ?? 2 }, (_, index) =>
-      spawnNode({
-        name: `worker-${index + 1}`,
-        script: WORKER_MAIN,
-        env: {
-          ...common,
-          VOLLEY_WORKER_ID: `worker-${index + 1}`,
-          VOLLEY_TOOL_MODULES: (options.toolModules ?? [TEST_TOOLS]).join(','),
-          ...options.workerEnv,
-        },
-        ready: isReady('worker ready'),
-      }),
-    ),
-  );
+  const startWorker = (name: string) =>
+    spawnNode({
+      name,
+      script: WORKER_MAIN,
+      env: {
+        ...common,
+        VOLLEY_WORKER_ID: name,
+        VOLLEY_TOOL_MODULES: (options.toolModules ?? [TEST_TOOLS]).join(','),
+        ...options.workerEnv,
+      },
+      ready: isReady('worker ready'),
+    });
+  const workers = await Promise.all(Array.from({ length: options.workers ?? 2 }, (_, index) => startWorker(`worker-${index + 1}`)));
   const orchestrators: NodeProcess[] = [];
   const apis: Api[] = [];
-  for (let index = 0; index < (options.orchestrators ?? 1); index += 1) {
+  const startOrchestrator = async (): Promise<Api> => {
     const port = await freePort();
     orchestrators.push(
       await spawnNode({
-        name: `orchestrator-${index + 1}`,
+        name: `orchestrator-${orchestrators.length + 1}`,
         script: ORCHESTRATOR_MAIN,
         env: {
           ...common,
@@ -134,8 +136,11 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
         ready: isReady('orchestrator ready'),
       }),
     );
-    apis.push(new Api(`http://127.0.0.1:${port}`));
-  }
+    const api = new Api(`http://127.0.0.1:${port}`);
+    apis.push(api);
+    return api;
+  };
+  for (let index = 0; index < (options.orchestrators ?? 1); index += 1) await startOrchestrator();
   return {
     redis,
     model,
@@ -143,6 +148,12 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     orchestrators,
     apis,
     api: apis[0]!,
+    async addWorker(name) {
+      const worker = await startWorker(name);
+      workers.push(worker);
+      return worker;
+    },
+    addOrchestrator: startOrchestrator,
     async stop() {
       await Promise.allSettled([...orchestrators, ...workers].map((child) => child.stop()));
       await Promise.allSettled([model.close(), redis.stop()]);

@@ -1,5 +1,6 @@
 import { DEFAULT_PREFIX, env } from '@volley/shared';
 import { z } from 'zod';
+import { checkSecurityEnv, securityEnvSchema } from './auth/security-config.ts';
 
 export const orchestratorConfigSchema = z
   .object({
@@ -22,11 +23,14 @@ export const orchestratorConfigSchema = z
     VOLLEY_SHUTDOWN_TIMEOUT_MS: env.durationMs(10_000),
     VOLLEY_JOB_LOCK_MS: env.durationMs(10_000),
     VOLLEY_STALLED_INTERVAL_MS: env.durationMs(5_000),
+    VOLLEY_MAX_STALLED_COUNT: z.coerce.number().int().min(0).max(100).default(3),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    ...securityEnvSchema,
   })
   .refine((config) => config.OPENAI_BASE_URL !== undefined || config.OPENAI_API_KEY !== undefined, {
     path: ['OPENAI_API_KEY'],
     message: 'required when OPENAI_BASE_URL is unset (the default endpoint is api.openai.com)',
-  });
+  })
+  .superRefine(checkSecurityEnv);
 
 export type OrchestratorConfig = z.infer<typeof orchestratorConfigSchema>;

@@ -1,6 +1,7 @@
-import { createLogger, createRedis, loadEnvOrExit, startTelemetry, TURN_QUEUE } from '@volley/shared';
+import { createLogger, createRedis, loadEnvOrExit, startTelemetry, TURN_QUEUE, waitForRedisOrExit } from '@volley/shared';
 import { QueueEvents } from 'bullmq';
 import { buildApp } from './app.ts';
+import { createSecurity } from './auth/security.ts';
 import { orchestratorConfigSchema } from './config.ts';
 import { FanOutQueue } from './fan-out/fan-out-queue.ts';
 import { TaskStore } from './tasks/task-store.ts';
@@ -15,6 +16,8 @@ const prefix = config.VOLLEY_PREFIX;
 
 const redis = createRedis(config.REDIS_URL);
 redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
+await waitForRedisOrExit(redis, logger);
+const security = createSecurity(config, { redis, prefix, logger });
 const store = new TaskStore({ redis, prefix, ttlSeconds: config.VOLLEY_TASK_TTL_SECONDS });
 const catalog = new ToolCatalog({ redis, prefix });
 const fanOut = new FanOutQueue({ connection: redis, prefix });
@@ -39,6 +42,7 @@ const turnWorker = startTurnWorker({
   concurrency: config.VOLLEY_ORCHESTRATOR_CONCURRENCY,
   jobLockMs: config.VOLLEY_JOB_LOCK_MS,
   stalledIntervalMs: config.VOLLEY_STALLED_INTERVAL_MS,
+  maxStalledCount: config.VOLLEY_MAX_STALLED_COUNT,
 });
 
 const app = buildApp({
@@ -49,6 +53,7 @@ const app = buildApp({
   redis,
   logger,
   bodyLimitBytes: config.VOLLEY_BODY_LIMIT_BYTES,
+  security,
   defaults: { model: config.VOLLEY_MODEL, maxTurns: config.VOLLEY_MAX_TURNS },
   limits: { maxToolCalls: config.VOLLEY_MAX_TOOL_CALLS, defaultTimeoutMs: config.VOLLEY_TOOL_CALLS_TIMEOUT_MS },
 });

@@ -18,6 +18,7 @@ export const workerConfigSchema = z
     VOLLEY_LOCK_PARK_MS: env.durationMs(5_000),
     VOLLEY_JOB_LOCK_MS: env.durationMs(10_000),
     VOLLEY_STALLED_INTERVAL_MS: env.durationMs(5_000),
+    VOLLEY_MAX_STALLED_COUNT: z.coerce.number().int().min(0).max(100).default(3),
     VOLLEY_SHUTDOWN_TIMEOUT_MS: env.durationMs(10_000),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })

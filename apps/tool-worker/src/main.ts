@@ -7,6 +7,7 @@ import {
   registerWorker,
   toolQueueName,
   type ToolCallResult,
+  waitForRedisOrExit,
 } from '@volley/shared';
 import { builtinTools } from './builtin-tools/index.ts';
 import { workerConfigSchema } from './config.ts';
@@ -24,6 +25,7 @@ const telemetry = startTelemetry({ serviceName: 'volley-tool-worker', env: proce
 
 const fromModules = await loadToolModules(config.VOLLEY_TOOL_MODULES, process.cwd()).catch(exitWith);
 const redis = createRedis(config.REDIS_URL);
+await waitForRedisOrExit(redis, logger);
 const prefix = config.VOLLEY_PREFIX;
 const builtins = config.VOLLEY_BUILTIN_TOOLS
   ? builtinTools({ redis, prefix }).map((tool) => ({ tool, source: `builtin:${tool.name}` }))
@@ -65,6 +67,8 @@ const worker = new Worker<unknown, ToolCallResult>(
     // A dead worker's calls go back to the queue within seconds, not BullMQ's default 30 s.
     lockDuration: config.VOLLEY_JOB_LOCK_MS,
     stalledInterval: config.VOLLEY_STALLED_INTERVAL_MS,
+    // A call whose worker keeps dying is tried this often before it is gathered as crashed.
+    maxStalledCount: config.VOLLEY_MAX_STALLED_COUNT,
   },
 );
 worker.on('error', (error) => logger.error({ err: error }, 'worker error'));

@@ -11,7 +11,7 @@ import { runTaskStep, TASK_STEP_JOB, type TaskStepDeps } from './task-step.ts';
  * and the fan-in of bare `POST /v1/tool-calls` fan-outs. Any instance can take any job.
  */
 export function startTurnWorker(
-  deps: TaskStepDeps & { connection: Redis; concurrency: number; logger: Logger; jobLockMs: number; stalledIntervalMs: number },
+  deps: TaskStepDeps & { connection: Redis; concurrency: number; logger: Logger; jobLockMs: number; stalledIntervalMs: number; maxStalledCount: number },
 ) {
   const worker = new Worker(
     TURN_QUEUE,
@@ -35,6 +35,7 @@ export function startTurnWorker(
       // A dead orchestrator's steps are taken over within seconds, not BullMQ's default 30 s.
       lockDuration: deps.jobLockMs,
       stalledInterval: deps.stalledIntervalMs,
+      maxStalledCount: deps.maxStalledCount,
     },
   );
   worker.on('failed', (job, error) => deps.logger.error({ jobId: job?.id, name: job?.name, err: error }, 'turn job failed'));

@@ -1,0 +1,100 @@
+import { parallelCallsThenAnswer } from '@volley/scripted-model';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { STATEFUL_TOOLS, startCluster, TEST_TOOLS, type Cluster } from './support/cluster.ts';
+
+const respond = parallelCallsThenAnswer({
+  calls: (request) => {
+    const question = String(request.messages.findLast((m) => m.role === 'user')?.content ?? '');
+    return JSON.parse(question.slice(question.indexOf('calls:') + 'calls:'.length));
+  },
+});
+
+/** A small deterministic generator, so a failing run can be replayed. */
+function seeded(seed: number) {
+  let state = seed;
+  return () => {
+    state = (state * 1103515245 + 12345) % 2147483648;
+    return state / 2147483648;
+  };
+}
+
+const TASKS = 24;
+const CHAOS_MS = 8_000;
+
+describe('chaos: workers killed and restarted at random while tasks run', () => {
+  let cluster: Cluster;
+  let redis: Redis;
+
+  beforeAll(async () => {
+    const fast = { VOLLEY_JOB_LOCK_MS: '1500', VOLLEY_STALLED_INTERVAL_MS: '750', VOLLEY_LOCK_LEASE_MS: '1500' };
+    cluster = await startCluster({
+      workers: 3,
+      orchestrators: 1,
+      toolModules: [TEST_TOOLS, STATEFUL_TOOLS],
+      workerEnv: fast,
+      orchestratorEnv: fast,
+      respond,
+    });
+    redis = new Redis(cluster.redis.url);
+  });
+
+  afterAll(async () => {
+    await redis?.quit();
+    await cluster?.stop();
+  });
+
+  it('completes every task with exactly one result per call, and leaves no job behind', async () => {
+    const random = seeded(42);
+    const requests = Array.from({ length: TASKS }, (_, t) => {
+      const calls = [0, 1, 2].map((c) => ({ id: `t${t}c${c}`, name: 'mark', arguments: { label: `chaos-${t}-${c}`, ms: 500 + Math.floor(random() * 2_500) } }));
+      calls.push({
+        id: `t${t}lock`,
+        name: 'touch',
+        arguments: { claims: [{ key: `chaos:${t % 3}`, mode: 'write' }], ms: 50, label: `t${t}lock` },
+      } as never);
+      return calls;
+    });
+    const ids: string[] = [];
+    for (const calls of requests) {
+      const { body } = await cluster.api.post('/v1/tasks', { messages: [{ role: 'user', content: `calls:${JSON.stringify(calls)}` }] });
+      ids.push(body.id);
+    }
+
+    let kills = 0;
+    const replacements: Array<Promise<unknown>> = [];
+    const chaosEnds = Date.now() + CHAOS_MS;
+    while (Date.now() < chaosEnds) {
+      await new Promise((resolve) => setTimeout(resolve, 300 + Math.floor(random() * 500)));
+      const alive = cluster.workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null);
+      if (alive.length <= 1) continue;
+      await alive[Math.floor(random() * alive.length)]!.kill();
+      kills += 1;
+      replacements.push(cluster.addWorker(`chaos-worker-${kills}`));
+    }
+    await Promise.all(replacements);
+
+    const tasks = await Promise.all(ids.map((id) => cluster.api.waitForTask(id, 60_000)));
+    for (const [index, task] of tasks.entries()) {
+      expect(task.status, task.id).toBe('completed');
+      const expected = requests[index]!.map((call) => call.id);
+      const toolMessages = task.messages.filter((m: any) => m.role === 'tool').map((m: any) => m.tool_call_id);
+      expect(toolMessages).toEqual(expected);
+      expect(task.turns[0].tool_calls.map((c: any) => c.id)).toEqual(expected);
+    }
+    expect(kills).toBeGreaterThanOrEqual(8);
+    // The kills hit calls in flight: some calls only finished on a later attempt.
+    const retried = tasks.flatMap((task) => task.turns[0].tool_calls).filter((call: any) => call.attempts > 1);
+    expect(retried.length).toBeGreaterThan(0);
+
+    // Jobs are removed once gathered; nothing waits, runs or sleeps any more.
+    for (const name of ['tools-default', 'turns']) {
+      const queue = new Queue(name, { connection: redis, prefix: 'volley' });
+      const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'completed');
+      expect(counts, name).toEqual({ waiting: 0, active: 0, delayed: 0, prioritized: 0, 'waiting-children': 0, completed: 0 });
+    }
+    for (const key of ['chaos:0', 'chaos:1', 'chaos:2']) expect(await redis.zcard(`volley:lock:q:${key}`)).toBe(0);
+    process.stdout.write(`chaos: ${kills} workers killed while ${TASKS} tasks ran; ${retried.length} calls retried\n`);
+  });
+});

@@ -116,6 +116,10 @@ describe('the parallel tool-call corpus, end to end', () => {
               /^(invalid_arguments_json|arguments_not_object|arguments_schema_violation|arguments_too_deep|unknown_tool)$/,
             );
             expect(body.calls[index].status).toBe('failed');
+          } else if (content.error?.code === 'arguments_too_large') {
+            // Documented limit (VOLLEY_MAX_ARGUMENT_BYTES, 1 MiB by default): the case's also_acceptable.
+            expect(Buffer.byteLength(call.function.arguments as string), label).toBeGreaterThan(1024 * 1024);
+            expect(badCase.expect.also_acceptable?.join(' '), label).toContain('arguments_too_large');
           } else {
             expect(content.error, `${label} ${call.id}`).toBeUndefined();
             expect(content.tool_call_id, `${label} ${call.id}`).toBe(call.id);

@@ -23,7 +23,7 @@ function call(id: string, name: string, args = '{}'): ToolCall {
 }
 
 function plan(toolCalls: ToolCall[], overrides: Partial<PlanInput> = {}) {
-  return planFanOut({ fanOutId: 'task-1-t0', taskId: 'task-1', toolCalls, catalog, offered: null, ...overrides });
+  return planFanOut({ fanOutId: 'task-1-t0', taskId: 'task-1', toolCalls, catalog, offered: null, maxArgumentBytes: 1024, ...overrides });
 }
 
 describe('planFanOut', () => {
@@ -148,6 +148,15 @@ describe('planFanOut', () => {
   describe('when there are no calls', () => {
     it('plans nothing', () => {
       expect(plan([])).toEqual({ slots: [], children: [] });
+    });
+  });
+
+  describe('when a call carries arguments over the size limit', () => {
+    it('answers it arguments_too_large without a job, counting UTF-8 bytes', () => {
+      const big = JSON.stringify({ city: 'é'.repeat(600) });
+      const result = plan([call('call_big', 'get_weather', big), call('call_ok', 'get_weather', '{}')]);
+      expect(result.children.map((child) => child.opts.jobId)).toEqual(['task-1-t0-c1']);
+      expect(result.slots[0]).toMatchObject({ tool_call_id: 'call_big', result: { ok: false, error: { code: 'arguments_too_large' } } });
     });
   });
 });

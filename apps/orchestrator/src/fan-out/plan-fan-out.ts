@@ -35,6 +35,8 @@ export interface PlanInput {
   sequential?: boolean;
   /** Trace context every call carries: its spans are children of the turn's fan-out span. */
   trace?: Record<string, string>;
+  /** Larger arguments (UTF-8 bytes) are refused here, before they are copied into Redis. */
+  maxArgumentBytes: number;
 }
 
 export function planFanOut(input: PlanInput): FanOutPlan {
@@ -51,6 +53,12 @@ export function planFanOut(input: PlanInput): FanOutPlan {
         name,
         result: failedResult(call.id, { code: 'unknown_tool', message: `no tool named ${JSON.stringify(name)} is available` }),
       });
+      return;
+    }
+    const size = Buffer.byteLength(call.function.arguments, 'utf8');
+    if (size > input.maxArgumentBytes) {
+      const message = `arguments are ${size} bytes; the limit is ${input.maxArgumentBytes}`;
+      slots.push({ tool_call_id: call.id, name, result: failedResult(call.id, { code: 'arguments_too_large', message }) });
       return;
     }
     const jobId = toolCallJobId(input.fanOutId, index);

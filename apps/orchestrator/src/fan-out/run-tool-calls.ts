@@ -33,7 +33,7 @@ export interface RunToolCallsDeps {
   fanOut: FanOutQueue;
   turnEvents: QueueEvents;
   logger: Logger;
-  limits: { maxToolCalls: number; defaultTimeoutMs: number };
+  limits: { maxToolCalls: number; defaultTimeoutMs: number; maxArgumentBytes: number };
 }
 
 /** Beyond the deadline the fan-in has this long to arrive before the request gives up. */
@@ -47,6 +47,8 @@ export async function runToolCalls(
   deps: RunToolCallsDeps,
   body: ToolCallsBody,
   traceContext: Context,
+  /** Tools the caller may call (null: all); calls to others are `unknown_tool` errors. */
+  allowed: ReadonlySet<string> | null = null,
 ): Promise<{ messages: ToolMessage[]; calls: CallRecord[] }> {
   const calls = body.message.tool_calls ?? [];
   if (calls.length === 0) throw new VolleyError('no_tool_calls', 'message.tool_calls must hold at least one tool call');
@@ -67,10 +69,11 @@ export async function runToolCalls(
     taskId: id,
     toolCalls: calls,
     catalog,
-    offered: null,
+    offered: allowed,
     deadline: Date.now() + timeoutMs,
     sequential: body.execution === 'sequential',
     trace: injectTraceContext(contextOf(fanOutSpan)),
+    maxArgumentBytes: deps.limits.maxArgumentBytes,
   });
   deps.logger.debug({ fanOut: id, tool_calls: calls.length, routed: plan.children.length }, 'fan-out');
 

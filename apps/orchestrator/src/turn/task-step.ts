@@ -42,6 +42,7 @@ export interface TaskStepDeps {
   model: ModelClient;
   prefix: string;
   logger: Logger;
+  maxArgumentBytes: number;
 }
 
 /**
@@ -166,6 +167,7 @@ async function fanOutTurn(deps: TaskStepDeps, task: TaskRecord, turn: TurnRecord
     offered: task.tools === null ? null : new Set(task.tools),
     sequential: task.execution === 'sequential',
     trace: injectTraceContext(contextOf(turn.fan_out_span)),
+    maxArgumentBytes: deps.maxArgumentBytes,
   });
   turn.tool_calls = plan.slots.map(pendingCallRecord);
   await deps.store.put(task);

@@ -103,14 +103,21 @@ function shutdown(signal: string): Promise<void> {
     await registration.stop().catch((error) => logger.warn({ err: error }, 'registry removal failed'));
     const drained = worker.close().then(() => true);
     const deadline = new Promise<false>((resolve) => setTimeout(resolve, config.VOLLEY_SHUTDOWN_TIMEOUT_MS, false).unref());
-    if (!(await Promise.race([drained, deadline]))) {
+    const clean = await Promise.race([drained, deadline]);
+    if (!clean) {
+      // Left active, the calls' job locks lapse and BullMQ hands them to other workers; finishing
+      // them here as failed or cancelled would end them for good.
       logger.warn({ timeoutMs: config.VOLLEY_SHUTDOWN_TIMEOUT_MS }, 'running calls did not finish in time; forcing close');
-      await worker.close(true).catch(() => undefined);
     }
     await waker.close();
-    await subscriber.quit().catch(() => undefined);
-    await redis.quit().catch(() => undefined);
     await telemetry.shutdown();
+    if (clean) {
+      await subscriber.quit().catch(() => undefined);
+      await redis.quit().catch(() => undefined);
+    } else {
+      subscriber.disconnect();
+      redis.disconnect();
+    }
     logger.info('worker stopped');
   })();
   return stopping;

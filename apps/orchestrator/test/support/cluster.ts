@@ -20,18 +20,33 @@ export const STATEFUL_TOOLS = `${repoRoot}apps/orchestrator/test/fixtures/statef
 export interface ApiResponse<T = any> {
   status: number;
   body: T;
+  headers?: Headers;
 }
 
 /** A thin HTTP client for one orchestrator instance. */
 export class Api {
   readonly baseUrl: string;
+  /** Sent with every request (e.g. an API key); see `withHeaders`. */
+  readonly headers: Readonly<Record<string, string>>;
 
-  constructor(baseUrl: string) {
+  constructor(baseUrl: string, headers: Record<string, string> = {}) {
     this.baseUrl = baseUrl;
+    this.headers = headers;
   }
 
-  async request<T = any>(method: string, path: string, body?: unknown, raw?: { body: string; contentType: string }): Promise<ApiResponse<T>> {
-    const headers: Record<string, string> = {};
+  /** The same orchestrator, with these headers on every request (e.g. `{ authorization: 'Bearer …' }`). */
+  withHeaders(headers: Record<string, string>): Api {
+    return new Api(this.baseUrl, { ...this.headers, ...headers });
+  }
+
+  async request<T = any>(
+    method: string,
+    path: string,
+    body?: unknown,
+    raw?: { body: string; contentType: string },
+    extraHeaders: Record<string, string> = {},
+  ): Promise<ApiResponse<T>> {
+    const headers: Record<string, string> = { ...this.headers, ...extraHeaders };
     let payload: string | undefined;
     if (raw) {
       headers['content-type'] = raw.contentType;
@@ -42,7 +57,7 @@ export class Api {
     }
     const response = await fetch(`${this.baseUrl}${path}`, { method, headers, ...(payload === undefined ? {} : { body: payload }) });
     const text = await response.text();
-    return { status: response.status, body: text ? JSON.parse(text) : undefined };
+    return { status: response.status, body: text ? JSON.parse(text) : undefined, headers: response.headers };
   }
 
   get<T = any>(path: string) {
@@ -68,6 +83,8 @@ export class Api {
 export interface ClusterOptions {
   respond?: Responder;
   redis?: StartRedisOptions;
+  /** The `REDIS_URL` the processes get (default `redis.url`; e.g. `redis.tlsUrl`). */
+  redisUrl?: (redis: TestRedis) => string;
   modelLatencyMs?: number;
   workers?: number;
   orchestrators?: number;
@@ -83,8 +100,8 @@ export interface Cluster {
   orchestrators: NodeProcess[];
   apis: Api[];
   api: Api;
-  /** Starts one more tool worker with the cluster's settings (e.g. to replace a killed one). */
-  addWorker(name: string): Promise<NodeProcess>;
+  /** Starts one more tool worker with the cluster's settings (e.g. to replace a killed one), plus `env`. */
+  addWorker(name: string, env?: Record<string, string>): Promise<NodeProcess>;
   /** Starts one more orchestrator instance; its API is appended to `apis`. */
   addOrchestrator(): Promise<Api>;
   stop(): Promise<void>;
@@ -102,8 +119,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     respond: options.respond ?? (() => ({ content: 'done' })),
     latencyMs: options.modelLatencyMs ?? 0,
   });
-  const common = { REDIS_URL: redis.url, LOG_LEVEL: 'info' };
-  const startWorker = (name: string) =>
+  const common = { REDIS_URL: options.redisUrl?.(redis) ?? redis.url, LOG_LEVEL: 'info' };
+  const startWorker = (name: string, env: Record<string, string> = {}) =>
     spawnNode({
       name,
       script: WORKER_MAIN,
@@ -112,6 +129,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
         VOLLEY_WORKER_ID: name,
         VOLLEY_TOOL_MODULES: (options.toolModules ?? [TEST_TOOLS]).join(','),
         ...options.workerEnv,
+        ...env,
       },
       ready: isReady('worker ready'),
     });
@@ -148,8 +166,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     orchestrators,
     apis,
     api: apis[0]!,
-    async addWorker(name) {
-      const worker = await startWorker(name);
+    async addWorker(name, env) {
+      const worker = await startWorker(name, env);
       workers.push(worker);
       return worker;
     },

@@ -28,18 +28,24 @@ const PLAN_TTL_MS = 24 * 3600 * 1000;
 export class ResourceLocks {
   private readonly redis: ScriptedRedis;
   private readonly prefix: string;
+  /**
+   * The scripts build their keys from the prefix; one declared key of that prefix routes them to
+   * the node that owns its hash slot on Redis Cluster (a hash-tagged prefix puts them all there).
+   */
+  private readonly routingKey: string;
   readonly leaseMs: number;
 
   constructor(deps: { redis: Redis; prefix: string; leaseMs: number }) {
     const redis = deps.redis as ScriptedRedis;
     if (typeof redis.volleyLockRegister !== 'function') {
-      redis.defineCommand('volleyLockRegister', { numberOfKeys: 0, lua: REGISTER_SCRIPT });
-      redis.defineCommand('volleyLockAcquire', { numberOfKeys: 0, lua: ACQUIRE_SCRIPT });
-      redis.defineCommand('volleyLockRenew', { numberOfKeys: 0, lua: RENEW_SCRIPT });
-      redis.defineCommand('volleyLockRelease', { numberOfKeys: 0, lua: RELEASE_SCRIPT });
+      redis.defineCommand('volleyLockRegister', { numberOfKeys: 1, lua: REGISTER_SCRIPT });
+      redis.defineCommand('volleyLockAcquire', { numberOfKeys: 1, lua: ACQUIRE_SCRIPT });
+      redis.defineCommand('volleyLockRenew', { numberOfKeys: 1, lua: RENEW_SCRIPT });
+      redis.defineCommand('volleyLockRelease', { numberOfKeys: 1, lua: RELEASE_SCRIPT });
     }
     this.redis = redis;
     this.prefix = deps.prefix;
+    this.routingKey = `${deps.prefix}:lock:seq`;
     this.leaseMs = deps.leaseMs;
   }
 
@@ -53,6 +59,7 @@ export class ResourceLocks {
     claims: readonly Claim[],
   ): Promise<{ ready: boolean; completedPlan: boolean; registeredAt: number }> {
     const [state, registeredAt] = await this.redis.volleyLockRegister(
+      this.routingKey,
       this.prefix,
       `${this.prefix}:lockplan:${plan.group}`,
       `${this.prefix}:lock:seq`,
@@ -79,6 +86,7 @@ export class ResourceLocks {
 
   private async tryAcquire(ticket: string, holder: string, claims: readonly Claim[], probe: boolean): Promise<Acquired> {
     const [ok, ...rest] = await this.redis.volleyLockAcquire(
+      this.routingKey,
       this.prefix,
       ticket,
       holder,
@@ -92,7 +100,7 @@ export class ResourceLocks {
   }
 
   async renew(ticket: string, holder: string, claims: readonly Claim[]): Promise<boolean> {
-    const held = await this.redis.volleyLockRenew(this.prefix, ticket, holder, Date.now() + this.leaseMs, ...claims.map((c) => c.key));
+    const held = await this.redis.volleyLockRenew(this.routingKey, this.prefix, ticket, holder, Date.now() + this.leaseMs, ...claims.map((c) => c.key));
     return held === 1;
   }
 
@@ -101,6 +109,6 @@ export class ResourceLocks {
    * nothing; `holder: '*'` releases whoever holds.
    */
   release(ticket: string, holder: string, claims: readonly Claim[], options: { keepPlace: boolean }): Promise<string[]> {
-    return this.redis.volleyLockRelease(this.prefix, ticket, holder, options.keepPlace ? '1' : '0', ...claims.map((c) => c.key));
+    return this.redis.volleyLockRelease(this.routingKey, this.prefix, ticket, holder, options.keepPlace ? '1' : '0', ...claims.map((c) => c.key));
   }
 }

@@ -1,6 +1,7 @@
 import { errorBody, type Logger } from '@volley/shared';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
+import { registerSecurity, type Security } from './auth/security.ts';
 import type { RunToolCallsDeps } from './fan-out/run-tool-calls.ts';
 import { createErrorHandler } from './http/error-handler.ts';
 import { traceRequests } from './http/trace-requests.ts';
@@ -15,6 +16,8 @@ export type AppDeps = CreateTaskDeps &
     redis: Redis;
     logger: Logger;
     bodyLimitBytes: number;
+    /** API keys, tenants' tools and the submission rate limit (see `createSecurity`). */
+    security: Security;
   };
 
 /** The HTTP app without listening: `main.ts` listens, tests may `inject`. */
@@ -27,6 +30,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   // The API speaks JSON only: other bodies get 415 instead of a confusing shape error.
   app.removeContentTypeParser('text/plain');
   traceRequests(app);
+  registerSecurity(app, deps.security, deps.logger);
   app.setErrorHandler(createErrorHandler(deps.logger));
   app.setNotFoundHandler((request, reply) =>
     reply.status(404).send(errorBody('route_not_found', `no route ${request.method} ${request.url}`)),

@@ -18,6 +18,7 @@ export const orchestratorConfigSchema = z
     VOLLEY_ORCHESTRATOR_CONCURRENCY: env.positiveInt(64),
     VOLLEY_TOOL_CALLS_TIMEOUT_MS: env.durationMs(60_000),
     VOLLEY_MAX_TOOL_CALLS: env.positiveInt(128),
+    VOLLEY_MAX_ARGUMENT_BYTES: env.positiveInt(1024 * 1024),
     VOLLEY_TASK_TTL_SECONDS: env.positiveInt(7 * 24 * 3600),
     VOLLEY_BODY_LIMIT_BYTES: env.positiveInt(8 * 1024 * 1024),
     VOLLEY_SHUTDOWN_TIMEOUT_MS: env.durationMs(10_000),

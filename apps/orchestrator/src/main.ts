@@ -43,6 +43,7 @@ const turnWorker = startTurnWorker({
   jobLockMs: config.VOLLEY_JOB_LOCK_MS,
   stalledIntervalMs: config.VOLLEY_STALLED_INTERVAL_MS,
   maxStalledCount: config.VOLLEY_MAX_STALLED_COUNT,
+  maxArgumentBytes: config.VOLLEY_MAX_ARGUMENT_BYTES,
 });
 
 const app = buildApp({
@@ -55,7 +56,11 @@ const app = buildApp({
   bodyLimitBytes: config.VOLLEY_BODY_LIMIT_BYTES,
   security,
   defaults: { model: config.VOLLEY_MODEL, maxTurns: config.VOLLEY_MAX_TURNS },
-  limits: { maxToolCalls: config.VOLLEY_MAX_TOOL_CALLS, defaultTimeoutMs: config.VOLLEY_TOOL_CALLS_TIMEOUT_MS },
+  limits: {
+    maxToolCalls: config.VOLLEY_MAX_TOOL_CALLS,
+    defaultTimeoutMs: config.VOLLEY_TOOL_CALLS_TIMEOUT_MS,
+    maxArgumentBytes: config.VOLLEY_MAX_ARGUMENT_BYTES,
+  },
 });
 const address = await app.listen({ port: config.PORT, host: config.HOST });
 logger.info({ address, model: config.VOLLEY_MODEL, openaiBaseUrl: config.OPENAI_BASE_URL ?? 'default' }, 'orchestrator ready');

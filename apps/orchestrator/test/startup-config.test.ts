@@ -22,6 +22,22 @@ describe('startup configuration', () => {
       expect(stderr).toMatch(/REDIS_URL: .*"http:\/\/nope"/);
     });
 
+    it('refuses bad API keys and tool rules without printing any key', async () => {
+      const key = 'a-secret-key-0123456789';
+      const { code, stderr } = await run(ORCHESTRATOR_MAIN, {
+        OPENAI_BASE_URL: 'http://127.0.0.1:1/v1',
+        VOLLEY_API_KEYS: `${key}:acme,${key}:globex,tinyk3y:initech`,
+        VOLLEY_TENANT_TOOLS: 'acme=nap;hooli=*',
+        VOLLEY_TASK_RATE_LIMIT: 'lots',
+      });
+      expect(code).toBe(1);
+      expect(stderr).toMatch(/VOLLEY_API_KEYS: pair 2: the key of tenant globex repeats the key of pair 1 \(value hidden\)/);
+      expect(stderr).toMatch(/VOLLEY_API_KEYS: pair 3: the key of tenant initech is shorter than 16 characters/);
+      expect(stderr).toMatch(/VOLLEY_TASK_RATE_LIMIT: .*"lots"/);
+      expect(stderr).not.toContain(key);
+      expect(stderr).not.toContain('tinyk3y');
+    });
+
     it('asks for an API key when no OpenAI-compatible endpoint is named', async () => {
       const { code, stderr } = await run(ORCHESTRATOR_MAIN, {});
       expect(code).toBe(1);

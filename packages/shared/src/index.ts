@@ -48,7 +48,7 @@ export {
 } from './registry/worker-registry.ts';
 export type { PublishedTool, WorkerDocument } from './registry/worker-registry.ts';
 export { createRedis } from './redis/connection.ts';
-export { waitForRedis, waitForRedisOrExit, isCredentialRefusal, RedisCredentialsError } from './redis/wait-for-redis.ts';
+export { waitForRedis, waitForRedisOrExit, redisAccessProblem, RedisAccessError } from './redis/wait-for-redis.ts';
 export { startTelemetry } from './telemetry/start-telemetry.ts';
 export type { Telemetry } from './telemetry/start-telemetry.ts';
 export {

@@ -1,29 +1,27 @@
-import { VolleyError } from '@volley/shared';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { cancelTask, type CancelTaskDeps } from '../tasks/cancel-task.ts';
 import { createTask, createTaskBodySchema, type CreateTaskDeps } from '../tasks/create-task.ts';
 import { withLiveCallStatus } from '../tasks/live-call-status.ts';
+import { loadTaskFor } from '../tasks/load-task-for.ts';
 
 const taskParamsSchema = z.object({ id: z.string().min(1).max(200) });
 
 export function registerTaskRoutes(app: FastifyInstance, deps: CreateTaskDeps & CancelTaskDeps): void {
   app.post('/v1/tasks', async (request, reply) => {
-    const task = await createTask(deps, createTaskBodySchema.parse(request.body), request.traceContext);
+    const task = await createTask(deps, createTaskBodySchema.parse(request.body), request.traceContext, request.caller);
     return reply.status(202).send({ id: task.id, status: task.status });
   });
 
   app.get('/v1/tasks/:id', async (request) => {
     const { id } = taskParamsSchema.parse(request.params);
-    const task = await deps.store.get(id);
-    if (!task) throw new VolleyError('not_found', `no task with id ${JSON.stringify(id)}`);
+    const task = await loadTaskFor(deps.store, request.caller.tenant, id);
     return withLiveCallStatus(task, deps.fanOut);
   });
 
   app.post('/v1/tasks/:id/cancel', async (request) => {
     const { id } = taskParamsSchema.parse(request.params);
-    const task = await deps.store.get(id);
-    if (!task) throw new VolleyError('not_found', `no task with id ${JSON.stringify(id)}`);
+    const task = await loadTaskFor(deps.store, request.caller.tenant, id);
     const cancelled = await cancelTask(deps, task);
     return { id: cancelled.id, status: cancelled.status };
   });

@@ -1,11 +1,12 @@
 import type { FastifyInstance } from 'fastify';
+import { mayUseTool } from '../auth/caller.ts';
 import type { ToolCatalog } from '../tools/tool-catalog.ts';
 
 export function registerToolRoutes(app: FastifyInstance, deps: { catalog: ToolCatalog }): void {
-  app.get('/v1/tools', async () => {
+  app.get('/v1/tools', async (request) => {
     const catalog = await deps.catalog.refresh();
     return {
-      tools: [...catalog.values()].map((entry) => ({
+      tools: [...catalog.values()].filter((entry) => mayUseTool(request.caller, entry.tool.function.name)).map((entry) => ({
         type: entry.tool.type,
         function: entry.tool.function,
         pool: entry.pool,

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { chatMessageSchema, isTracingEnabled, reserveSpan, taskStepJobId, VolleyError, type Context } from '@volley/shared';
 import { z } from 'zod';
+import { mayUseTool, type Caller } from '../auth/caller.ts';
 import type { FanOutQueue } from '../fan-out/fan-out-queue.ts';
 import type { ToolCatalog } from '../tools/tool-catalog.ts';
 import { TASK_STEP_JOB } from '../turn/task-step.ts';
@@ -25,13 +26,19 @@ export interface CreateTaskDeps {
   defaults: { model: string; maxTurns: number };
 }
 
-/** Records the task, then queues its first step; the HTTP request returns at once. */
-export async function createTask(deps: CreateTaskDeps, body: CreateTaskBody, traceContext: Context): Promise<TaskRecord> {
+/**
+ * Records the task, then queues its first step; the HTTP request returns at once. The task
+ * belongs to the caller's tenant, and offers only tools the caller may use: a tool it may not
+ * use is as unknown as one no worker serves.
+ */
+export async function createTask(deps: CreateTaskDeps, body: CreateTaskBody, traceContext: Context, caller: Caller): Promise<TaskRecord> {
   if (body.tools) {
-    const catalog = await deps.catalog.covering(body.tools);
-    const unknown = body.tools.filter((name) => !catalog.has(name));
+    const catalog = await deps.catalog.covering(body.tools.filter((name) => mayUseTool(caller, name)));
+    const unknown = body.tools.filter((name) => !mayUseTool(caller, name) || !catalog.has(name));
     if (unknown.length > 0) {
-      throw new VolleyError('unknown_tool', `no live worker serves ${unknown.map((name) => JSON.stringify(name)).join(', ')}`);
+      const names = unknown.map((name) => JSON.stringify(name)).join(', ');
+      const why = caller.tools === null ? 'no live worker serves it' : 'no live worker serves it, or this API key may not use it';
+      throw new VolleyError('unknown_tool', `unknown tool ${names}: ${why}`);
     }
   }
   const now = Date.now();
@@ -42,7 +49,9 @@ export async function createTask(deps: CreateTaskDeps, body: CreateTaskBody, tra
     created_at: now,
     updated_at: now,
     model: body.model ?? deps.defaults.model,
-    tools: body.tools ? [...new Set(body.tools)] : null,
+    tenant: caller.tenant,
+    // A restricted caller's task is held to the tools it may use, whatever workers serve later.
+    tools: body.tools ? [...new Set(body.tools)] : caller.tools ? [...caller.tools].sort() : null,
     ...(body.parallel_tool_calls === undefined ? {} : { parallel_tool_calls: body.parallel_tool_calls }),
     execution: body.execution ?? (body.parallel_tool_calls === false ? 'sequential' : 'parallel'),
     max_turns: body.max_turns ?? deps.defaults.maxTurns,

@@ -29,6 +29,8 @@ export interface TurnRecord {
 
 export interface TaskRecord {
   id: string;
+  /** The tenant whose API key submitted the task; null when auth is off. Only it can see the task. */
+  tenant: string | null;
   status: TaskStatus;
   created_at: number;
   updated_at: number;

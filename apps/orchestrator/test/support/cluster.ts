@@ -20,7 +20,6 @@ export const STATEFUL_TOOLS = `${repoRoot}apps/orchestrator/test/fixtures/statef
 export interface ApiResponse<T = any> {
   status: number;
   body: T;
-  headers?: Headers;
 }
 
 /** A thin HTTP client for one orchestrator instance. */
@@ -46,6 +45,18 @@ export class Api {
     raw?: { body: string; contentType: string },
     extraHeaders: Record<string, string> = {},
   ): Promise<ApiResponse<T>> {
+    const { status, body: answer } = await this.exchange<T>(method, path, body, raw, extraHeaders);
+    return { status, body: answer };
+  }
+
+  /** As `request`, with the response's headers too. */
+  async exchange<T = any>(
+    method: string,
+    path: string,
+    body?: unknown,
+    raw?: { body: string; contentType: string },
+    extraHeaders: Record<string, string> = {},
+  ): Promise<ApiResponse<T> & { headers: Headers }> {
     const headers: Record<string, string> = { ...this.headers, ...extraHeaders };
     let payload: string | undefined;
     if (raw) {

@@ -7,35 +7,65 @@ import type { Logger } from '../logger.ts';
  */
 const CREDENTIAL_REFUSALS = new Set(['WRONGPASS', 'NOAUTH', 'NOPERM']);
 
-export function isCredentialRefusal(error: unknown): boolean {
-  const message = error instanceof Error ? error.message : '';
-  return CREDENTIAL_REFUSALS.has(message.split(' ', 1)[0] ?? '');
+/** Node's codes for a TLS server certificate the client does not accept. */
+const CERTIFICATE_REJECTIONS = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/**
+ * Why Redis cannot be used with this `REDIS_URL` whatever the retries, or undefined for errors
+ * a reconnect may cure (Redis down, a network blip). Never quotes the URL.
+ */
+export function redisAccessProblem(error: unknown): string | undefined {
+  if (!(error instanceof Error)) return undefined;
+  const replyCode = error.message.split(' ', 1)[0] ?? '';
+  if (CREDENTIAL_REFUSALS.has(replyCode)) {
+    return (
+      `Redis refused the credentials in REDIS_URL (${replyCode}): set the password as redis://:<password>@host:port ` +
+      `(or redis://<user>:<password>@host:port for an ACL user) and check it matches the server's`
+    );
+  }
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code !== undefined && CERTIFICATE_REJECTIONS.has(code)) {
+    return (
+      `Redis's TLS certificate was rejected (${code}: ${error.message}): make its CA trusted ` +
+      `(e.g. NODE_EXTRA_CA_CERTS=/path/to/ca.pem) and use the host name the certificate names in REDIS_URL`
+    );
+  }
+  return undefined;
 }
 
-export class RedisCredentialsError extends Error {
-  constructor(cause: Error) {
-    const code = cause.message.split(' ', 1)[0];
-    super(
-      `Redis refused the credentials in REDIS_URL (${code}): set the password as redis://:<password>@host:port ` +
-        `(or redis://<user>:<password>@… for an ACL user) and check it matches the server's`,
-      { cause },
-    );
-    this.name = 'RedisCredentialsError';
+export class RedisAccessError extends Error {
+  constructor(message: string, cause: Error) {
+    super(message, { cause });
+    this.name = 'RedisAccessError';
   }
 }
 
 /**
- * Resolves once Redis answers PING. A Redis that is down is waited for (ioredis reconnects and
- * each failed attempt is logged by the caller's `error` listener); a Redis that refuses the
- * credentials rejects at once with a RedisCredentialsError, since retrying cannot help.
+ * Resolves once Redis answers PING. A Redis that is down is waited for (ioredis reconnects;
+ * the caller's `error` listener logs each attempt); one that refuses the credentials or whose
+ * certificate is rejected rejects at once with a RedisAccessError, since retrying cannot help.
  */
 export function waitForRedis(redis: Redis): Promise<void> {
   return new Promise((resolve, reject) => {
-    const onError = (error: Error) => {
-      if (!isCredentialRefusal(error)) return;
+    const fail = (error: Error): boolean => {
+      const problem = redisAccessProblem(error);
+      if (problem === undefined) return false;
       redis.off('error', onError);
-      reject(new RedisCredentialsError(error));
+      reject(new RedisAccessError(problem, error));
+      return true;
     };
+    const onError = (error: Error) => void fail(error);
     redis.on('error', onError);
     redis.ping().then(
       () => {
@@ -43,8 +73,9 @@ export function waitForRedis(redis: Redis): Promise<void> {
         resolve();
       },
       (error: Error) => {
+        if (fail(error)) return;
         redis.off('error', onError);
-        reject(isCredentialRefusal(error) ? new RedisCredentialsError(error) : error);
+        reject(error);
       },
     );
   });
@@ -55,8 +86,9 @@ export async function waitForRedisOrExit(redis: Redis, logger: Logger): Promise<
   try {
     await waitForRedis(redis);
   } catch (error) {
-    logger.fatal({ err: error }, (error as Error).message);
-    process.stderr.write(`${(error as Error).message}\n`);
+    const message = error instanceof Error ? error.message : String(error);
+    logger.fatal({ err: error }, message);
+    process.stderr.write(`${message}\n`);
     redis.disconnect();
     process.exit(1);
   }

@@ -1,15 +1,23 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, existsSync, rmSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { homedir, tmpdir, userInfo } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { freePort } from './free-port.ts';
+import type { TestCertificate } from './test-certificate.ts';
 
 export type RedisBackend = 'docker' | 'redis-server';
 
 export type StartRedisOptions = {
   appendOnly?: boolean;
+  /** Require this password (`--requirepass`); `url` then carries it. */
+  password?: string;
+  /**
+   * Also listen with TLS on a second port, with this certificate (see `makeTestCertificate`);
+   * `tlsUrl` is then a `rediss://` URL. Plain `url` keeps working, for readiness checks.
+   */
+  tls?: TestCertificate;
   /** Extra `redis-server` arguments, e.g. `['--maxmemory', '10mb']`. */
   args?: string[];
   /**
@@ -21,6 +29,8 @@ export type StartRedisOptions = {
 
 export type TestRedis = {
   url: string;
+  /** With `tls`: the `rediss://` URL of the TLS port (with the password, if any). */
+  tlsUrl?: string;
   port: number;
   host: string;
   backend: RedisBackend;
@@ -104,11 +114,22 @@ function dockerEndpointMightExist(): boolean {
 
 async function startDockerRedis(options: StartRedisOptions): Promise<TestRedis> {
   const { GenericContainer, Wait } = await import('testcontainers');
-  const container = await new GenericContainer('redis:7-alpine')
-    .withExposedPorts(6379)
-    .withCommand(['redis-server', ...persistenceArgs(options), ...(options.args ?? [])])
-    .withWaitStrategy(Wait.forLogMessage('Ready to accept connections'))
-    .start();
+  const { tls } = options;
+  let builder = new GenericContainer('redis:7-alpine')
+    .withExposedPorts(...(tls ? [6379, DOCKER_TLS_PORT] : [6379]))
+    .withCommand([
+      'redis-server',
+      ...persistenceArgs(options),
+      ...securityArgs(options, tls ? { port: DOCKER_TLS_PORT, dir: DOCKER_TLS_DIR } : undefined),
+      ...(options.args ?? []),
+    ])
+    .withWaitStrategy(Wait.forLogMessage('Ready to accept connections'));
+  if (tls) {
+    builder = builder.withCopyContentToContainer(
+      (['cert', 'key', 'ca'] as const).map((part) => ({ content: tls[part], target: `${DOCKER_TLS_DIR}/${part}.pem`, mode: 0o644 })),
+    );
+  }
+  const container = await builder.start();
   const host = container.getHost();
   const port = container.getMappedPort(6379);
   let stopping: Promise<void> | undefined;
@@ -116,7 +137,8 @@ async function startDockerRedis(options: StartRedisOptions): Promise<TestRedis> 
     backend: 'docker',
     host,
     port,
-    url: redisUrl(host, port),
+    url: redisUrl(host, port, options.password),
+    ...(tls ? { tlsUrl: redisUrl(host, container.getMappedPort(DOCKER_TLS_PORT), options.password, 'rediss') } : {}),
     stop() {
       stopping ??= container.stop().then(() => undefined);
       return stopping;
@@ -168,15 +190,18 @@ async function startLocalRedis(options: StartRedisOptions): Promise<TestRedis> {
   const server: LocalServer = { dir: await mkdtemp(join(tmpdir(), 'volley-redis-')), child: undefined };
   liveServers.add(server);
 
+  let tlsPort: number | undefined;
   const launchOn = async (port: number): Promise<void> => {
-    server.child = await launchRedis(bin, port, server.dir, options);
+    server.child = await launchRedis(bin, port, server.dir, options, tlsPort);
   };
 
   let port = 0;
   try {
+    if (options.tls) await writeCertificate(server.dir, options.tls);
     // freePort can race with another process; a fresh port on EADDRINUSE is cheaper than a flaky test.
     for (let attempt = 1; ; attempt++) {
       port = await freePort(LOOPBACK);
+      if (options.tls) tlsPort = await freePort(LOOPBACK);
       try {
         await launchOn(port);
         break;
@@ -195,7 +220,8 @@ async function startLocalRedis(options: StartRedisOptions): Promise<TestRedis> {
     backend: 'redis-server',
     host: LOOPBACK,
     port,
-    url: redisUrl(LOOPBACK, port),
+    url: redisUrl(LOOPBACK, port, options.password),
+    ...(tlsPort === undefined ? {} : { tlsUrl: redisUrl(LOOPBACK, tlsPort, options.password, 'rediss') }),
     stop() {
       stopping ??= (async () => {
         await stopChild(server.child);
@@ -218,15 +244,47 @@ function persistenceArgs(options: StartRedisOptions): string[] {
   return ['--save', '', '--appendonly', options.appendOnly ? 'yes' : 'no'];
 }
 
+const DOCKER_TLS_PORT = 6380;
+const DOCKER_TLS_DIR = '/volley-tls';
+
+/** `--requirepass` and a TLS listener (clients need not present certificates). */
+function securityArgs(options: StartRedisOptions, tls: { port: number; dir: string } | undefined): string[] {
+  return [
+    ...(options.password === undefined ? [] : ['--requirepass', options.password]),
+    ...(tls
+      ? [
+          '--tls-port', String(tls.port),
+          '--tls-cert-file', join(tls.dir, 'cert.pem'),
+          '--tls-key-file', join(tls.dir, 'key.pem'),
+          '--tls-ca-cert-file', join(tls.dir, 'ca.pem'),
+          '--tls-auth-clients', 'no',
+        ]
+      : []),
+  ];
+}
+
+async function writeCertificate(dir: string, certificate: TestCertificate): Promise<void> {
+  for (const part of ['cert', 'key', 'ca'] as const) {
+    await writeFile(join(dir, `${part}.pem`), certificate[part], { mode: 0o600 });
+  }
+}
+
 class AddressInUseError extends Error {}
 
 type ChildExit = { code: number | null; signal: NodeJS.Signals | null; error?: Error };
 
-async function launchRedis(bin: string, port: number, dir: string, options: StartRedisOptions): Promise<ChildProcess> {
+async function launchRedis(
+  bin: string,
+  port: number,
+  dir: string,
+  options: StartRedisOptions,
+  tlsPort: number | undefined,
+): Promise<ChildProcess> {
   const args = [
     '--bind', LOOPBACK,
     '--port', String(port),
     ...persistenceArgs(options),
+    ...securityArgs(options, tlsPort === undefined ? undefined : { port: tlsPort, dir }),
     '--dir', dir,
     '--daemonize', 'no',
     ...(options.args ?? []),
@@ -260,7 +318,7 @@ async function launchRedis(bin: string, port: number, dir: string, options: Star
       }
       throw output.includes('Address already in use') ? new AddressInUseError(message) : new Error(message);
     }
-    if (await ping(LOOPBACK, port)) return child;
+    if (await ping(LOOPBACK, port, options.password)) return child;
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
       throw new Error(`startRedis: redis-server did not answer PING on port ${port} within ${READY_TIMEOUT_MS} ms.\n${output}`);
@@ -285,7 +343,7 @@ async function stopChild(child: ChildProcess | undefined): Promise<void> {
  * Raw RESP instead of a client library: no reconnect logic to tear down, and `-LOADING` while an
  * AOF replays correctly counts as "not ready yet".
  */
-function ping(host: string, port: number, timeoutMs = 500): Promise<boolean> {
+function ping(host: string, port: number, password: string | undefined, timeoutMs = 500): Promise<boolean> {
   return new Promise((resolve) => {
     let reply = '';
     const socket = connect({ host, port });
@@ -295,15 +353,23 @@ function ping(host: string, port: number, timeoutMs = 500): Promise<boolean> {
     };
     socket.setTimeout(timeoutMs, () => finish(false));
     socket.once('error', () => finish(false));
-    socket.once('connect', () => socket.write('PING\r\n'));
+    // With a password, AUTH goes first in the same write; its +OK precedes PING's answer.
+    const auth = password === undefined ? '' : respCommand('AUTH', password);
+    const expected = password === undefined ? '+PONG' : '+OK\r\n+PONG';
+    socket.once('connect', () => socket.write(`${auth}PING\r\n`));
     socket.on('data', (chunk) => {
       reply += chunk.toString('latin1');
-      if (reply.includes('\r\n')) finish(reply.startsWith('+PONG'));
+      if (reply.split('\r\n').length > (password === undefined ? 1 : 2)) finish(reply.startsWith(expected));
     });
     socket.once('end', () => finish(false));
   });
 }
 
-function redisUrl(host: string, port: number): string {
-  return `redis://${host.includes(':') ? `[${host}]` : host}:${port}`;
+function respCommand(...parts: string[]): string {
+  return `*${parts.length}\r\n${parts.map((part) => `$${Buffer.byteLength(part)}\r\n${part}\r\n`).join('')}`;
+}
+
+function redisUrl(host: string, port: number, password?: string, scheme: 'redis' | 'rediss' = 'redis'): string {
+  const auth = password === undefined ? '' : `:${encodeURIComponent(password)}@`;
+  return `${scheme}://${auth}${host.includes(':') ? `[${host}]` : host}:${port}`;
 }

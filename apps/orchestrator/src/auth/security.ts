@@ -1,0 +1,106 @@
+import { errorBody, type Logger } from '@volley/shared';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Redis } from 'ioredis';
+import { ApiKeyring, type ApiKeyEntry } from './api-keys.ts';
+import { ANONYMOUS_CALLER, type Caller } from './caller.ts';
+import { presentedKey } from './presented-key.ts';
+import { TaskRateLimit } from './task-rate-limit.ts';
+import { allowedToolsOf, type TenantTools } from './tenant-tools.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Who sent the request: set before anything else runs (see `registerSecurity`). */
+    caller: Caller;
+  }
+}
+
+/** Everything that decides who may do what; built once at start from the config. */
+export interface Security {
+  /** Null: auth is off, every request is the anonymous caller. */
+  keyring: ApiKeyring | null;
+  tenantTools: TenantTools;
+  /** Null: task submissions are not limited. */
+  taskRateLimit: TaskRateLimit | null;
+}
+
+export interface SecurityConfig {
+  VOLLEY_API_KEYS?: ApiKeyEntry[] | undefined;
+  VOLLEY_API_KEYS_FILE?: ApiKeyEntry[] | undefined;
+  VOLLEY_TENANT_TOOLS?: TenantTools | undefined;
+  VOLLEY_TASK_RATE_LIMIT: number;
+}
+
+/** Routes anyone may call: probes must work without a key. */
+const PUBLIC_ROUTES = new Set(['/healthz', '/readyz']);
+
+/** Builds the security policy and says in the log what it is (auth off is a warning). */
+export function createSecurity(config: SecurityConfig, deps: { redis: Redis; prefix: string; logger: Logger }): Security {
+  const entries = config.VOLLEY_API_KEYS ?? config.VOLLEY_API_KEYS_FILE;
+  const keyring = entries ? new ApiKeyring(entries) : null;
+  const tenantTools = config.VOLLEY_TENANT_TOOLS ?? new Map();
+  const perMinute = config.VOLLEY_TASK_RATE_LIMIT;
+  const taskRateLimit = perMinute > 0 ? new TaskRateLimit({ redis: deps.redis, prefix: deps.prefix, perMinute }) : null;
+  const rateLimit = taskRateLimit ? `${perMinute} tasks/minute per tenant` : 'off';
+  if (keyring) {
+    deps.logger.info(
+      {
+        keys: keyring.size,
+        tenants: [...keyring.tenants].sort(),
+        restricted_tenants: [...tenantTools].flatMap(([tenant, tools]) => (tools ? [tenant] : [])).sort(),
+        task_rate_limit: rateLimit,
+      },
+      'API key authentication on',
+    );
+  } else {
+    deps.logger.warn(
+      { task_rate_limit: rateLimit },
+      'API key authentication is OFF (neither VOLLEY_API_KEYS nor VOLLEY_API_KEYS_FILE is set): anyone who reaches this port can submit tasks, call tools and read every task',
+    );
+  }
+  return { keyring, tenantTools, taskRateLimit };
+}
+
+/**
+ * Adds, ahead of every route: who the caller is (401 without a valid key, except for the
+ * probes), then the rate limit on task submission (429 with `retry-after`). Both run before
+ * the body is read, so a refused client costs no parsing.
+ */
+export function registerSecurity(app: FastifyInstance, security: Security, logger: Logger): void {
+  app.decorateRequest('caller', null as unknown as Caller);
+  app.addHook('onRequest', async (request, reply) => {
+    request.caller = ANONYMOUS_CALLER;
+    if (!security.keyring || PUBLIC_ROUTES.has(request.routeOptions.url ?? '')) return;
+    const presented = presentedKey(request.headers);
+    const tenant = presented.ok ? security.keyring.tenantOf(presented.key) : undefined;
+    if (tenant === undefined) {
+      const problem = presented.ok ? 'invalid API key' : presented.problem;
+      // The path only: a client may have put a key in the query string, where it is not read.
+      const path = request.url.split('?', 1)[0];
+      logger.info({ method: request.method, path, ip: request.ip, problem }, 'request refused: unauthorized');
+      return reply
+        .status(401)
+        .header('www-authenticate', 'Bearer realm="volley"')
+        .send(errorBody('unauthorized', problem));
+    }
+    request.caller = { tenant, tools: allowedToolsOf(security.tenantTools, tenant) };
+  });
+  if (security.taskRateLimit) {
+    const limit = security.taskRateLimit;
+    app.addHook('onRequest', async (request, reply) => {
+      if (request.method !== 'POST' || request.routeOptions.url !== '/v1/tasks') return;
+      return limitTaskSubmission(limit, request, reply, logger);
+    });
+  }
+}
+
+async function limitTaskSubmission(limit: TaskRateLimit, request: FastifyRequest, reply: FastifyReply, logger: Logger) {
+  const decision = await limit.take(request.caller.tenant);
+  if (decision.allowed) return;
+  const retryAfterSeconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
+  const who = request.caller.tenant === null ? 'anonymous callers' : `tenant ${request.caller.tenant}`;
+  logger.info({ tenant: request.caller.tenant, retry_after_s: retryAfterSeconds }, 'task submission refused: rate limited');
+  return reply
+    .status(429)
+    .header('retry-after', String(retryAfterSeconds))
+    .send(errorBody('rate_limited', `${who} may submit ${limit.perMinute} tasks a minute; retry in ${retryAfterSeconds} s`));
+}

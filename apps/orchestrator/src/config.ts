@@ -1,13 +1,14 @@
-import { DEFAULT_PREFIX, env } from '@volley/shared';
+import { checkClusterPrefix, env, queuePrefix } from '@volley/shared';
 import { z } from 'zod';
 import { checkSecurityEnv, securityEnvSchema } from './auth/security-config.ts';
 
 export const orchestratorConfigSchema = z
   .object({
     REDIS_URL: env.redisUrl(),
+    REDIS_CLUSTER_NODES: env.clusterNodes(),
     PORT: env.port(3000),
     HOST: z.string().default('0.0.0.0'),
-    VOLLEY_PREFIX: z.string().regex(/^[^:\s]+$/, 'must not contain ":" or spaces').default(DEFAULT_PREFIX),
+    VOLLEY_PREFIX: env.prefix(),
     OPENAI_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
     // Local OpenAI-compatible servers often take any key; the SDK insists on one.
     OPENAI_API_KEY: z.string().optional(),
@@ -32,6 +33,8 @@ export const orchestratorConfigSchema = z
     path: ['OPENAI_API_KEY'],
     message: 'required when OPENAI_BASE_URL is unset (the default endpoint is api.openai.com)',
   })
-  .superRefine(checkSecurityEnv);
+  .superRefine(checkSecurityEnv)
+  .superRefine(checkClusterPrefix)
+  .transform((config) => ({ ...config, VOLLEY_PREFIX: queuePrefix(config.VOLLEY_PREFIX, config.REDIS_CLUSTER_NODES !== undefined) }));
 
 export type OrchestratorConfig = z.infer<typeof orchestratorConfigSchema>;

@@ -1,4 +1,4 @@
-import { createLogger, createRedis, loadEnvOrExit, startTelemetry, TURN_QUEUE, waitForRedisOrExit } from '@volley/shared';
+import { createLogger, createRedis, redisTargetOf, loadEnvOrExit, startTelemetry, TURN_QUEUE, waitForRedisOrExit } from '@volley/shared';
 import { QueueEvents } from 'bullmq';
 import { buildApp } from './app.ts';
 import { createSecurity } from './auth/security.ts';
@@ -10,11 +10,12 @@ import { createOpenAIModelClient } from './turn/model-client.ts';
 import { startTurnWorker } from './turn/turn-worker.ts';
 
 const config = loadEnvOrExit(orchestratorConfigSchema);
+const redisTarget = redisTargetOf(config);
 const logger = createLogger('orchestrator', config.LOG_LEVEL);
 const telemetry = startTelemetry({ serviceName: 'volley-orchestrator', env: process.env });
 const prefix = config.VOLLEY_PREFIX;
 
-const redis = createRedis(config.REDIS_URL);
+const redis = createRedis(redisTarget);
 redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
 await waitForRedisOrExit(redis, logger);
 const security = createSecurity(config, { redis, prefix, logger });
@@ -22,7 +23,7 @@ const store = new TaskStore({ redis, prefix, ttlSeconds: config.VOLLEY_TASK_TTL_
 const catalog = new ToolCatalog({ redis, prefix });
 const fanOut = new FanOutQueue({ connection: redis, prefix });
 // QueueEvents blocks on a stream read, so it gets a connection of its own.
-const turnEvents = new QueueEvents(TURN_QUEUE, { connection: createRedis(config.REDIS_URL), prefix });
+const turnEvents = new QueueEvents(TURN_QUEUE, { connection: createRedis(redisTarget), prefix });
 const model = createOpenAIModelClient({
   apiKey: config.OPENAI_API_KEY ?? 'not-needed',
   timeoutMs: config.VOLLEY_LLM_TIMEOUT_MS,

@@ -59,4 +59,14 @@ describe('startup configuration', () => {
       expect(stderr).toContain('cannot load tool module ./does-not-exist.ts');
     });
   });
+
+  describe('when Redis Cluster is named with a prefix that has no hash tag', () => {
+    it('exits 1 asking for one, in both apps', async () => {
+      for (const script of [ORCHESTRATOR_MAIN, WORKER_MAIN]) {
+        const { code, stderr } = await run(script, { REDIS_CLUSTER_NODES: '127.0.0.1:7000,127.0.0.1:7001', VOLLEY_PREFIX: 'volley', OPENAI_API_KEY: 'k' });
+        expect(code).toBe(1);
+        expect(stderr).toMatch(/VOLLEY_PREFIX: on Redis Cluster the prefix needs a \{hash tag\}/);
+      }
+    });
+  });
 });

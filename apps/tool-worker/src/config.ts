@@ -1,11 +1,12 @@
 import { hostname } from 'node:os';
-import { DEFAULT_POOL, DEFAULT_PREFIX, env, POOL_NAME_PATTERN } from '@volley/shared';
+import { checkClusterPrefix, DEFAULT_POOL, env, POOL_NAME_PATTERN, queuePrefix } from '@volley/shared';
 import { z } from 'zod';
 
 export const workerConfigSchema = z
   .object({
     REDIS_URL: env.redisUrl(),
-    VOLLEY_PREFIX: z.string().regex(/^[^:\s]+$/, 'must not contain ":" or spaces').default(DEFAULT_PREFIX),
+    REDIS_CLUSTER_NODES: env.clusterNodes(),
+    VOLLEY_PREFIX: env.prefix(),
     VOLLEY_POOL: z.string().regex(POOL_NAME_PATTERN, 'letters, digits, "_" and "-" only').default(DEFAULT_POOL),
     VOLLEY_TOOL_MODULES: env.csv(),
     VOLLEY_BUILTIN_TOOLS: env.boolean(true),
@@ -22,8 +23,10 @@ export const workerConfigSchema = z
     VOLLEY_SHUTDOWN_TIMEOUT_MS: env.durationMs(10_000),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
+  .superRefine(checkClusterPrefix)
   .transform((config) => ({
     ...config,
+    VOLLEY_PREFIX: queuePrefix(config.VOLLEY_PREFIX, config.REDIS_CLUSTER_NODES !== undefined),
     VOLLEY_WORKER_ID: config.VOLLEY_WORKER_ID ?? `${hostname()}-${process.pid}`,
   }));
 

@@ -2,6 +2,7 @@ import { Worker } from 'bullmq';
 import {
   createLogger,
   createRedis,
+  redisTargetOf,
   loadEnvOrExit,
   startTelemetry,
   registerWorker,
@@ -20,11 +21,12 @@ import { createToolCallProcessor } from './run-tool-call.ts';
 import { createToolSet } from './tool-set.ts';
 
 const config = loadEnvOrExit(workerConfigSchema);
+const redisTarget = redisTargetOf(config);
 const logger = createLogger('tool-worker', config.LOG_LEVEL);
 const telemetry = startTelemetry({ serviceName: 'volley-tool-worker', env: process.env });
 
 const fromModules = await loadToolModules(config.VOLLEY_TOOL_MODULES, process.cwd()).catch(exitWith);
-const redis = createRedis(config.REDIS_URL);
+const redis = createRedis(redisTarget);
 await waitForRedisOrExit(redis, logger);
 const prefix = config.VOLLEY_PREFIX;
 const builtins = config.VOLLEY_BUILTIN_TOOLS

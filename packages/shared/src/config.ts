@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { VolleyError } from './errors.ts';
+import { hasHashTag } from './queue/names.ts';
 
 /**
  * Parses environment variables with a zod schema (an object, possibly refined or transformed). Empty strings count as unset (so
@@ -28,6 +29,20 @@ function shownValue(name: string, value: string): string {
   return ` (got ${JSON.stringify(value.replace(/\/\/([^:/@]*):[^@/]*@/, '//$1:***@'))})`;
 }
 
+/** Refinement for app configs: a prefix chosen for Redis Cluster must carry a hash tag. */
+export function checkClusterPrefix(
+  config: { VOLLEY_PREFIX?: string | undefined; REDIS_CLUSTER_NODES?: string[] | undefined },
+  ctx: z.RefinementCtx,
+): void {
+  if (config.REDIS_CLUSTER_NODES && config.VOLLEY_PREFIX !== undefined && !hasHashTag(config.VOLLEY_PREFIX)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['VOLLEY_PREFIX'],
+      message: 'on Redis Cluster the prefix needs a {hash tag}, e.g. {volley}, so each flow stays in one slot',
+    });
+  }
+}
+
 /** For `main.ts`: parse or print every problem and exit 1. */
 export function loadEnvOrExit<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> {
   try {
@@ -53,6 +68,15 @@ export const env = {
     z
       .url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' })
       .default('redis://127.0.0.1:6379'),
+  /** A key prefix; on Redis Cluster it must carry a `{hash tag}` (checked by `checkClusterPrefix`). */
+  prefix: () => z.string().regex(/^[^:\s]+$/, 'must not contain ":" or spaces').optional(),
+  /** `host:port,host:port` seeds of a Redis Cluster. */
+  clusterNodes: () =>
+    z
+      .string()
+      .transform((value) => value.split(',').map((item) => item.trim()).filter(Boolean))
+      .pipe(z.array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'each node is host:port')).min(1))
+      .optional(),
   csv: () =>
     z
       .string()

@@ -1,6 +1,6 @@
 export { ERROR_STATUS, VolleyError, ToolError, errorBody } from './errors.ts';
 export type { ErrorCode, ErrorBody } from './errors.ts';
-export { parseEnv, loadEnvOrExit, env } from './config.ts';
+export { parseEnv, loadEnvOrExit, env, checkClusterPrefix } from './config.ts';
 export { createLogger, serializeError } from './logger.ts';
 export type { Logger } from './logger.ts';
 export {
@@ -27,6 +27,9 @@ export { toOpenAITool } from './tools/to-openai-tool.ts';
 export {
   DEFAULT_POOL,
   DEFAULT_PREFIX,
+  DEFAULT_CLUSTER_PREFIX,
+  hasHashTag,
+  queuePrefix,
   TURN_QUEUE,
   POOL_NAME_PATTERN,
   toolQueueName,
@@ -47,7 +50,8 @@ export {
   workerDocumentSchema,
 } from './registry/worker-registry.ts';
 export type { PublishedTool, WorkerDocument } from './registry/worker-registry.ts';
-export { createRedis } from './redis/connection.ts';
+export { createRedis, redisTargetOf } from './redis/connection.ts';
+export type { RedisTarget } from './redis/connection.ts';
 export { waitForRedis, waitForRedisOrExit, redisAccessProblem, RedisAccessError } from './redis/wait-for-redis.ts';
 export { startTelemetry } from './telemetry/start-telemetry.ts';
 export type { Telemetry } from './telemetry/start-telemetry.ts';

@@ -4,6 +4,7 @@ import {
   freePort,
   spawnNode,
   startRedis,
+  startRedisCluster,
   waitFor,
   type NodeProcess,
   type StartRedisOptions,
@@ -96,6 +97,8 @@ export interface ClusterOptions {
   redis?: StartRedisOptions;
   /** The `REDIS_URL` the processes get (default `redis.url`; e.g. `redis.tlsUrl`). */
   redisUrl?: (redis: TestRedis) => string;
+  /** Run on a 3-master Redis Cluster instead of one Redis (processes get REDIS_CLUSTER_NODES). */
+  redisCluster?: boolean;
   modelLatencyMs?: number;
   workers?: number;
   orchestrators?: number;
@@ -104,8 +107,15 @@ export interface ClusterOptions {
   orchestratorEnv?: Record<string, string>;
 }
 
+/** A Redis Cluster seen through the single-Redis handle tests use (its first node). */
+async function clusterAsTestRedis(): Promise<TestRedis & { clusterNodes: string[] }> {
+  const cluster = await startRedisCluster();
+  const [host, port] = cluster.nodes[0]!.split(':') as [string, string];
+  return { url: `redis://${cluster.nodes[0]}`, host, port: Number(port), backend: 'redis-server', clusterNodes: cluster.nodes, stop: cluster.stop };
+}
+
 export interface Cluster {
-  redis: TestRedis;
+  redis: TestRedis & { clusterNodes?: string[] };
   model: ScriptedModel;
   workers: NodeProcess[];
   orchestrators: NodeProcess[];
@@ -125,12 +135,14 @@ const isReady = (msg: string) => (line: { msg?: string }) => line.msg === msg;
  * orchestrator processes spawned from their `main.ts`, configured by environment only.
  */
 export async function startCluster(options: ClusterOptions = {}): Promise<Cluster> {
-  const redis = await startRedis(options.redis);
+  const redis: TestRedis & { clusterNodes?: string[] } = options.redisCluster ? await clusterAsTestRedis() : await startRedis(options.redis);
   const model = await startScriptedModel({
     respond: options.respond ?? (() => ({ content: 'done' })),
     latencyMs: options.modelLatencyMs ?? 0,
   });
-  const common = { REDIS_URL: options.redisUrl?.(redis) ?? redis.url, LOG_LEVEL: 'info' };
+  const common: Record<string, string> = options.redisCluster
+    ? { REDIS_CLUSTER_NODES: redis.clusterNodes!.join(','), LOG_LEVEL: 'info' }
+    : { REDIS_URL: options.redisUrl?.(redis) ?? redis.url, LOG_LEVEL: 'info' };
   const startWorker = (name: string, env: Record<string, string> = {}) =>
     spawnNode({
       name,

@@ -5,6 +5,21 @@
 
 export const DEFAULT_POOL = 'default';
 export const DEFAULT_PREFIX = 'volley';
+/**
+ * On Redis Cluster every key of Volley must live in one hash slot: a flow spans several queues,
+ * and the lock and registry scripts touch many keys at once. A `{…}` hash tag in the prefix
+ * does that (at the price of one slot's node carrying all of Volley).
+ */
+export const DEFAULT_CLUSTER_PREFIX = '{volley}';
+
+export function hasHashTag(prefix: string): boolean {
+  return /\{[^{}]+\}/.test(prefix);
+}
+
+/** The prefix in use: the configured one, or the default for the deployment's kind of Redis. */
+export function queuePrefix(configured: string | undefined, clustered: boolean): string {
+  return configured ?? (clustered ? DEFAULT_CLUSTER_PREFIX : DEFAULT_PREFIX);
+}
 
 /** The queue the orchestrators consume: task steps (model calls) and fan-in of bare fan-outs. */
 export const TURN_QUEUE = 'turns';

@@ -7,3 +7,5 @@ export { spawnNode } from './spawn-node.ts';
 export type { ExitResult, LinePredicate, LogLine, NodeProcess, SpawnNodeOptions } from './spawn-node.ts';
 export { waitFor } from './wait-for.ts';
 export type { WaitForOptions, WaitForProbe } from './wait-for.ts';
+export { startRedisCluster } from './redis-cluster.ts';
+export type { TestRedisCluster } from './redis-cluster.ts';

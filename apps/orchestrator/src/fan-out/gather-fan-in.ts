@@ -70,20 +70,23 @@ function traceFanIn(fanOutSpan: ReservedSpan, attributes: Record<string, string 
 }
 
 async function collect(job: Job, slots: readonly FanInSlot[], prefix: string): Promise<ToolCallResult[]> {
-  const routed = slots.some((slot) => 'job_id' in slot);
-  const [values, failures] = routed
-    ? await Promise.all([job.getChildrenValues(), job.getIgnoredChildrenFailures()])
-    : [{}, {}];
+  const keyOf = (slot: Extract<FanInSlot, { job_id: string }>) => `${prefix}:${toolQueueName(slot.pool)}:${slot.job_id}`;
+  const routed = slots.filter((slot): slot is Extract<FanInSlot, { job_id: string }> => 'job_id' in slot);
+  const values: Record<string, unknown> = routed.length > 0 ? await job.getChildrenValues() : {};
+  // Failed children are rare (their workers kept dying): only then is their reason worth a read.
+  const failures: Record<string, string> = routed.some((slot) => values[keyOf(slot)] === undefined)
+    ? await job.getIgnoredChildrenFailures()
+    : {};
   return slots.map((slot) => {
     if ('result' in slot) return slot.result;
-    const key = `${prefix}:${toolQueueName(slot.pool)}:${slot.job_id}`;
-    const value = (values as Record<string, unknown>)[key];
+    const key = keyOf(slot);
+    const value = values[key];
     if (value !== undefined) {
       const parsed = toolCallResultSchema.safeParse(value);
       if (parsed.success && parsed.data.tool_call_id === slot.tool_call_id) return parsed.data;
       return failedResult(slot.tool_call_id, { code: 'tool_crashed', message: 'the worker returned a malformed result' });
     }
-    const reason = (failures as Record<string, string>)[key];
+    const reason = failures[key];
     return failedResult(slot.tool_call_id, {
       code: 'tool_crashed',
       message: reason ? `the call failed: ${reason}` : 'the call finished without a result',

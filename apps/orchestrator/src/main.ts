@@ -1,9 +1,12 @@
-import { createLogger, createRedis, redisTargetOf, loadEnvOrExit, startTelemetry, TURN_QUEUE, waitForRedisOrExit } from '@volley/shared';
+import { createLogger, createRedis, redisTargetOf, loadEnvOrExit, Metrics, startTelemetry, TURN_QUEUE, waitForRedisOrExit } from '@volley/shared';
 import { QueueEvents } from 'bullmq';
 import { buildApp } from './app.ts';
 import { createSecurity } from './auth/security.ts';
 import { orchestratorConfigSchema } from './config.ts';
 import { FanOutQueue } from './fan-out/fan-out-queue.ts';
+import { instrumentModelClient } from './metrics/instrument-model-client.ts';
+import { registerQueueMetrics } from './metrics/queue-metrics.ts';
+import { countTasks } from './metrics/task-metrics.ts';
 import { TaskStore } from './tasks/task-store.ts';
 import { ToolCatalog } from './tools/tool-catalog.ts';
 import { createOpenAIModelClient } from './turn/model-client.ts';
@@ -19,9 +22,11 @@ const redis = createRedis(redisTarget);
 redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
 await waitForRedisOrExit(redis, logger);
 const security = createSecurity(config, { redis, prefix, logger });
-const store = new TaskStore({ redis, prefix, ttlSeconds: config.VOLLEY_TASK_TTL_SECONDS });
+const metrics = new Metrics({ onCollectError: (collector, error) => logger.warn({ err: error, collector }, 'metrics collector failed') });
+const store = new TaskStore({ redis, prefix, ttlSeconds: config.VOLLEY_TASK_TTL_SECONDS, onTransition: countTasks(metrics) });
 const catalog = new ToolCatalog({ redis, prefix });
 const fanOut = new FanOutQueue({ connection: redis, prefix });
+registerQueueMetrics(metrics, { redis, prefix, queueOf: (pool) => fanOut.toolQueue(pool), turns: fanOut.turns });
 // QueueEvents blocks on a stream read, so it gets a connection of its own.
 const turnEvents = new QueueEvents(TURN_QUEUE, { connection: createRedis(redisTarget), prefix });
 const model = createOpenAIModelClient({
@@ -36,7 +41,7 @@ const turnWorker = startTurnWorker({
   store,
   catalog,
   fanOut,
-  model,
+  model: instrumentModelClient(model, metrics),
   prefix,
   logger,
   connection: redis,
@@ -56,6 +61,7 @@ const app = buildApp({
   logger,
   bodyLimitBytes: config.VOLLEY_BODY_LIMIT_BYTES,
   security,
+  metrics,
   defaults: { model: config.VOLLEY_MODEL, maxTurns: config.VOLLEY_MAX_TURNS },
   limits: {
     maxToolCalls: config.VOLLEY_MAX_TOOL_CALLS,

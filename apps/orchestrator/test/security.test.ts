@@ -93,9 +93,10 @@ describe('security', () => {
         expect(withKey.body.error.code).toBe('payload_too_large');
       });
 
-      it('leaves the probes open', async () => {
+      it('leaves the probes and the Prometheus scrape open', async () => {
         expect((await cluster.api.get('/healthz')).status).toBe(200);
         expect((await cluster.api.get('/readyz')).body).toEqual({ status: 'ready' });
+        expect((await fetch(`${cluster.api.baseUrl}/metrics`)).status).toBe(200);
       });
     });
 

@@ -21,6 +21,9 @@ export const workerConfigSchema = z
     VOLLEY_STALLED_INTERVAL_MS: env.durationMs(5_000),
     VOLLEY_MAX_STALLED_COUNT: z.coerce.number().int().min(0).max(100).default(3),
     VOLLEY_SHUTDOWN_TIMEOUT_MS: env.durationMs(10_000),
+    /** `/metrics`, `/healthz` and `/readyz`; 0 takes any free port (logged as `metricsPort`). */
+    VOLLEY_METRICS_PORT: env.port(9464),
+    VOLLEY_METRICS_HOST: z.string().default('0.0.0.0'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .superRefine(checkClusterPrefix)

@@ -4,6 +4,7 @@ import {
   createRedis,
   redisTargetOf,
   loadEnvOrExit,
+  Metrics,
   startTelemetry,
   registerWorker,
   toolQueueName,
@@ -17,6 +18,8 @@ import { CallResults } from './call-results.ts';
 import { CancelledCalls } from './cancelled-calls.ts';
 import { JobWaker } from './locks/job-waker.ts';
 import { ResourceLocks } from './locks/resource-locks.ts';
+import { startStatusServer } from './metrics/status-server.ts';
+import { createToolCallMetrics } from './metrics/tool-call-metrics.ts';
 import { createToolCallProcessor } from './run-tool-call.ts';
 import { createToolSet } from './tool-set.ts';
 
@@ -28,6 +31,11 @@ const telemetry = startTelemetry({ serviceName: 'volley-tool-worker', env: proce
 const fromModules = await loadToolModules(config.VOLLEY_TOOL_MODULES, process.cwd()).catch(exitWith);
 const redis = createRedis(redisTarget);
 await waitForRedisOrExit(redis, logger);
+// Once Redis answers (as the orchestrator listens), so bad credentials are reported before a busy port.
+const metrics = new Metrics();
+const status = await startStatusServer({ metrics, ping: () => redis.ping(), port: config.VOLLEY_METRICS_PORT, host: config.VOLLEY_METRICS_HOST }).catch(
+  (error: Error) => exitWith(new Error(`cannot serve metrics on VOLLEY_METRICS_PORT ${config.VOLLEY_METRICS_PORT}: ${error.message}`)),
+);
 const prefix = config.VOLLEY_PREFIX;
 const builtins = config.VOLLEY_BUILTIN_TOOLS
   ? builtinTools({ redis, prefix }).map((tool) => ({ tool, source: `builtin:${tool.name}` }))
@@ -61,6 +69,7 @@ const worker = new Worker<unknown, ToolCallResult>(
     logger,
     locking,
     cancelled,
+    metrics: createToolCallMetrics(metrics),
   }),
   {
     connection: redis,
@@ -93,7 +102,7 @@ const registration = await registerWorker(
 );
 
 logger.info(
-  { workerId: config.VOLLEY_WORKER_ID, pool: config.VOLLEY_POOL, queue, concurrency: config.VOLLEY_WORKER_CONCURRENCY, tools: [...tools.keys()] },
+  { workerId: config.VOLLEY_WORKER_ID, pool: config.VOLLEY_POOL, queue, concurrency: config.VOLLEY_WORKER_CONCURRENCY, tools: [...tools.keys()], metricsPort: status.port },
   'worker ready',
 );
 
@@ -102,6 +111,7 @@ let stopping: Promise<void> | undefined;
 function shutdown(signal: string): Promise<void> {
   stopping ??= (async () => {
     logger.info({ signal }, 'worker stopping');
+    status.markStopping();
     await registration.stop().catch((error) => logger.warn({ err: error }, 'registry removal failed'));
     const drained = worker.close().then(() => true);
     const deadline = new Promise<false>((resolve) => setTimeout(resolve, config.VOLLEY_SHUTDOWN_TIMEOUT_MS, false).unref());
@@ -120,6 +130,7 @@ function shutdown(signal: string): Promise<void> {
       subscriber.disconnect();
       redis.disconnect();
     }
+    await status.close();
     logger.info('worker stopped');
   })();
   return stopping;

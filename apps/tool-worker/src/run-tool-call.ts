@@ -16,6 +16,7 @@ import {
 import type { Job } from 'bullmq';
 import { CANCELLED_ERROR, executeTool, RetryableToolFailure, type CallOutcome } from './execute-tool.ts';
 import { runLockedCall, type LockedCall, type LockingDeps } from './locks/run-locked-call.ts';
+import { UNKNOWN_TOOL_LABEL, type CallTimings, type ToolCallMetrics } from './metrics/tool-call-metrics.ts';
 import { prepareCall, type PreparedCall } from './prepare-call.ts';
 import type { ToolSet } from './tool-set.ts';
 
@@ -31,6 +32,8 @@ export interface ToolCallRunnerDeps {
   locking?: LockingDeps;
   /** Calls cancelled before they reached this worker. */
   cancelled?: { has(jobId: string | undefined): boolean };
+  /** Told of every call that finishes here, with where its time went. */
+  metrics?: ToolCallMetrics;
 }
 
 type Finished = { content: string } | { error: CallError };
@@ -50,9 +53,12 @@ export function createToolCallProcessor(deps: ToolCallRunnerDeps) {
     if (!parsedData.success) {
       deps.logger.error({ jobId: job.id, issues: parsedData.error.issues }, 'malformed tool-call job');
       const toolCallId = typeof job.data?.toolCallId === 'string' ? job.data.toolCallId : String(job.id);
-      return finish(toolCallId, startedAt, attempt, { error: { code: 'invalid_request', message: 'malformed tool-call job' } });
+      const result = finish(toolCallId, startedAt, attempt, { error: { code: 'invalid_request', message: 'malformed tool-call job' } });
+      deps.metrics?.finished(UNKNOWN_TOOL_LABEL, result, {});
+      return result;
     }
     const data = parsedData.data;
+    const timings: CallTimings = {};
     const cancelled = deps.cancelled?.has(job.id) ?? false;
     const prepared = prepareCall(deps.tools, data, deps.maxArgumentDepth);
     const idempotencyKey = `${job.id}/${data.toolCallId}`;
@@ -74,6 +80,8 @@ export function createToolCallProcessor(deps: ToolCallRunnerDeps) {
     const run = async (grant: RunGrant): Promise<CallOutcome> => {
       if (!prepared.ok) return { error: prepared.error };
       const pickedUpAt = grant.waits?.registeredAt ?? startedAt;
+      timings.queueWaitMs = pickedUpAt - job.timestamp;
+      if (grant.waits) timings.lockWaitMs = grant.waits.acquiredAt - grant.waits.registeredAt;
       recordSpan(`wait queue ${job.queueName}`, parent, job.timestamp, pickedUpAt, { [ATTR.genAiToolCallId]: data.toolCallId });
       if (grant.waits) recordSpan('wait lock', parent, grant.waits.registeredAt, grant.waits.acquiredAt, { [ATTR.genAiToolCallId]: data.toolCallId });
       const span = tracer.startSpan(
@@ -82,7 +90,9 @@ export function createToolCallProcessor(deps: ToolCallRunnerDeps) {
         parent,
       );
       if (span.isRecording()) toolSpan = { trace_id: span.spanContext().traceId, span_id: span.spanContext().spanId };
+      const runStartedAt = performance.now();
       const outcome = await context.with(trace.setSpan(parent, span), () => execute(grant));
+      timings.runMs = performance.now() - runStartedAt;
       if ('error' in outcome) markError(span, outcome.error);
       span.end();
       return outcome;
@@ -130,6 +140,9 @@ export function createToolCallProcessor(deps: ToolCallRunnerDeps) {
       if ('retry' in outcome) throw new RetryableToolFailure(outcome.retry);
       result = finish(data.toolCallId, startedAt, attempt, outcome, { span: toolSpan });
     }
+    // A call answered without reaching its tool (bad arguments, cancelled) was picked up just now.
+    if (timings.queueWaitMs === undefined && !data.lock) timings.queueWaitMs = startedAt - job.timestamp;
+    deps.metrics?.finished(deps.tools.has(data.name) ? data.name : UNKNOWN_TOOL_LABEL, result, timings);
     deps.logger.debug({ taskId: data.taskId, toolCallId: data.toolCallId, tool: data.name, ok: result.ok }, 'tool call finished');
     return result;
   };

@@ -7,6 +7,7 @@ export const ERROR_STATUS = {
   invalid_json: 400,
   invalid_request: 400,
   unauthorized: 401,
+  forbidden: 403,
   rate_limited: 429,
   not_found: 404,
   route_not_found: 404,

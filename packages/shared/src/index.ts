@@ -45,6 +45,8 @@ export { toToolMessage } from './tool-message.ts';
 export {
   registerWorker,
   listLiveWorkers,
+  listKnownPools,
+  forgetPool,
   registryKeys,
   publishedToolSchema,
   workerDocumentSchema,
@@ -53,6 +55,9 @@ export type { PublishedTool, WorkerDocument } from './registry/worker-registry.t
 export { createRedis, redisTargetOf } from './redis/connection.ts';
 export type { RedisTarget } from './redis/connection.ts';
 export { waitForRedis, waitForRedisOrExit, redisAccessProblem, RedisAccessError } from './redis/wait-for-redis.ts';
+export { Metrics } from './metrics/metrics.ts';
+export type { Counter, Gauge, Histogram, MetricsOptions } from './metrics/metrics.ts';
+export { limitLabelValues, OTHER_LABEL_VALUE } from './metrics/label-limit.ts';
 export { startTelemetry } from './telemetry/start-telemetry.ts';
 export type { Telemetry } from './telemetry/start-telemetry.ts';
 export {

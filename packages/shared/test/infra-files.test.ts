@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { parseAppEnv, unknownVariables, type App } from './support/app-env.ts';
 
 // Static checks of docker-compose.yml and infra/Dockerfile; no Docker engine is needed.
 
@@ -19,6 +20,8 @@ interface ComposeService {
   depends_on?: string[] | Record<string, { condition?: string }>;
   healthcheck?: { test?: string | string[] };
   volumes?: Array<string | { type?: string; source?: string; target?: string }>;
+  stop_grace_period?: string;
+  profiles?: string[];
 }
 
 // Compose resolves `<<: *anchor` merge keys, so the parser must too.
@@ -156,5 +159,97 @@ describe('tracing in docker-compose.yml', () => {
     for (const name of ['orchestrator', 'tool-worker']) {
       expect(compose.services[name].environment.OTEL_EXPORTER_OTLP_ENDPOINT).toBe('http://jaeger:4318');
     }
+  });
+});
+
+/** Compose's `${NAME:-default}` / `${NAME-default}` / `${NAME}` as they resolve with NAME unset. */
+function interpolated(value: string): string {
+  return value.replace(/\$\{[A-Za-z_][A-Za-z0-9_]*(?::?-([^}]*))?\}/g, (_match, fallback: string | undefined) => fallback ?? '');
+}
+
+/** A compose duration (`15s`, `1m30s`, `500ms`) in milliseconds. */
+function durationMs(text: string): number {
+  const units: Record<string, number> = { us: 0.001, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(us|ms|s|m|h)/g)];
+  if (parts.length === 0 || parts.map((part) => part[0]).join('') !== text) throw new Error(`not a compose duration: ${text}`);
+  return parts.reduce((total, [, amount, unit]) => total + Number(amount) * (units[unit!] ?? Number.NaN), 0);
+}
+
+/** The URL a `node -e "fetch('…')…"` health check probes. */
+function probedUrl(svc: ComposeService): URL {
+  const test = argv(svc.healthcheck?.test ?? []);
+  expect(test.slice(0, 3), 'a CMD health check run by node (the slim image has no curl)').toEqual(['CMD', 'node', '-e']);
+  const url = /fetch\('([^']+)'\)/.exec(test[3] ?? '')?.[1];
+  if (!url) throw new Error(`no fetch('<url>') in ${JSON.stringify(test)}`);
+  expect(test[3]).toMatch(/process\.exit\(r\.ok \? 0 : 1\), \(\) => process\.exit\(1\)/);
+  return new URL(url);
+}
+
+/** Tool-worker services: every service running the tool worker's main script. */
+const workerServices = Object.keys(services).filter((name) => {
+  const command = services[name]?.command;
+  return command !== undefined && argv(command).includes('apps/tool-worker/src/main.ts');
+});
+
+const appOf = (name: string): App => (workerServices.includes(name) ? 'tool-worker' : 'orchestrator');
+const resolvedEnv = (name: string) =>
+  Object.fromEntries(Object.entries(environment(service(name))).map(([key, value]) => [key, interpolated(value)]));
+
+describe('docker-compose.yml: scaling, health checks and graceful shutdown', () => {
+  it('runs tool workers of the default pool and of an optional io pool', () => {
+    expect(workerServices.sort()).toEqual(['tool-worker', 'tool-worker-io']);
+    expect(resolvedEnv('tool-worker').VOLLEY_POOL).toBe('default');
+    expect(resolvedEnv('tool-worker-io').VOLLEY_POOL).toBe('io');
+    // Only on request, so `docker compose up` stays one pool.
+    expect(service('tool-worker-io').profiles).toEqual(['io-pool']);
+    expect(service('tool-worker').profiles).toBeUndefined();
+  });
+
+  it.each(['tool-worker', 'tool-worker-io'])('lets %s scale: no container_name, no host ports, no fixed worker id', (name) => {
+    const svc = service(name);
+    expect(svc.container_name).toBeUndefined();
+    expect(svc.ports ?? []).toEqual([]);
+    expect(resolvedEnv(name).VOLLEY_WORKER_ID ?? '').toBe('');
+  });
+
+  it('checks the orchestrator by /readyz on its own port', () => {
+    const url = probedUrl(service('orchestrator'));
+    expect(url.hostname).toBe('127.0.0.1');
+    expect(url.port).toBe(resolvedEnv('orchestrator').PORT);
+    expect(url.pathname).toBe('/readyz');
+  });
+
+  it.each(['tool-worker', 'tool-worker-io'])('checks %s by /healthz on its metrics port (VOLLEY_METRICS_PORT)', (name) => {
+    const port = resolvedEnv(name).VOLLEY_METRICS_PORT;
+    expect(port).toBe('9464');
+    const url = probedUrl(service(name));
+    expect(url.hostname).toBe('127.0.0.1');
+    expect(url.port).toBe(port);
+    expect(url.pathname).toBe('/healthz');
+  });
+
+  it.each(['orchestrator', 'tool-worker', 'tool-worker-io'])(
+    'gives %s a stop_grace_period past its VOLLEY_SHUTDOWN_TIMEOUT_MS, so running work finishes before SIGKILL',
+    (name) => {
+      const config = parseAppEnv(appOf(name), resolvedEnv(name));
+      const graceMs = durationMs(service(name).stop_grace_period ?? '10s');
+      // At least 2 s more for closing connections and flushing traces after the drain.
+      expect(graceMs).toBeGreaterThanOrEqual(Number(config.VOLLEY_SHUTDOWN_TIMEOUT_MS) + 2_000);
+    },
+  );
+
+  it.each(['orchestrator', 'tool-worker', 'tool-worker-io'])('sets only variables %s reads, with values it accepts', (name) => {
+    const env = resolvedEnv(name);
+    expect(unknownVariables(appOf(name), Object.keys(env))).toEqual([]);
+    expect(() => parseAppEnv(appOf(name), env)).not.toThrow();
+  });
+
+  it('mounts the io pool its tool module, where VOLLEY_TOOL_MODULES finds it', () => {
+    const env = resolvedEnv('tool-worker-io');
+    expect(env.VOLLEY_BUILTIN_TOOLS).toBe('false');
+    const [source, target] = String(service('tool-worker-io').volumes?.[0]).split(':');
+    const modulePath = `/app/${env.VOLLEY_TOOL_MODULES}`;
+    expect(modulePath.startsWith(`${target}/`)).toBe(true);
+    expect(existsSync(repoPath(`${source}${modulePath.slice(target!.length)}`))).toBe(true);
   });
 });

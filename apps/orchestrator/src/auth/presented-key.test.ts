@@ -31,4 +31,38 @@ describe('presentedKey', () => {
       expect(JSON.stringify(presented)).not.toContain(KEY);
     });
   });
+
+  describe('when Basic auth is allowed (the queue dashboard)', () => {
+    const basic = (credentials: string) => ({ authorization: `Basic ${Buffer.from(credentials).toString('base64')}` });
+
+    it.each([
+      ['as the password, with a user name', basic(`admin:${KEY}`)],
+      ['as the password, with no user name', basic(`:${KEY}`)],
+      ['as the password, scheme in any case', { authorization: `basic ${Buffer.from(`x:${KEY}`).toString('base64')}` }],
+      ['as a bearer token still', { authorization: `Bearer ${KEY}` }],
+      ['as Basic and x-api-key, agreeing', { ...basic(`x:${KEY}`), 'x-api-key': KEY }],
+    ])('finds it %s', (_what, headers) => {
+      expect(presentedKey(headers, { basic: true })).toEqual({ ok: true, key: KEY });
+    });
+
+    it('keeps a colon inside the password', () => {
+      expect(presentedKey(basic(`user:${KEY}:more`), { basic: true })).toEqual({ ok: true, key: `${KEY}:more` });
+    });
+
+    it.each([
+      ['no password', basic(`${KEY}`), /Basic with the API key as the password/],
+      ['an empty password', basic('user:'), /Basic with the API key as the password/],
+      ['Basic that is not base64', { authorization: 'Basic !!!' }, /Basic with the API key as the password/],
+      ['Basic and x-api-key that differ', { ...basic(`x:${KEY}`), 'x-api-key': `${KEY}x` }, /different keys/],
+    ])('refuses %s, without quoting it', (_what, headers, problem) => {
+      const presented = presentedKey(headers, { basic: true });
+      expect(presented.ok).toBe(false);
+      expect(!presented.ok && presented.problem).toMatch(problem);
+      expect(JSON.stringify(presented)).not.toContain(KEY);
+    });
+
+    it('is not accepted unless asked for', () => {
+      expect(presentedKey(basic(`x:${KEY}`)).ok).toBe(false);
+    });
+  });
 });

@@ -55,6 +55,15 @@ describe('orchestrator security configuration', () => {
       expect([...config.VOLLEY_TENANT_TOOLS!.get('acme')!]).toEqual(['echo', 'nap']);
       expect(config.VOLLEY_TASK_RATE_LIMIT).toBe(0);
     });
+
+    it('reads VOLLEY_DASHBOARD_TENANTS as a list of tenants that have keys', () => {
+      const config = parseEnv(orchestratorConfigSchema, {
+        ...BASE,
+        VOLLEY_API_KEYS: `${KEY_A}:acme,${KEY_B}:globex`,
+        VOLLEY_DASHBOARD_TENANTS: ' globex ,acme',
+      });
+      expect(config.VOLLEY_DASHBOARD_TENANTS).toEqual(['globex', 'acme']);
+    });
   });
 
   describe('when the values are wrong', () => {
@@ -80,6 +89,14 @@ describe('orchestrator security configuration', () => {
       expect(configError({ VOLLEY_API_KEYS: `${KEY_A}:acme`, VOLLEY_TENANT_TOOLS: 'acme=echo;acmee=nap' })).toMatch(
         /VOLLEY_TENANT_TOOLS: no API key belongs to tenant acmee/,
       );
+    });
+
+    it('refuses dashboard tenants without keys, or a tenant no key has', () => {
+      expect(configError({ VOLLEY_DASHBOARD_TENANTS: 'ops' })).toMatch(/VOLLEY_DASHBOARD_TENANTS: needs VOLLEY_API_KEYS/);
+      expect(configError({ VOLLEY_API_KEYS: `${KEY_A}:acme`, VOLLEY_DASHBOARD_TENANTS: 'acme, ops' })).toMatch(
+        /VOLLEY_DASHBOARD_TENANTS: no API key belongs to tenant ops/,
+      );
+      expect(configError({ VOLLEY_API_KEYS: `${KEY_A}:acme`, VOLLEY_DASHBOARD_TENANTS: ' , ' })).toMatch(/VOLLEY_DASHBOARD_TENANTS: name at least one tenant/);
     });
 
     it('refuses a negative rate limit', () => {

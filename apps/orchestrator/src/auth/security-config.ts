@@ -48,12 +48,19 @@ export const securityEnvSchema = {
   VOLLEY_TENANT_TOOLS: tenantToolsText().optional(),
   /** Task submissions per minute per tenant; 0 turns the limit off. */
   VOLLEY_TASK_RATE_LIMIT: z.coerce.number().int().min(0).max(1_000_000).default(600),
+  /** Tenants whose keys may open the queue dashboard (comma-separated); unset: every key. */
+  VOLLEY_DASHBOARD_TENANTS: z
+    .string()
+    .transform((value) => value.split(',').map((item) => item.trim()).filter(Boolean))
+    .pipe(z.array(z.string()).min(1, 'name at least one tenant'))
+    .optional(),
 };
 
 type SecurityEnv = {
   VOLLEY_API_KEYS?: ApiKeyEntry[] | undefined;
   VOLLEY_API_KEYS_FILE?: ApiKeyEntry[] | undefined;
   VOLLEY_TENANT_TOOLS?: TenantTools | undefined;
+  VOLLEY_DASHBOARD_TENANTS?: string[] | undefined;
 };
 
 /** Checks across the variables, for the config schema's `superRefine`. */
@@ -63,6 +70,7 @@ export function checkSecurityEnv(config: SecurityEnv, ctx: z.RefinementCtx): voi
     return;
   }
   const keys = config.VOLLEY_API_KEYS ?? config.VOLLEY_API_KEYS_FILE;
+  checkDashboardTenants(config.VOLLEY_DASHBOARD_TENANTS, keys, ctx);
   if (!config.VOLLEY_TENANT_TOOLS) return;
   if (!keys) {
     ctx.addIssue({
@@ -77,5 +85,23 @@ export function checkSecurityEnv(config: SecurityEnv, ctx: z.RefinementCtx): voi
   const unknown = [...config.VOLLEY_TENANT_TOOLS.keys()].filter((tenant) => !tenants.has(tenant));
   if (unknown.length > 0) {
     ctx.addIssue({ code: 'custom', path: ['VOLLEY_TENANT_TOOLS'], message: `no API key belongs to tenant ${unknown.join(', ')}` });
+  }
+}
+
+/** Like the tool rules: a misspelt tenant would lock every operator out, so it is a config error. */
+function checkDashboardTenants(dashboardTenants: string[] | undefined, keys: ApiKeyEntry[] | undefined, ctx: z.RefinementCtx): void {
+  if (!dashboardTenants) return;
+  if (!keys) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['VOLLEY_DASHBOARD_TENANTS'],
+      message: 'needs VOLLEY_API_KEYS or VOLLEY_API_KEYS_FILE (without keys there are no tenants)',
+    });
+    return;
+  }
+  const tenants = new Set(keys.map((entry) => entry.tenant));
+  const unknown = dashboardTenants.filter((tenant) => !tenants.has(tenant));
+  if (unknown.length > 0) {
+    ctx.addIssue({ code: 'custom', path: ['VOLLEY_DASHBOARD_TENANTS'], message: `no API key belongs to tenant ${unknown.join(', ')}` });
   }
 }

@@ -21,6 +21,8 @@ export interface Security {
   tenantTools: TenantTools;
   /** Null: task submissions are not limited. */
   taskRateLimit: TaskRateLimit | null;
+  /** Tenants whose keys may open the queue dashboard; null: every valid key. */
+  dashboardTenants: ReadonlySet<string> | null;
 }
 
 export interface SecurityConfig {
@@ -28,10 +30,19 @@ export interface SecurityConfig {
   VOLLEY_API_KEYS_FILE?: ApiKeyEntry[] | undefined;
   VOLLEY_TENANT_TOOLS?: TenantTools | undefined;
   VOLLEY_TASK_RATE_LIMIT: number;
+  VOLLEY_DASHBOARD_TENANTS?: string[] | undefined;
 }
 
-/** Routes anyone may call: probes must work without a key. */
-const PUBLIC_ROUTES = new Set(['/healthz', '/readyz']);
+export interface SecurityOptions {
+  /**
+   * Routes under this path (the queue dashboard) also take the key as the password of HTTP
+   * Basic auth, and their 401 asks for Basic credentials, so a browser prompts for them.
+   */
+  basicAuthUnder?: string;
+}
+
+/** Routes anyone may call: probes and the Prometheus scrape must work without a key. */
+const PUBLIC_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
 
 /** Builds the security policy and says in the log what it is (auth off is a warning). */
 export function createSecurity(config: SecurityConfig, deps: { redis: Redis; prefix: string; logger: Logger }): Security {
@@ -41,6 +52,7 @@ export function createSecurity(config: SecurityConfig, deps: { redis: Redis; pre
   const perMinute = config.VOLLEY_TASK_RATE_LIMIT;
   const taskRateLimit = perMinute > 0 ? new TaskRateLimit({ redis: deps.redis, prefix: deps.prefix, perMinute }) : null;
   const rateLimit = taskRateLimit ? `${perMinute} tasks/minute per tenant` : 'off';
+  const dashboardTenants = config.VOLLEY_DASHBOARD_TENANTS ? new Set(config.VOLLEY_DASHBOARD_TENANTS) : null;
   if (keyring) {
     deps.logger.info(
       {
@@ -48,6 +60,7 @@ export function createSecurity(config: SecurityConfig, deps: { redis: Redis; pre
         tenants: [...keyring.tenants].sort(),
         restricted_tenants: [...tenantTools].flatMap(([tenant, tools]) => (tools ? [tenant] : [])).sort(),
         task_rate_limit: rateLimit,
+        dashboard_tenants: dashboardTenants ? [...dashboardTenants].sort() : 'every tenant',
       },
       'API key authentication on',
     );
@@ -57,7 +70,7 @@ export function createSecurity(config: SecurityConfig, deps: { redis: Redis; pre
       'API key authentication is OFF (neither VOLLEY_API_KEYS nor VOLLEY_API_KEYS_FILE is set): anyone who reaches this port can submit tasks, call tools and read every task',
     );
   }
-  return { keyring, tenantTools, taskRateLimit };
+  return { keyring, tenantTools, taskRateLimit, dashboardTenants };
 }
 
 /**
@@ -65,12 +78,15 @@ export function createSecurity(config: SecurityConfig, deps: { redis: Redis; pre
  * probes), then the rate limit on task submission (429 with `retry-after`). Both run before
  * the body is read, so a refused client costs no parsing.
  */
-export function registerSecurity(app: FastifyInstance, security: Security, logger: Logger): void {
+export function registerSecurity(app: FastifyInstance, security: Security, logger: Logger, options: SecurityOptions = {}): void {
   app.decorateRequest('caller', null as unknown as Caller);
   app.addHook('onRequest', async (request, reply) => {
     request.caller = ANONYMOUS_CALLER;
-    if (!security.keyring || PUBLIC_ROUTES.has(request.routeOptions.url ?? '')) return;
-    const presented = presentedKey(request.headers);
+    const route = request.routeOptions.url ?? '';
+    if (!security.keyring || PUBLIC_ROUTES.has(route)) return;
+    // By the matched route, not the raw path: only the dashboard's own routes take Basic.
+    const basic = options.basicAuthUnder !== undefined && isUnder(route, options.basicAuthUnder);
+    const presented = presentedKey(request.headers, { basic });
     const tenant = presented.ok ? security.keyring.tenantOf(presented.key) : undefined;
     if (tenant === undefined) {
       const problem = presented.ok ? 'invalid API key' : presented.problem;
@@ -79,7 +95,7 @@ export function registerSecurity(app: FastifyInstance, security: Security, logge
       logger.info({ method: request.method, path, ip: request.ip, problem }, 'request refused: unauthorized');
       return reply
         .status(401)
-        .header('www-authenticate', 'Bearer realm="volley"')
+        .header('www-authenticate', basic ? 'Basic realm="volley", charset="UTF-8"' : 'Bearer realm="volley"')
         .send(errorBody('unauthorized', problem));
     }
     request.caller = { tenant, tools: allowedToolsOf(security.tenantTools, tenant) };
@@ -103,4 +119,8 @@ async function limitTaskSubmission(limit: TaskRateLimit, request: FastifyRequest
     .status(429)
     .header('retry-after', String(retryAfterSeconds))
     .send(errorBody('rate_limited', `${who} may submit ${limit.perMinute} tasks a minute; retry in ${retryAfterSeconds} s`));
+}
+
+function isUnder(route: string, path: string): boolean {
+  return route === path || route.startsWith(`${path}/`);
 }

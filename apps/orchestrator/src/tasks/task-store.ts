@@ -1,6 +1,6 @@
 import { VolleyError } from '@volley/shared';
 import type { Redis } from 'ioredis';
-import { TERMINAL_STATUSES, type TaskRecord } from './task-record.ts';
+import { TERMINAL_STATUSES, type TaskRecord, type TaskStatus } from './task-record.ts';
 
 type GuardedRedis = Redis & { volleyPutTask(record: string, cancelled: string, body: string, ttl: number): Promise<number> };
 
@@ -22,13 +22,20 @@ export class TaskStore {
   private readonly redis: GuardedRedis;
   private readonly prefix: string;
   private readonly ttlSeconds: number;
+  private readonly onTransition: (status: TaskStatus) => void;
 
-  constructor(deps: { redis: Redis; prefix: string; ttlSeconds: number }) {
+  /**
+   * `onTransition` hears of each task once as `queued` (created: only creation writes that
+   * status) and once as it ends (`completed`, `failed`: a finished task is never written again;
+   * `cancelled`), e.g. to count tasks.
+   */
+  constructor(deps: { redis: Redis; prefix: string; ttlSeconds: number; onTransition?: (status: TaskStatus) => void }) {
     const redis = deps.redis as GuardedRedis;
     if (typeof redis.volleyPutTask !== 'function') redis.defineCommand('volleyPutTask', { numberOfKeys: 2, lua: PUT_SCRIPT });
     this.redis = redis;
     this.prefix = deps.prefix;
     this.ttlSeconds = deps.ttlSeconds;
+    this.onTransition = deps.onTransition ?? (() => undefined);
   }
 
   private key(id: string): string {
@@ -56,11 +63,13 @@ export class TaskStore {
     const ttl = TERMINAL_STATUSES.has(task.status) ? this.ttlSeconds : 0;
     const written = await this.redis.volleyPutTask(this.key(task.id), this.cancelledKey(task.id), JSON.stringify(task), ttl);
     if (written === 0) throw new TaskCancelled(task.id);
+    if (task.status !== 'running') this.onTransition(task.status);
   }
 
   /** Marks the task cancelled; the record keeps what happened up to now. */
   async cancel(id: string): Promise<void> {
     await this.redis.multi().set(this.cancelledKey(id), Date.now(), 'EX', this.ttlSeconds).expire(this.key(id), this.ttlSeconds).exec();
+    this.onTransition('cancelled');
   }
 }
 

@@ -151,6 +151,9 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
         ...common,
         VOLLEY_WORKER_ID: name,
         VOLLEY_TOOL_MODULES: (options.toolModules ?? [TEST_TOOLS]).join(','),
+        // Several workers on one host: each takes a free port for /metrics (logged as metricsPort).
+        VOLLEY_METRICS_PORT: '0',
+        VOLLEY_METRICS_HOST: '127.0.0.1',
         ...options.workerEnv,
         ...env,
       },

@@ -33,6 +33,8 @@ export type WorkerDocument = z.infer<typeof workerDocumentSchema>;
 export function registryKeys(prefix: string) {
   return {
     workers: `${prefix}:registry:workers`,
+    /** Every pool some worker served, so a pool whose workers all died still shows its backlog. */
+    pools: `${prefix}:registry:pools`,
     worker: (id: string) => `${prefix}:registry:worker:${id}`,
   };
 }
@@ -54,6 +56,7 @@ export async function registerWorker(
       .multi()
       .pexpire(keys.worker(document.id), options.leaseMs)
       .zadd(keys.workers, expiresAt, document.id)
+      .sadd(keys.pools, document.pool)
       .exec()) as [[unknown, number]];
     if (renewed === 0) await redis.set(keys.worker(document.id), body, 'PX', options.leaseMs);
   };
@@ -87,4 +90,14 @@ export async function listLiveWorkers(redis: Redis, prefix: string): Promise<Wor
     if (parsed.success) documents.push(parsed.data);
   }
   return documents;
+}
+
+/** Every pool a worker has served and that was not forgotten since (see `forgetPool`). */
+export async function listKnownPools(redis: Redis, prefix: string): Promise<string[]> {
+  return redis.smembers(registryKeys(prefix).pools);
+}
+
+/** Drops a pool from the known ones (its workers are gone and its queue is empty); a worker of it adds it back. */
+export async function forgetPool(redis: Redis, prefix: string, pool: string): Promise<void> {
+  await redis.srem(registryKeys(prefix).pools, pool);
 }

@@ -9,3 +9,5 @@ export { waitFor } from './wait-for.ts';
 export type { WaitForOptions, WaitForProbe } from './wait-for.ts';
 export { startRedisCluster } from './redis-cluster.ts';
 export type { TestRedisCluster } from './redis-cluster.ts';
+export { parsePrometheusText, sampleValue, samplesOf } from './prometheus-text.ts';
+export type { PrometheusSample } from './prometheus-text.ts';

@@ -83,7 +83,7 @@ describe('chaos: workers killed and restarted at random while tasks run', () => 
       expect(toolMessages).toEqual(expected);
       expect(task.turns[0].tool_calls.map((c: any) => c.id)).toEqual(expected);
     }
-    expect(kills).toBeGreaterThanOrEqual(8);
+    expect(kills).toBeGreaterThanOrEqual(4);
     // The kills hit calls in flight: some calls only finished on a later attempt.
     const retried = tasks.flatMap((task) => task.turns[0].tool_calls).filter((call: any) => call.attempts > 1);
     expect(retried.length).toBeGreaterThan(0);

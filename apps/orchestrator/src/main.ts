@@ -3,6 +3,7 @@ import { QueueEvents } from 'bullmq';
 import { buildApp } from './app.ts';
 import { createSecurity } from './auth/security.ts';
 import { orchestratorConfigSchema } from './config.ts';
+import { FanInWaiters } from './fan-out/fan-in-waiters.ts';
 import { FanOutQueue } from './fan-out/fan-out-queue.ts';
 import { instrumentModelClient } from './metrics/instrument-model-client.ts';
 import { registerQueueMetrics } from './metrics/queue-metrics.ts';
@@ -28,6 +29,7 @@ const catalog = new ToolCatalog({ redis, prefix });
 const fanOut = new FanOutQueue({ connection: redis, prefix });
 registerQueueMetrics(metrics, { redis, prefix, queueOf: (pool) => fanOut.toolQueue(pool), turns: fanOut.turns });
 // QueueEvents blocks on a stream read, so it gets a connection of its own.
+const fanInWaiters = new FanInWaiters();
 const turnEvents = new QueueEvents(TURN_QUEUE, { connection: createRedis(redisTarget), prefix });
 const model = createOpenAIModelClient({
   apiKey: config.OPENAI_API_KEY ?? 'not-needed',
@@ -49,6 +51,7 @@ const turnWorker = startTurnWorker({
   jobLockMs: config.VOLLEY_JOB_LOCK_MS,
   stalledIntervalMs: config.VOLLEY_STALLED_INTERVAL_MS,
   maxStalledCount: config.VOLLEY_MAX_STALLED_COUNT,
+  fanInWaiters,
   maxArgumentBytes: config.VOLLEY_MAX_ARGUMENT_BYTES,
 });
 
@@ -57,6 +60,7 @@ const app = buildApp({
   catalog,
   fanOut,
   turnEvents,
+  fanInWaiters,
   redis,
   logger,
   bodyLimitBytes: config.VOLLEY_BODY_LIMIT_BYTES,

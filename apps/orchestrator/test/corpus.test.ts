@@ -29,7 +29,7 @@ async function expectPrototypesUntouched(cluster: Cluster) {
   const probes = Array.from({ length: 40 }, (_, index) => ({
     id: `probe_${index}`,
     type: 'function',
-    function: { name: 'prototype_keys', arguments: '{}' },
+    function: { name: 'prototype_keys', arguments: '{"hold_ms": 50}' },
   }));
   const { body } = await cluster.api.post('/v1/tool-calls', { message: { role: 'assistant', content: null, tool_calls: probes } });
   const reports = body.messages.map((m: any) => JSON.parse(m.content));

@@ -16,6 +16,7 @@ import { z } from 'zod';
 import type { CallRecord } from '../tasks/task-record.ts';
 import type { ToolCatalog } from '../tools/tool-catalog.ts';
 import { finishedCallRecord } from './call-record.ts';
+import type { FanInWaiters } from './fan-in-waiters.ts';
 import type { FanOutQueue } from './fan-out-queue.ts';
 import { planFanOut } from './plan-fan-out.ts';
 
@@ -32,6 +33,7 @@ export interface RunToolCallsDeps {
   catalog: ToolCatalog;
   fanOut: FanOutQueue;
   turnEvents: QueueEvents;
+  fanInWaiters: FanInWaiters;
   logger: Logger;
   limits: { maxToolCalls: number; defaultTimeoutMs: number; maxArgumentBytes: number };
 }
@@ -83,10 +85,15 @@ export async function runToolCalls(
       { name: FAN_IN_JOB, jobId: id, data: { slots: plan.slots, ...(fanOutSpan ? { fan_out_span: fanOutSpan } : {}) } },
       plan.children,
     );
+    const fromEvent = parent.waitUntilFinished(deps.turnEvents, timeoutMs + FAN_IN_GRACE_MS);
+    // When the in-memory hand-over wins, the event's promise may still time out: not an error.
+    fromEvent.catch(() => undefined);
     try {
-      results = await parent.waitUntilFinished(deps.turnEvents, timeoutMs + FAN_IN_GRACE_MS);
+      results = await Promise.race([deps.fanInWaiters.wait(id), fromEvent]);
     } catch (error) {
       throw new VolleyError('fanout_timeout', `the tool calls did not all finish within ${timeoutMs + FAN_IN_GRACE_MS} ms`, { cause: error });
+    } finally {
+      deps.fanInWaiters.forget(id);
     }
   }
   const finished = results.map((result, index) => result ?? missing(plan.slots[index]!.tool_call_id));

@@ -2,6 +2,7 @@ import { TURN_QUEUE, type Logger, type ToolCallResult } from '@volley/shared';
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { fanInJobDataSchema } from '../fan-out/fan-in-slot-schema.ts';
+import type { FanInWaiters } from '../fan-out/fan-in-waiters.ts';
 import { gatherFanIn } from '../fan-out/gather-fan-in.ts';
 import { FAN_IN_JOB } from '../fan-out/run-tool-calls.ts';
 import { runTaskStep, TASK_STEP_JOB, type TaskStepDeps } from './task-step.ts';
@@ -11,7 +12,7 @@ import { runTaskStep, TASK_STEP_JOB, type TaskStepDeps } from './task-step.ts';
  * and the fan-in of bare `POST /v1/tool-calls` fan-outs. Any instance can take any job.
  */
 export function startTurnWorker(
-  deps: TaskStepDeps & { connection: Redis; concurrency: number; logger: Logger; jobLockMs: number; stalledIntervalMs: number; maxStalledCount: number },
+  deps: TaskStepDeps & { connection: Redis; concurrency: number; logger: Logger; jobLockMs: number; stalledIntervalMs: number; maxStalledCount: number; fanInWaiters: FanInWaiters },
 ) {
   const worker = new Worker(
     TURN_QUEUE,
@@ -22,7 +23,9 @@ export function startTurnWorker(
         case FAN_IN_JOB: {
           const data = fanInJobDataSchema.parse(job.data);
           const traced = data.fan_out_span ? { fanOutSpan: data.fan_out_span, attributes: {} } : undefined;
-          return gatherFanIn(job, data.slots, deps.prefix, traced);
+          const results = await gatherFanIn(job, data.slots, deps.prefix, traced);
+          deps.fanInWaiters.settle(job.id!, results);
+          return results;
         }
         default:
           throw new Error(`unknown job ${job.name} on the turn queue`);

@@ -1,0 +1,56 @@
+import type { BenchResults } from './report.ts';
+
+export interface TargetCheck {
+  target: string;
+  measured: string;
+  met: boolean;
+}
+
+/** Volley within 1.3× of the bare flow's p50 (issue 6). */
+const P50_RATIO = 1.3;
+const P99_LIMIT_MS = 20;
+const THROUGHPUT_RATIO = 0.8;
+const AGENT_SLACK = 0.05;
+const TARGET_CALLS = 10;
+
+/** Issue 6's targets, checked against this run's own baseline numbers (never against constants from elsewhere). */
+export function checkTargets(results: Omit<BenchResults, 'targets'>): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  const row = (path: string, sleepMs: number) =>
+    results.overhead.find((r) => r.path === path && r.calls === TARGET_CALLS && r.sleepMs === sleepMs);
+  for (const sleepMs of [...new Set(results.overhead.map((r) => r.sleepMs))]) {
+    const volley = row('volley', sleepMs);
+    const bare = row('bare-flow', sleepMs);
+    if (!volley || !bare) continue;
+    const ratio = volley.overhead.p50 / bare.overhead.p50;
+    checks.push({
+      target: `overhead p50 at N=${TARGET_CALLS}, T=${sleepMs} ms ≤ ${P50_RATIO}× bare flow`,
+      measured: `${volley.overhead.p50.toFixed(2)} ms vs ${bare.overhead.p50.toFixed(2)} ms = ${ratio.toFixed(2)}×`,
+      met: ratio <= P50_RATIO,
+    });
+    checks.push({
+      target: `overhead p99 at N=${TARGET_CALLS}, T=${sleepMs} ms < ${P99_LIMIT_MS} ms`,
+      measured: `${volley.overhead.p99.toFixed(2)} ms`,
+      met: volley.overhead.p99 < P99_LIMIT_MS,
+    });
+  }
+  for (const volley of results.throughput.rows.filter((r) => r.path === 'volley')) {
+    const bare = results.throughput.rows.find((r) => r.path === 'bare-flow' && r.workers === volley.workers && r.inFlight === volley.inFlight);
+    if (!bare) continue;
+    const ratio = volley.callsPerSecond / bare.callsPerSecond;
+    checks.push({
+      target: `throughput ≥ ${THROUGHPUT_RATIO}× bare (${volley.workers} worker${volley.workers > 1 ? 's' : ''}, ${volley.inFlight} in flight)`,
+      measured: `${volley.callsPerSecond.toFixed(0)} vs ${bare.callsPerSecond.toFixed(0)} calls/s = ${ratio.toFixed(2)}× (CPU per call: ${(bare.cpuMsPerCall / volley.cpuMsPerCall).toFixed(2)}×)`,
+      // A round with nothing finished in its window says nothing; it must not pass as ∞×.
+      met: bare.callsPerSecond > 0 && ratio >= THROUGHPUT_RATIO,
+    });
+  }
+  const { parallel } = results.agentTurn;
+  const excess = parallel.medianWallMs / parallel.idealMs - 1;
+  checks.push({
+    target: `agent turn within ${AGENT_SLACK * 100}% of 2L + T = ${parallel.idealMs} ms`,
+    measured: `${parallel.medianWallMs.toFixed(0)} ms (${excess >= 0 ? '+' : ''}${(excess * 100).toFixed(1)}%)`,
+    met: excess <= AGENT_SLACK,
+  });
+  return checks;
+}

@@ -22,6 +22,8 @@ export interface ExecuteOptions {
 /**
  * Runs the tool under its deadline. A tool that ignores its signal does not hold the worker
  * slot: the race answers at the deadline and the tool's promise is left to settle on its own.
+ * One controller and one cleared timer per call: `AbortSignal.timeout` would leave a timer
+ * alive for the whole timeout after every call, and `AbortSignal.any` is slow on a hot path.
  */
 export async function executeTool(
   loaded: LoadedTool,
@@ -32,23 +34,34 @@ export async function executeTool(
   if (options.timeoutMs <= 0) {
     return { error: { code: 'tool_timeout', message: 'the call reached its deadline before it started' } };
   }
-  const timeout = AbortSignal.timeout(options.timeoutMs);
-  const signal = options.abort ? AbortSignal.any([timeout, options.abort]) : timeout;
-  if (signal.aborted) return abortedOutcome(timeout, options);
-  let onAbort: (() => void) | undefined;
+  const outer = options.abort;
+  if (outer?.aborted) return abortedOutcome(false, options);
+  const controller = new AbortController();
+  let timedOut = false;
+  let settle: ((outcome: CallOutcome) => void) | undefined;
   const aborted = new Promise<CallOutcome>((resolve) => {
-    onAbort = () => resolve(abortedOutcome(timeout, options));
-    signal.addEventListener('abort', onAbort, { once: true });
+    settle = resolve;
   });
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort(new ToolError(`the tool did not finish within ${options.timeoutMs} ms`, { code: 'tool_timeout' }));
+    settle?.(abortedOutcome(true, options));
+  }, options.timeoutMs);
+  const onOuterAbort = () => {
+    controller.abort(outer?.reason);
+    settle?.(abortedOutcome(timedOut, options));
+  };
+  outer?.addEventListener('abort', onOuterAbort, { once: true });
   try {
-    return await Promise.race([aborted, run(loaded, args, { ...ctx, signal }, options.canRetry)]);
+    return await Promise.race([aborted, run(loaded, args, { ...ctx, signal: controller.signal }, options.canRetry)]);
   } finally {
-    if (onAbort) signal.removeEventListener('abort', onAbort);
+    clearTimeout(timer);
+    outer?.removeEventListener('abort', onOuterAbort);
   }
 }
 
-function abortedOutcome(timeout: AbortSignal, options: ExecuteOptions): CallOutcome {
-  if (timeout.aborted) return { error: { code: 'tool_timeout', message: `the tool did not finish within ${options.timeoutMs} ms` } };
+function abortedOutcome(timedOut: boolean, options: ExecuteOptions): CallOutcome {
+  if (timedOut) return { error: { code: 'tool_timeout', message: `the tool did not finish within ${options.timeoutMs} ms` } };
   const reason: unknown = options.abort?.reason;
   if (ToolError.isInstance(reason)) return { error: { code: reason.code, message: reason.message } };
   return { error: { code: 'cancelled', message: 'the call was cancelled' } };

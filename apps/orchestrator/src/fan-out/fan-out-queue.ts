@@ -35,6 +35,9 @@ export class FanOutQueue {
     this.prefix = deps.prefix;
     this.turns = new Queue(TURN_QUEUE, { connection: deps.connection, prefix: deps.prefix });
     this.flows = new FlowProducer({ connection: deps.connection, prefix: deps.prefix });
+    // Each add in flight listens for the producer closing; hundreds of concurrent fan-outs are
+    // normal here, not a leak.
+    this.flows.setMaxListeners(0);
   }
 
   /** The queue of one pool, for reading its jobs. */

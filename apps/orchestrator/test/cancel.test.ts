@@ -1,18 +1,9 @@
-import { parallelCallsThenAnswer } from '@volley/scripted-model';
 import { waitFor } from '@volley/shared/testing';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STATEFUL_TOOLS, startCluster, TEST_TOOLS, type Cluster } from './support/cluster.ts';
+import { ask, callsFromQuestion as respond, mark } from './support/scripted-calls.ts';
 
-/** Each test asks for its calls in its question: `calls:<json>`. */
-const respond = parallelCallsThenAnswer({
-  calls: (request) => {
-    const question = String(request.messages.findLast((m) => m.role === 'user')?.content ?? '');
-    return JSON.parse(question.slice(question.indexOf('calls:') + 'calls:'.length));
-  },
-});
-const ask = (calls: unknown[]) => ({ messages: [{ role: 'user', content: `calls:${JSON.stringify(calls)}` }] });
-const mark = (label: string, ms: number) => ({ id: label, name: 'mark', arguments: { label, ms } });
 
 describe('cancelling a task', () => {
   let cluster: Cluster;

@@ -1,24 +1,9 @@
-import { parallelCallsThenAnswer } from '@volley/scripted-model';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STATEFUL_TOOLS, startCluster, TEST_TOOLS, type Cluster } from './support/cluster.ts';
+import { ask, callsFromQuestion as respond, seeded } from './support/scripted-calls.ts';
 
-const respond = parallelCallsThenAnswer({
-  calls: (request) => {
-    const question = String(request.messages.findLast((m) => m.role === 'user')?.content ?? '');
-    return JSON.parse(question.slice(question.indexOf('calls:') + 'calls:'.length));
-  },
-});
-
-/** A small deterministic generator, so a failing run can be replayed. */
-function seeded(seed: number) {
-  let state = seed;
-  return () => {
-    state = (state * 1103515245 + 12345) % 2147483648;
-    return state / 2147483648;
-  };
-}
 
 const TASKS = 24;
 const CHAOS_MS = 8_000;
@@ -58,7 +43,7 @@ describe('chaos: workers killed and restarted at random while tasks run', () => 
     });
     const ids: string[] = [];
     for (const calls of requests) {
-      const { body } = await cluster.api.post('/v1/tasks', { messages: [{ role: 'user', content: `calls:${JSON.stringify(calls)}` }] });
+      const { body } = await cluster.api.post('/v1/tasks', ask(calls));
       ids.push(body.id);
     }
 

@@ -1,18 +1,9 @@
-import { parallelCallsThenAnswer } from '@volley/scripted-model';
 import { waitFor } from '@volley/shared/testing';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STATEFUL_TOOLS, startCluster, TEST_TOOLS, type Cluster } from './support/cluster.ts';
+import { ask, callsFromQuestion as respond, firstEntry, mark } from './support/scripted-calls.ts';
 
-/** Each test asks for its calls in its question: `calls:<json>`. */
-const respond = parallelCallsThenAnswer({
-  calls: (request) => {
-    const question = String(request.messages.findLast((m) => m.role === 'user')?.content ?? '');
-    return JSON.parse(question.slice(question.indexOf('calls:') + 'calls:'.length));
-  },
-});
-const ask = (calls: unknown[]) => ({ messages: [{ role: 'user', content: `calls:${JSON.stringify(calls)}` }] });
-const mark = (label: string, ms: number) => ({ id: label, name: 'mark', arguments: { label, ms } });
 // Dead processes are noticed within seconds: job locks of 2 s, stall checks every second.
 const FAST_RECOVERY = { VOLLEY_JOB_LOCK_MS: '2000', VOLLEY_STALLED_INTERVAL_MS: '1000' };
 
@@ -41,10 +32,7 @@ describe('faults', () => {
   describe('when a tool worker is killed mid-call', () => {
     it('hands the call to another worker within seconds and completes the task', async () => {
       const { body } = await cluster.api.post('/v1/tasks', ask([mark('w-kill', 4_000), mark('w-other', 10)]));
-      const started = await waitFor(async () => {
-        const line = await redis.lindex('test:marks:w-kill', 0);
-        return line ? (JSON.parse(line) as { worker: string }) : undefined;
-      });
+      const started = await firstEntry<{ worker: string }>(redis, 'test:marks:w-kill');
       const victim = cluster.workers.find((worker) => worker.name === started.worker)!;
       const killedAt = Date.now();
       await victim.kill();

@@ -1,8 +1,8 @@
 import { scriptedTurns } from '@volley/scripted-model';
-import { waitFor } from '@volley/shared/testing';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STATEFUL_TOOLS, startCluster, TEST_TOOLS, type Cluster } from './support/cluster.ts';
+import { firstEntry } from './support/scripted-calls.ts';
 
 // Short leases and stall checks, so recovery is measured in seconds.
 const LEASE_MS = 2_000;
@@ -43,10 +43,7 @@ describe('a worker killed while it holds a lock', () => {
 
   it('frees the resource within the lease, retries the call elsewhere and applies its effect once', async () => {
     const { body } = await cluster.api.post('/v1/tasks', { messages: [{ role: 'user', content: 'deposit then fee' }] });
-    const holding = await waitFor(async () => {
-      const first = await redis.lindex('test:holds:acct-9', 0);
-      return first ? (JSON.parse(first) as { worker: string; fencingToken: number }) : undefined;
-    });
+    const holding = await firstEntry<{ worker: string; fencingToken: number }>(redis, 'test:holds:acct-9');
     const victim = cluster.workers.find((worker) => worker.name === holding.worker)!;
     const killedAt = Date.now();
     await victim.kill();

@@ -1,9 +1,9 @@
 import { fileURLToPath } from 'node:url';
 import { parallelCallsThenAnswer } from '@volley/scripted-model';
-import { waitFor } from '@volley/shared/testing';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STATEFUL_TOOLS, startCluster, TEST_TOOLS, type Cluster } from './support/cluster.ts';
+import { firstEntry } from './support/scripted-calls.ts';
 
 const IO_TOOLS = fileURLToPath(new URL('./fixtures/io-pool-tools.ts', import.meta.url));
 const CPU_TOOLS = fileURLToPath(new URL('./fixtures/cpu-pool-tools.ts', import.meta.url));
@@ -75,10 +75,7 @@ describe('graceful shutdown', () => {
 
   it('lets a worker finish its running call on SIGTERM, then leave the registry', async () => {
     const { body } = await cluster.api.post('/v1/tasks', { messages: [{ role: 'user', content: 'drain me' }] });
-    const started = await waitFor(async () => {
-      const line = await redis.lindex('test:marks:drain', 0);
-      return line ? (JSON.parse(line) as { worker: string }) : undefined;
-    });
+    const started = await firstEntry<{ worker: string }>(redis, 'test:marks:drain');
     const worker = cluster.workers.find((w) => w.name === started.worker)!;
     const exit = await worker.stop('SIGTERM', 10_000);
     expect(exit.code).toBe(0);
@@ -97,10 +94,7 @@ describe('graceful shutdown', () => {
   it('gives up on a call that outlives the deadline; the call then runs again elsewhere', async () => {
     await cluster.addWorker('worker-3');
     const pending = cluster.api.post('/v1/tool-calls', { ...message([call('slow', 'mark', { label: 'too-slow', ms: 5_000 })]), timeout_ms: 60_000 });
-    const started = await waitFor(async () => {
-      const line = await redis.lindex('test:marks:too-slow', 0);
-      return line ? (JSON.parse(line) as { worker: string }) : undefined;
-    });
+    const started = await firstEntry<{ worker: string }>(redis, 'test:marks:too-slow');
     const worker = cluster.workers.find((w) => w.name === started.worker)!;
     const stopping = Date.now();
     const exit = await worker.stop('SIGTERM', 10_000);

@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STATEFUL_TOOLS, startCluster, TEST_TOOLS, type Cluster } from './support/cluster.ts';
+import { seeded } from './support/scripted-calls.ts';
 import { exclusionViolations, independentOverlaps, orderViolations, overlaps, type Touch } from './support/overlap.ts';
 
 type Claim = { key: string; mode: 'read' | 'write' };
@@ -22,15 +23,6 @@ async function fanOut(cluster: Cluster, toolCalls: unknown[], extra: Record<stri
 
 function touchesOf(body: { messages: Array<{ content: string }> }, messageIndex = 0): Touch[] {
   return body.messages.map((m, index) => ({ ...JSON.parse(m.content), message: messageIndex, index }));
-}
-
-/** A small deterministic generator, so a failing contention run can be replayed. */
-function seeded(seed: number) {
-  let state = seed;
-  return () => {
-    state = (state * 1103515245 + 12345) % 2147483648;
-    return state / 2147483648;
-  };
 }
 
 describe('resource locks', () => {

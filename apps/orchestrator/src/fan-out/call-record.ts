@@ -18,11 +18,16 @@ export function pendingCallRecord(slot: FanInSlot): CallRecord {
 }
 
 export function finishedCallRecord(slot: FanInSlot, result: ToolCallResult, pool = 'pool' in slot ? slot.pool : null): CallRecord {
+  return withResult({ id: slot.tool_call_id, name: slot.name, pool }, result);
+}
+
+/** A call's record once its result is known. */
+export function withResult(call: Pick<CallRecord, 'id' | 'name' | 'pool'>, result: ToolCallResult): CallRecord {
   return {
-    id: slot.tool_call_id,
-    name: slot.name,
+    id: call.id,
+    name: call.name,
     status: result.ok ? 'succeeded' : 'failed',
-    pool,
+    pool: call.pool,
     started_at: result.started_at,
     finished_at: result.finished_at,
     worker_id: result.worker_id,

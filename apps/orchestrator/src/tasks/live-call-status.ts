@@ -1,5 +1,6 @@
 import { fanOutId, taskStepJobId, toolCallJobId, toolCallResultSchema, toolQueueName } from '@volley/shared';
 import { Job } from 'bullmq';
+import { withResult } from '../fan-out/call-record.ts';
 import type { FanOutQueue } from '../fan-out/fan-out-queue.ts';
 import type { CallRecord, TaskRecord } from './task-record.ts';
 
@@ -22,10 +23,7 @@ export async function withLiveCallStatus(task: TaskRecord, queues: FanOutQueue):
       const jobId = toolCallJobId(fanOut, index);
       const queueName = toolQueueName(call.pool!);
       const finished = toolCallResultSchema.safeParse(values[`${queues.prefix}:${queueName}:${jobId}`]);
-      if (finished.success) {
-        const result = finished.data;
-        return [call, { ...call, status: result.ok ? 'succeeded' : 'failed', started_at: result.started_at, finished_at: result.finished_at, worker_id: result.worker_id, attempts: result.attempts, ...(result.lock_wait_ms === undefined ? {} : { lock_wait_ms: result.lock_wait_ms }), ...(result.ok ? {} : { error: result.error }) }];
-      }
+      if (finished.success) return [call, withResult(call, finished.data)];
       const job = await Job.fromId(queues.toolQueue(call.pool!), jobId);
       if (!job?.processedOn) return [call, call];
       return [call, { ...call, status: 'running', started_at: job.processedOn, attempts: job.attemptsStarted }];

@@ -1,4 +1,4 @@
-import { createLogger, createRedis, redisTargetOf, loadEnvOrExit, Metrics, startTelemetry, TURN_QUEUE, waitForRedisOrExit } from '@volley/shared';
+import { createLogger, settlesWithin, createRedis, redisTargetOf, loadEnvOrExit, Metrics, startTelemetry, TURN_QUEUE, waitForRedisOrExit } from '@volley/shared';
 import { QueueEvents } from 'bullmq';
 import { buildApp } from './app.ts';
 import { createSecurity } from './auth/security.ts';
@@ -82,9 +82,9 @@ function shutdown(signal: string): Promise<void> {
   stopping ??= (async () => {
     logger.info({ signal }, 'orchestrator stopping');
     await app.close().catch((error) => logger.warn({ err: error }, 'http close failed'));
-    const drained = turnWorker.close().then(() => true);
-    const deadline = new Promise<false>((resolve) => setTimeout(resolve, config.VOLLEY_SHUTDOWN_TIMEOUT_MS, false).unref());
-    if (!(await Promise.race([drained, deadline]))) await turnWorker.close(true).catch(() => undefined);
+    if (!(await settlesWithin(turnWorker.close(), config.VOLLEY_SHUTDOWN_TIMEOUT_MS))) {
+      await turnWorker.close(true).catch(() => undefined);
+    }
     await Promise.allSettled([turnEvents.close(), fanOut.close()]);
     await redis.quit().catch(() => undefined);
     await telemetry.shutdown();

@@ -2,6 +2,7 @@ import { Worker } from 'bullmq';
 import {
   createLogger,
   createRedis,
+  settlesWithin,
   redisTargetOf,
   loadEnvOrExit,
   Metrics,
@@ -113,9 +114,7 @@ function shutdown(signal: string): Promise<void> {
     logger.info({ signal }, 'worker stopping');
     status.markStopping();
     await registration.stop().catch((error) => logger.warn({ err: error }, 'registry removal failed'));
-    const drained = worker.close().then(() => true);
-    const deadline = new Promise<false>((resolve) => setTimeout(resolve, config.VOLLEY_SHUTDOWN_TIMEOUT_MS, false).unref());
-    const clean = await Promise.race([drained, deadline]);
+    const clean = await settlesWithin(worker.close(), config.VOLLEY_SHUTDOWN_TIMEOUT_MS);
     if (!clean) {
       // Left active, the calls' job locks lapse and BullMQ hands them to other workers; finishing
       // them here as failed or cancelled would end them for good.

@@ -45,13 +45,7 @@ function traceFanIn(fanOutSpan: ReservedSpan, attributes: Record<string, string 
       kind: SpanKind.CONSUMER,
       startTime: startedAt,
       links,
-      attributes: {
-        ...attributes,
-        [ATTR.messagingSystem]: 'bullmq',
-        [ATTR.messagingOperationType]: 'process',
-        [ATTR.messagingOperationName]: 'gather',
-        [ATTR.messagingBatchCount]: results.length,
-      },
+      attributes: { ...attributes, ...messaging('process', 'gather', results.length) },
     },
     contextOf(fanOutSpan),
   );
@@ -59,14 +53,17 @@ function traceFanIn(fanOutSpan: ReservedSpan, attributes: Record<string, string 
   emitReservedSpan(fanOutSpan, {
     name: `fan_out ${results.length} tool calls`,
     kind: SpanKind.PRODUCER,
-    attributes: {
-      ...attributes,
-      [ATTR.messagingSystem]: 'bullmq',
-      [ATTR.messagingOperationType]: 'send',
-      [ATTR.messagingOperationName]: 'fan_out',
-      [ATTR.messagingBatchCount]: results.length,
-    },
+    attributes: { ...attributes, ...messaging('send', 'fan_out', results.length) },
   });
+}
+
+function messaging(type: 'send' | 'process', operation: string, count: number) {
+  return {
+    [ATTR.messagingSystem]: 'bullmq',
+    [ATTR.messagingOperationType]: type,
+    [ATTR.messagingOperationName]: operation,
+    [ATTR.messagingBatchCount]: count,
+  };
 }
 
 async function collect(job: Job, slots: readonly FanInSlot[], prefix: string): Promise<ToolCallResult[]> {

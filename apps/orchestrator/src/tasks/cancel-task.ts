@@ -1,7 +1,5 @@
 import {
-  ATTR,
   cancelChannel,
-  emitReservedSpan,
   fanOutId,
   toolCallJobId,
   type Logger,
@@ -10,6 +8,7 @@ import { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { FanOutQueue } from '../fan-out/fan-out-queue.ts';
 import { TERMINAL_STATUSES, type TaskRecord } from './task-record.ts';
+import { emitTaskSpan } from './task-span.ts';
 import type { TaskStore } from './task-store.ts';
 
 export interface CancelTaskDeps {
@@ -40,13 +39,7 @@ export async function cancelTask(deps: CancelTaskDeps, task: TaskRecord): Promis
     }
   }
   deps.logger.info({ taskId: task.id }, 'task cancelled');
-  if (task.task_span) {
-    emitReservedSpan(task.task_span, {
-      name: 'invoke_agent volley',
-      attributes: { [ATTR.taskId]: task.id, 'volley.task.status': 'cancelled' },
-      error: { code: 'cancelled', message: 'the task was cancelled' },
-    });
-  }
+  emitTaskSpan(task, 'cancelled', { code: 'cancelled', message: 'the task was cancelled' });
   return (await deps.store.get(task.id)) ?? task;
 }
 

@@ -1,7 +1,6 @@
 import {
   ATTR,
   contextOf,
-  emitReservedSpan,
   fanOutId,
   inSpan,
   injectTraceContext,
@@ -22,6 +21,7 @@ import type { FanOutQueue } from '../fan-out/fan-out-queue.ts';
 import { gatherFanIn } from '../fan-out/gather-fan-in.ts';
 import { planFanOut, type FanInSlot } from '../fan-out/plan-fan-out.ts';
 import { TERMINAL_STATUSES, type TaskRecord, type TurnRecord } from '../tasks/task-record.ts';
+import { emitTaskSpan } from '../tasks/task-span.ts';
 import { TaskCancelled, type TaskStore } from '../tasks/task-store.ts';
 import { modelTool, type ToolCatalog } from '../tools/tool-catalog.ts';
 import type { ModelClient } from './model-client.ts';
@@ -181,23 +181,7 @@ async function finish(deps: TaskStepDeps, task: TaskRecord, status: 'completed' 
   task.status = status;
   if (error) task.error = error;
   await deps.store.put(task);
-  if (task.task_span) {
-    emitReservedSpan(task.task_span, {
-      name: 'invoke_agent volley',
-      attributes: {
-        [ATTR.genAiOperation]: 'invoke_agent',
-        [ATTR.genAiAgentName]: 'volley',
-        [ATTR.genAiRequestModel]: task.model,
-        [ATTR.genAiInputTokens]: task.usage.prompt_tokens,
-        [ATTR.genAiOutputTokens]: task.usage.completion_tokens,
-        [ATTR.taskId]: task.id,
-        'volley.task.status': status,
-        'volley.llm_calls': task.usage.llm_calls,
-        'volley.tool_calls': task.usage.tool_calls,
-      },
-      ...(error ? { error } : {}),
-    });
-  }
+  emitTaskSpan(task, status, error);
   deps.logger.info({ taskId: task.id, status, turns: task.turns.length, usage: task.usage, error }, 'task finished');
 }
 

@@ -13,6 +13,14 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const keep = process.argv.includes('--keep');
 const cleanups: Array<() => Promise<unknown>> = [];
 const say = (text: string) => process.stdout.write(`${text}\n`);
+/** Well under the test's own timeout, so a stuck run reports itself instead of being killed mute. */
+const FINISH_TIMEOUT_MS = 30_000;
+const LOG_TAIL_LINES = 40;
+
+function logTail(child: NodeProcess): string {
+  const lines = child.lines.slice(-LOG_TAIL_LINES).map((line) => (line.raw === true ? String(line.msg) : JSON.stringify(line)));
+  return [...lines, child.stderr().slice(-2_000)].join('\n');
+}
 
 async function main(): Promise<void> {
   let redisUrl = process.env.REDIS_URL;
@@ -61,13 +69,19 @@ async function main(): Promise<void> {
   });
   const { id } = (await submitted.json()) as { id: string };
   say(`• submitted task ${id}\n`);
+  let last: DemoTask | undefined;
   const task = await waitFor(
     async () => {
-      const body = (await (await fetch(`${api}/v1/tasks/${id}`)).json()) as DemoTask;
-      return ['completed', 'failed', 'cancelled'].includes(body.status) ? body : undefined;
+      last = (await (await fetch(`${api}/v1/tasks/${id}`)).json()) as DemoTask;
+      return ['completed', 'failed', 'cancelled'].includes(last.status) ? last : undefined;
     },
-    { timeoutMs: 60_000, message: `task ${id} did not finish within 60 s` },
-  );
+    { timeoutMs: FINISH_TIMEOUT_MS, message: `task ${id} did not finish within ${FINISH_TIMEOUT_MS / 1000} s` },
+  ).catch((error: unknown) => {
+    // A stuck demo must say where it stuck: the task as last seen and what each process logged.
+    say(`Task as last seen: ${JSON.stringify(last)}`);
+    for (const child of [orchestrator, ...workers]) say(`--- ${child.name} log (tail) ---\n${logTail(child)}`);
+    throw error;
+  });
   say(renderTranscript(task));
   say(renderTimeline(task));
   if (task.status !== 'completed') process.exitCode = 1;

@@ -3,6 +3,10 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+// Longer than the script's own deadlines (start-up, the task, clean-up) so that it reports a
+// stuck run itself; and whatever else sticks is stopped in time for its output to be shown.
+const KILL_AFTER_MS = 80_000;
+const TEST_TIMEOUT_MS = 90_000;
 
 function runStart(): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
@@ -12,7 +16,15 @@ function runStart(): Promise<{ code: number | null; output: string }> {
     let output = '';
     child.stdout.on('data', (chunk) => (output += chunk));
     child.stderr.on('data', (chunk) => (output += chunk));
-    child.on('close', (code) => resolve({ code, output }));
+    const killer = setTimeout(() => {
+      output += `\n[stopped after ${KILL_AFTER_MS} ms]`;
+      // SIGTERM lets the script stop the Redis and processes it started.
+      child.kill('SIGTERM');
+    }, KILL_AFTER_MS);
+    child.on('close', (code) => {
+      clearTimeout(killer);
+      resolve({ code, output });
+    });
   });
 }
 
@@ -25,6 +37,6 @@ describe('npm start', () => {
       expect(output).toContain('assistant → 3 tool calls in one message');
       expect(output).toMatch(/Turn 1: 3 tool calls all running at once between \d+ and \d+ ms, on 2 worker processes/);
       expect(output).toMatch(/Usage: 2 LLM round trips, 3 tool calls/);
-    });
+    }, TEST_TIMEOUT_MS);
   });
 });

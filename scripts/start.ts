@@ -15,6 +15,7 @@ const cleanups: Array<() => Promise<unknown>> = [];
 const say = (text: string) => process.stdout.write(`${text}\n`);
 /** Well under the test's own timeout, so a stuck run reports itself instead of being killed mute. */
 const FINISH_TIMEOUT_MS = 30_000;
+const REQUEST_TIMEOUT_MS = 5_000;
 const LOG_TAIL_LINES = 40;
 
 function logTail(child: NodeProcess): string {
@@ -62,6 +63,7 @@ async function main(): Promise<void> {
 
   const submitted = await fetch(`${api}/v1/tasks`, {
     method: 'POST',
+    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({
       messages: [{ role: 'user', content: "What's the weather in Paris, the time in Tokyo, and can you wait 300 ms?" }],
@@ -72,7 +74,7 @@ async function main(): Promise<void> {
   let last: DemoTask | undefined;
   const task = await waitFor(
     async () => {
-      last = (await (await fetch(`${api}/v1/tasks/${id}`)).json()) as DemoTask;
+      last = (await (await fetch(`${api}/v1/tasks/${id}`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })).json()) as DemoTask;
       return ['completed', 'failed', 'cancelled'].includes(last.status) ? last : undefined;
     },
     { timeoutMs: FINISH_TIMEOUT_MS, message: `task ${id} did not finish within ${FINISH_TIMEOUT_MS / 1000} s` },
@@ -87,7 +89,7 @@ async function main(): Promise<void> {
   if (task.status !== 'completed') process.exitCode = 1;
   if (keep) {
     say(`\nStill running (--keep): ${api}  —  Ctrl-C stops everything.`);
-    await new Promise<void>((resolve) => process.once('SIGINT', resolve));
+    await stopped;
   }
 }
 
@@ -95,11 +97,25 @@ async function cleanup(): Promise<void> {
   for (const step of cleanups.reverse()) await step().catch(() => undefined);
 }
 
+// Ctrl-C, or a test's deadline: whatever was started is stopped before the script ends.
+const stopped = new Promise<NodeJS.Signals>((resolve) => {
+  process.once('SIGINT', () => resolve('SIGINT'));
+  process.once('SIGTERM', () => resolve('SIGTERM'));
+});
+
+const run = main();
 try {
-  await main();
+  const signal = await Promise.race([run.then(() => undefined), stopped]);
+  if (signal && !keep) {
+    say(`\nnpm start stopped by ${signal} before it was done.`);
+    process.exitCode = 1;
+  }
 } catch (error) {
   process.stderr.write(`npm start failed: ${error instanceof Error ? error.message : String(error)}\n`);
   process.exitCode = 1;
 } finally {
+  run.catch(() => undefined);
   await cleanup();
+  // An interrupted run may still be polling; nothing of it matters any more.
+  process.exit();
 }

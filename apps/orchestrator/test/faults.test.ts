@@ -108,7 +108,7 @@ describe('model endpoint faults', () => {
     cluster = await startCluster({
       workers: 1,
       toolModules: [TEST_TOOLS, STATEFUL_TOOLS],
-      orchestratorEnv: { VOLLEY_LLM_TIMEOUT_MS: '1000', VOLLEY_LLM_MAX_RETRIES: '2' },
+      orchestratorEnv: { VOLLEY_LLM_TIMEOUT_MS: '1000', VOLLEY_LLM_MAX_RETRIES: '2', ...FAST_RECOVERY, VOLLEY_MAX_STALLED_COUNT: '0' },
       respond,
     });
   });
@@ -157,5 +157,22 @@ describe('model endpoint faults', () => {
     expect(unlucky).toMatchObject({ status: 'failed', attempts: 3, error: { code: 'upstream_busy' } });
     // Exponential backoff from 250 ms: the third attempt starts ≥ 250 + 500 ms after the first.
     expect(lucky.started_at - started).toBeGreaterThanOrEqual(700);
+  });
+
+  // Last in this cluster: it kills the cluster's orchestrator.
+  it('ends a task failed with step_failed when its step can never finish, instead of leaving it running', async () => {
+    cluster.model.setLatency(3_000);
+    const { body } = await cluster.api.post('/v1/tasks', ask([{ id: 'n', name: 'nap', arguments: { ms: 1 } }]));
+    await waitFor(() => cluster.model.load.inFlight > 0);
+    // The instance running the step dies, and this cluster allows a step no stall at all.
+    await cluster.orchestrators[0]!.kill();
+    cluster.model.setLatency(0);
+    const restarted = await cluster.addOrchestrator();
+
+    const task = await restarted.waitForTask(body.id, 15_000);
+    expect(task.status).toBe('failed');
+    expect(task.error.code).toBe('step_failed');
+    expect(task.error.message).toMatch(/^step 0 of the task failed for good .*stalled more than allowable limit/);
+    expect(task.usage.llm_calls).toBe(0);
   });
 });

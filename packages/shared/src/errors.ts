@@ -33,6 +33,7 @@ export const ERROR_STATUS = {
   // Task-level errors
   llm_error: 502,
   max_turns_exceeded: 409,
+  step_failed: 500,
   cancelled: 409,
   config_invalid: 500,
 } as const;

@@ -95,6 +95,20 @@ async function step(deps: TaskStepDeps, job: Job): Promise<void> {
   await fanOutTurn(deps, task, turn, calls);
 }
 
+/**
+ * A step job that failed for good (its attempts spent, or it stalled too often) would leave
+ * its task `running` forever: nothing else advances it. End the task instead, saying why.
+ */
+export async function failTaskOfDeadStep(deps: TaskStepDeps, job: Job, error: Error): Promise<void> {
+  const data = taskStepDataSchema.parse(job.data);
+  const task = await deps.store.get(data.taskId);
+  if (!task || TERMINAL_STATUSES.has(task.status)) return;
+  const message = `step ${data.turn} of the task failed for good (after ${job.attemptsMade} attempts): ${error.message}`;
+  await finish(deps, task, 'failed', { code: 'step_failed', message }).catch((failure: unknown) => {
+    if (!(failure instanceof TaskCancelled)) throw failure;
+  });
+}
+
 async function gatherTurn(deps: TaskStepDeps, job: Job, task: TaskRecord, turn: TurnRecord, slots: FanInSlot[]) {
   const traced = turn.fan_out_span
     ? { fanOutSpan: turn.fan_out_span, attributes: { [ATTR.taskId]: task.id, [ATTR.turn]: turn.index } }

@@ -5,7 +5,7 @@ import { fanInJobDataSchema } from '../fan-out/fan-in-slot-schema.ts';
 import type { FanInWaiters } from '../fan-out/fan-in-waiters.ts';
 import { gatherFanIn } from '../fan-out/gather-fan-in.ts';
 import { FAN_IN_JOB } from '../fan-out/run-tool-calls.ts';
-import { runTaskStep, TASK_STEP_JOB, type TaskStepDeps } from './task-step.ts';
+import { failTaskOfDeadStep, runTaskStep, TASK_STEP_JOB, type TaskStepDeps } from './task-step.ts';
 
 /**
  * The orchestrator's consumer of the turn queue: task steps (model calls, fan-out, fan-in)
@@ -41,7 +41,14 @@ export function startTurnWorker(
       maxStalledCount: deps.maxStalledCount,
     },
   );
-  worker.on('failed', (job, error) => deps.logger.error({ jobId: job?.id, name: job?.name, err: error }, 'turn job failed'));
+  worker.on('failed', (job, error) => {
+    deps.logger.error({ jobId: job?.id, name: job?.name, err: error }, 'turn job failed');
+    // Only a final failure sets finishedOn; a failure that will be retried leaves it unset.
+    if (job?.name !== TASK_STEP_JOB || !job.finishedOn) return;
+    failTaskOfDeadStep(deps, job, error).catch((failure: unknown) =>
+      deps.logger.error({ jobId: job.id, err: failure }, 'could not mark the task of a failed step failed'),
+    );
+  });
   worker.on('error', (error) => deps.logger.error({ err: error }, 'turn worker error'));
   return worker;
 }

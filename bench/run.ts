@@ -134,4 +134,7 @@ try {
 } finally {
   await system?.stop();
   log(`done in ${((nowMs() - began) / 1000).toFixed(1)} s`);
+  // Nothing left running may hold a finished run open, e.g. a Docker probe's socket to an
+  // unreachable DOCKER_HOST, which only gives up after the OS's connect timeout.
+  process.exit();
 }

@@ -1,4 +1,8 @@
 import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
@@ -8,9 +12,9 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const KILL_AFTER_MS = 80_000;
 const TEST_TIMEOUT_MS = 90_000;
 
-function runStart(): Promise<{ code: number | null; output: string }> {
+function runStart(extraEnv: Record<string, string> = {}): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
-    const env = { ...process.env };
+    const env = { ...process.env, ...extraEnv };
     for (const name of ['REDIS_URL', 'OPENAI_BASE_URL', 'PORT']) delete env[name];
     const child = spawn(process.execPath, ['scripts/start.ts'], { cwd: root, env });
     let output = '';
@@ -37,6 +41,25 @@ describe('npm start', () => {
       expect(output).toContain('assistant → 3 tool calls in one message');
       expect(output).toMatch(/Turn 1: 3 tool calls all running at once between \d+ and \d+ ms, on 2 worker processes/);
       expect(output).toMatch(/Usage: 2 LLM round trips, 3 tool calls/);
+    }, TEST_TIMEOUT_MS);
+  });
+
+  describe('on a machine whose Docker endpoint accepts connections but never answers', () => {
+    it('falls back to a local redis-server and still exits once done', async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'volley-silent-docker-'));
+      const sockets = new Set<Socket>();
+      const silent = createServer((socket) => sockets.add(socket));
+      await new Promise<void>((resolve) => silent.listen(join(dir, 'docker.sock'), resolve));
+      try {
+        const { code, output } = await runStart({ DOCKER_HOST: `unix://${join(dir, 'docker.sock')}` });
+        expect(code, output).toBe(0);
+        expect(output).toContain('• Redis (redis-server)');
+        expect(output).toMatch(/Transcript of task [0-9a-f-]+ \(completed\)/);
+      } finally {
+        for (const socket of sockets) socket.destroy();
+        await new Promise((resolve) => silent.close(resolve));
+        await rm(dir, { recursive: true, force: true });
+      }
     }, TEST_TIMEOUT_MS);
   });
 });

@@ -116,6 +116,7 @@ try {
 } finally {
   run.catch(() => undefined);
   await cleanup();
-  // An interrupted run may still be polling; nothing of it matters any more.
+  // Nothing left may hold a finished run open: an interrupted run's polling, or a Docker
+  // probe's socket to an unreachable DOCKER_HOST, which only gives up after the OS's connect timeout.
   process.exit();
 }

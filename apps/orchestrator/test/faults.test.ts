@@ -162,8 +162,10 @@ describe('model endpoint faults', () => {
   // Last in this cluster: it kills the cluster's orchestrator.
   it('ends a task failed with step_failed when its step can never finish, instead of leaving it running', async () => {
     cluster.model.setLatency(3_000);
+    // Earlier tests' timed-out model calls may still be in flight: wait for this task's own.
+    const before = cluster.model.load.received;
     const { body } = await cluster.api.post('/v1/tasks', ask([{ id: 'n', name: 'nap', arguments: { ms: 1 } }]));
-    await waitFor(() => cluster.model.load.inFlight > 0);
+    await waitFor(() => cluster.model.load.received > before);
     // The instance running the step dies, and this cluster allows a step no stall at all.
     await cluster.orchestrators[0]!.kill();
     cluster.model.setLatency(0);

@@ -1,6 +1,7 @@
-import { createLogger, settlesWithin, createRedis, redisTargetOf, loadEnvOrExit, Metrics, startTelemetry, TURN_QUEUE, waitForRedisOrExit } from '@volley/shared';
+import { createLogger, settlesWithin, createRedis, redisTargetOf, loadEnvOrExit, Metrics, parseEnv, startTelemetry, TURN_QUEUE, waitForRedisOrExit } from '@volley/shared';
 import { QueueEvents } from 'bullmq';
 import { buildApp } from './app.ts';
+import { watchApiKeysFile } from './auth/api-keys-file-watch.ts';
 import { createSecurity } from './auth/security.ts';
 import { orchestratorConfigSchema } from './config.ts';
 import { FanInWaiters } from './fan-out/fan-in-waiters.ts';
@@ -23,6 +24,14 @@ const redis = createRedis(redisTarget);
 redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
 await waitForRedisOrExit(redis, logger);
 const security = createSecurity(config, { redis, prefix, logger });
+const stopWatchingKeys = config.VOLLEY_API_KEYS_FILE
+  ? watchApiKeysFile({
+      security,
+      path: process.env.VOLLEY_API_KEYS_FILE!,
+      readKeys: () => parseEnv(orchestratorConfigSchema, process.env).VOLLEY_API_KEYS_FILE!,
+      logger,
+    })
+  : () => undefined;
 const metrics = new Metrics({ onCollectError: (collector, error) => logger.warn({ err: error, collector }, 'metrics collector failed') });
 const store = new TaskStore({ redis, prefix, ttlSeconds: config.VOLLEY_TASK_TTL_SECONDS, onTransition: countTasks(metrics) });
 const catalog = new ToolCatalog({ redis, prefix });
@@ -81,6 +90,7 @@ let stopping: Promise<void> | undefined;
 function shutdown(signal: string): Promise<void> {
   stopping ??= (async () => {
     logger.info({ signal }, 'orchestrator stopping');
+    stopWatchingKeys();
     await app.close().catch((error) => logger.warn({ err: error }, 'http close failed'));
     if (!(await settlesWithin(turnWorker.close(), config.VOLLEY_SHUTDOWN_TIMEOUT_MS))) {
       await turnWorker.close(true).catch(() => undefined);

@@ -1,5 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Responder } from '@volley/scripted-model';
+import { waitFor } from '@volley/shared/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type Api, type Cluster } from './support/cluster.ts';
 
@@ -254,6 +258,71 @@ describe('security', () => {
         expect(task).toMatchObject({ status: 'completed', tenant: null });
       }
       expect((await cluster.api.post('/v1/tool-calls', { message: assistant(call('c', 'nap', { ms: 1 })) })).status).toBe(200);
+    });
+  });
+
+  describe('with keys in a file that is rotated while the orchestrator runs', () => {
+    const ROTATION = { first: newKey(), second: newKey(), third: newKey(), refused: newKey(), globex: newKey() };
+    let cluster: Cluster;
+    let dir: string;
+    let file: string;
+
+    /** As Kubernetes swaps a Secret: the new file is written aside, then renamed over the old. */
+    const rotateTo = async (text: string) => {
+      await writeFile(`${file}.next`, text);
+      await rename(`${file}.next`, file);
+    };
+    const statusWith = async (key: string) => (await cluster.api.withHeaders({ authorization: `Bearer ${key}` }).exchange('GET', '/v1/tools')).status;
+    /** Waits, when called, for the next line `msg` with this reason, after those logged by now. */
+    const nextLine = (msg: string, reason: string) => {
+      const orchestrator = cluster.orchestrators[0]!;
+      const seen = orchestrator.lines.length;
+      return () => waitFor(() => orchestrator.lines.slice(seen).find((line) => line.msg === msg && line.reason === reason));
+    };
+
+    beforeAll(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'volley-keys-'));
+      file = join(dir, 'keys');
+      await writeFile(file, `# rotated by the test\n${ROTATION.first}:acme\n${ROTATION.globex}:globex\n`);
+      cluster = await startCluster({ workers: 1, respond, orchestratorEnv: { VOLLEY_API_KEYS_FILE: file, VOLLEY_TENANT_TOOLS: 'globex=nap' } });
+    });
+
+    afterAll(async () => {
+      await cluster?.stop();
+      if (dir) await rm(dir, { recursive: true, force: true });
+    });
+
+    it('takes the new keys on SIGHUP: the new key works at once, the old one is refused', async () => {
+      expect(await statusWith(ROTATION.first)).toBe(200);
+      const reloaded = nextLine('API keys reloaded', 'SIGHUP');
+      await rotateTo(`${ROTATION.second}:acme\n${ROTATION.globex}:globex\n`);
+      cluster.orchestrators[0]!.child.kill('SIGHUP');
+      expect(await reloaded()).toMatchObject({ keys: 2, tenants: ['acme', 'globex'] });
+      expect(await statusWith(ROTATION.second)).toBe(200);
+      expect(await statusWith(ROTATION.first)).toBe(401);
+      expect(await statusWith(ROTATION.globex)).toBe(200);
+    });
+
+    it('notices a changed file by itself within seconds', async () => {
+      const reloaded = nextLine('API keys reloaded', 'file changed');
+      await rotateTo(`${ROTATION.third}:acme\n${ROTATION.globex}:globex\n`);
+      await reloaded();
+      expect(await statusWith(ROTATION.third)).toBe(200);
+      expect(await statusWith(ROTATION.second)).toBe(401);
+    });
+
+    it('keeps the keys in force when the new file fails the start-up checks, and says why without a key', async () => {
+      const refused = nextLine('API keys not reloaded: the old keys stay in force', 'SIGHUP');
+      // The tool rules name globex, whose key this file drops: refused, as it would be at start.
+      await rotateTo(`${ROTATION.refused}:acme\n`);
+      cluster.orchestrators[0]!.child.kill('SIGHUP');
+      const line = await refused();
+      expect(line.level).toBe(50);
+      expect(String(line.problem)).toContain('no API key belongs to tenant globex');
+      expect(await statusWith(ROTATION.third)).toBe(200);
+      expect(await statusWith(ROTATION.refused)).toBe(401);
+      const everything = cluster.orchestrators.map((child) => `${child.lines.map((l) => JSON.stringify(l)).join('\n')}\n${child.stderr()}`).join('\n');
+      for (const key of Object.values(ROTATION)) expect(everything).not.toContain(key);
     });
   });
 });

@@ -42,7 +42,7 @@ const tenantToolsText = () =>
 export const securityEnvSchema = {
   /** `key:tenant` pairs, comma-separated. */
   VOLLEY_API_KEYS: apiKeysText().optional(),
-  /** A file of `key:tenant` pairs, one a line or comma-separated, `#` comments; read at start. */
+  /** A file of `key:tenant` pairs, one a line or comma-separated, `#` comments; read at start, then again when it changes or on SIGHUP (see `watchApiKeysFile`). */
   VOLLEY_API_KEYS_FILE: apiKeysFile().optional(),
   /** `tenant=tool_a|tool_b;other=*`; tenants not named may use every tool. */
   VOLLEY_TENANT_TOOLS: tenantToolsText().optional(),

@@ -14,9 +14,12 @@ declare module 'fastify' {
   }
 }
 
-/** Everything that decides who may do what; built once at start from the config. */
+/** Everything that decides who may do what; built at start from the config. */
 export interface Security {
-  /** Null: auth is off, every request is the anonymous caller. */
+  /**
+   * Null: auth is off, every request is the anonymous caller. Read on every request, since a
+   * key file's keys are swapped in when it changes (see `watchApiKeysFile`).
+   */
   keyring: ApiKeyring | null;
   tenantTools: TenantTools;
   /** Null: task submissions are not limited. */

@@ -1,9 +1,8 @@
 import { waitFor } from '@volley/shared/testing';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STATEFUL_TOOLS, startCluster, TEST_TOOLS, type Cluster } from './support/cluster.ts';
 import { ask, callsFromQuestion as respond, mark } from './support/scripted-calls.ts';
-
 
 describe('cancelling a task', () => {
   let cluster: Cluster;
@@ -17,11 +16,10 @@ describe('cancelling a task', () => {
       workerEnv: { VOLLEY_WORKER_CONCURRENCY: '1' },
       respond,
     });
-    redis = new Redis(cluster.redis.url);
+    redis = cluster.client;
   });
 
   afterAll(async () => {
-    await redis?.quit();
     await cluster?.stop();
   });
 

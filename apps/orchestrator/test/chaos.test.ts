@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STATEFUL_TOOLS, startCluster, TEST_TOOLS, type Cluster } from './support/cluster.ts';
 import { ask, callsFromQuestion as respond, seeded } from './support/scripted-calls.ts';
@@ -22,11 +22,10 @@ describe('chaos: workers killed and restarted at random while tasks run', () => 
       orchestratorEnv: fast,
       respond,
     });
-    redis = new Redis(cluster.redis.url);
+    redis = cluster.client;
   });
 
   afterAll(async () => {
-    await redis?.quit();
     await cluster?.stop();
   });
 

@@ -1,5 +1,5 @@
 import { waitFor } from '@volley/shared/testing';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STATEFUL_TOOLS, startCluster, TEST_TOOLS, type Cluster } from './support/cluster.ts';
 import { ask, callsFromQuestion as respond, firstEntry, mark } from './support/scripted-calls.ts';
@@ -21,11 +21,10 @@ describe('faults', () => {
       redis: { appendOnly: true },
       respond,
     });
-    redis = new Redis(cluster.redis.url, { maxRetriesPerRequest: null });
+    redis = cluster.client;
   });
 
   afterAll(async () => {
-    redis?.disconnect();
     await cluster?.stop();
   });
 

@@ -1,5 +1,5 @@
 import { scriptedTurns } from '@volley/scripted-model';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STATEFUL_TOOLS, startCluster, TEST_TOOLS, type Cluster } from './support/cluster.ts';
 import { firstEntry } from './support/scripted-calls.ts';
@@ -33,11 +33,10 @@ describe('a worker killed while it holds a lock', () => {
         { content: 'done' },
       ]),
     });
-    redis = new Redis(cluster.redis.url);
+    redis = cluster.client;
   });
 
   afterAll(async () => {
-    await redis?.quit();
     await cluster?.stop();
   });
 

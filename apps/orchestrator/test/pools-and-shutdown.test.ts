@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { parallelCallsThenAnswer } from '@volley/scripted-model';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STATEFUL_TOOLS, startCluster, TEST_TOOLS, type Cluster } from './support/cluster.ts';
 import { firstEntry } from './support/scripted-calls.ts';
@@ -65,11 +65,10 @@ describe('graceful shutdown', () => {
       workerEnv: { VOLLEY_SHUTDOWN_TIMEOUT_MS: '3000', VOLLEY_JOB_LOCK_MS: '2000', VOLLEY_STALLED_INTERVAL_MS: '1000' },
       respond: parallelCallsThenAnswer({ calls: [{ id: 'long', name: 'mark', arguments: { label: 'drain', ms: 1_500 } }] }),
     });
-    redis = new Redis(cluster.redis.url);
+    redis = cluster.client;
   });
 
   afterAll(async () => {
-    await redis?.quit();
     await cluster?.stop();
   });
 

@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
 import { startScriptedModel, type Responder, type ScriptedModel } from '@volley/scripted-model';
 import {
   freePort,
@@ -125,6 +126,11 @@ export interface Cluster {
   addWorker(name: string, env?: Record<string, string>): Promise<NodeProcess>;
   /** Starts one more orchestrator instance; its API is appended to `apis`. */
   addOrchestrator(): Promise<Api>;
+  /**
+   * A client of the (standalone) Redis, for a test's own reads: made on first use, closed by
+   * `stop`; it waits out a Redis restart instead of failing commands.
+   */
+  readonly client: Redis;
   stop(): Promise<void>;
 }
 
@@ -185,6 +191,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     return api;
   };
   for (let index = 0; index < (options.orchestrators ?? 1); index += 1) await startOrchestrator();
+  let client: Redis | undefined;
   return {
     redis,
     model,
@@ -198,7 +205,12 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       return worker;
     },
     addOrchestrator: startOrchestrator,
+    get client() {
+      client ??= new Redis(redis.url, { maxRetriesPerRequest: null });
+      return client;
+    },
     async stop() {
+      client?.disconnect();
       await Promise.allSettled([...orchestrators, ...workers].map((child) => child.stop()));
       await Promise.allSettled([model.close(), redis.stop()]);
     },

@@ -19,6 +19,7 @@ import {
   httpProbe,
   K8S_DIR,
   modelClass,
+  mountedSecretFiles,
   ofKind,
   readManifests,
   type EnvSources,
@@ -146,9 +147,10 @@ describe('infra/k8s', () => {
         for (const container of containersOf(deployment)) {
           const app = appOf(container)!;
           const { env, problems } = containerEnv(container, sources);
-          expect(problems).toEqual([]);
+          const mounted = mountedSecretFiles(deployment.spec!.template.spec!, container, sources);
+          expect([...problems, ...mounted.problems]).toEqual([]);
           expect(unknownVariables(app, Object.keys(env))).toEqual([]);
-          expect(() => parseAppEnv(app, env)).not.toThrow();
+          expect(() => parseAppEnv(app, env, mounted.files)).not.toThrow();
         }
         for (const volume of deployment.spec?.template.spec?.volumes ?? []) {
           if (volume.configMap) expect(sources.configMaps.has(volume.configMap.name ?? '') || generated.has(volume.configMap.name ?? '')).toBe(true);
@@ -161,7 +163,7 @@ describe('infra/k8s', () => {
       (_name, deployment) => {
         const graceMs = (deployment.spec?.template.spec?.terminationGracePeriodSeconds ?? 30) * 1000;
         for (const container of containersOf(deployment)) {
-          const config = parseAppEnv(appOf(container)!, containerEnv(container, sources).env);
+          const config = parseAppEnv(appOf(container)!, containerEnv(container, sources).env, mountedSecretFiles(deployment.spec!.template.spec!, container, sources).files);
           const sleep = container.lifecycle?.preStop?.exec?.command;
           const preStopMs = sleep?.[0] === 'sleep' ? Number(sleep[1]) * 1000 : 0;
           // At least 5 s more for closing connections and flushing traces after the drain.
@@ -189,10 +191,19 @@ describe('infra/k8s', () => {
       expect(declaredPort(container, 'http')).toBe(port);
     });
 
-    it('reads its API keys from a Secret, so authentication is on', () => {
-      const keys = containersOf(orchestrator!)[0]!.env?.find((variable) => variable.name === 'VOLLEY_API_KEYS');
-      expect(keys?.valueFrom?.secretKeyRef).toMatchObject({ name: expect.any(String), key: 'VOLLEY_API_KEYS' });
-      expect(keys?.valueFrom?.secretKeyRef?.optional ?? false).toBe(false);
+    it('reads its API keys from a file mounted from a Secret, so authentication is on and keys rotate', () => {
+      const container = containersOf(orchestrator!)[0]!;
+      const { env } = containerEnv(container, sources);
+      const { files } = mountedSecretFiles(orchestrator!.spec!.template.spec!, container, sources);
+      expect(env.VOLLEY_API_KEYS).toBeUndefined();
+      expect(files.get(env.VOLLEY_API_KEYS_FILE ?? '')).toBe(sources.secrets.get('volley-orchestrator')?.VOLLEY_API_KEYS);
+      const config = parseAppEnv('orchestrator', env, files);
+      expect(config.VOLLEY_API_KEYS_FILE).toEqual([{ key: expect.any(String), tenant: 'ops' }]);
+      // A subPath mount would never see the Secret change.
+      const mount = container.volumeMounts?.find((candidate) => env.VOLLEY_API_KEYS_FILE?.startsWith(`${candidate.mountPath}/`));
+      expect(mount?.subPath).toBeUndefined();
+      const volume = orchestrator!.spec!.template.spec!.volumes?.find((candidate) => candidate.name === mount?.name);
+      expect(volume?.secret?.optional ?? false).toBe(false);
     });
   });
 

@@ -1,3 +1,6 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { orchestratorConfigSchema } from '../../../../apps/orchestrator/src/config.ts';
 import { workerConfigSchema } from '../../../../apps/tool-worker/src/config.ts';
@@ -28,7 +31,22 @@ export function unknownVariables(app: App, names: Iterable<string>): string[] {
   return [...names].filter((name) => !known.has(name) && !OUTSIDE_SCHEMA.test(name));
 }
 
-/** Parses an environment as the app would at start; throws the app's own message when it would exit. */
-export function parseAppEnv(app: App, env: Record<string, string>): Record<string, unknown> {
-  return parseEnv(SCHEMAS[app], env) as Record<string, unknown>;
+/**
+ * Parses an environment as the app would at start; throws the app's own message when it would
+ * exit. `files` are what the app would find on disk (e.g. a mounted Secret): a variable naming
+ * one of them reads a temporary copy.
+ */
+export function parseAppEnv(app: App, env: Record<string, string>, files: ReadonlyMap<string, string> = new Map()): Record<string, unknown> {
+  if (files.size === 0) return parseEnv(SCHEMAS[app], env) as Record<string, unknown>;
+  const root = mkdtempSync(join(tmpdir(), 'volley-mounted-'));
+  try {
+    for (const [path, content] of files) {
+      mkdirSync(dirname(join(root, path)), { recursive: true });
+      writeFileSync(join(root, path), content);
+    }
+    const local = Object.fromEntries(Object.entries(env).map(([name, value]) => [name, files.has(value) ? join(root, value) : value]));
+    return parseEnv(SCHEMAS[app], local) as Record<string, unknown>;
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 }

@@ -6,6 +6,7 @@ import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBu
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import { Namespace } from 'kubernetes-models/v1/Namespace';
+import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
 import type { IProbe } from 'kubernetes-models/v1/Probe';
 import { Secret } from 'kubernetes-models/v1/Secret';
 import { Service } from 'kubernetes-models/v1/Service';
@@ -117,4 +118,30 @@ export function containerEnv(container: IContainer, sources: EnvSources): { env:
     else env[variable.name] = value;
   }
   return { env, problems };
+}
+
+/**
+ * The files a container sees from its pod's Secret volumes, path → content: each mounted item
+ * (or every key, without `items`) resolved against `sources`. A volume or key that resolves to
+ * nothing is listed in `problems`.
+ */
+export function mountedSecretFiles(pod: IPodSpec, container: IContainer, sources: EnvSources): { files: Map<string, string>; problems: string[] } {
+  const files = new Map<string, string>();
+  const problems: string[] = [];
+  for (const mount of container.volumeMounts ?? []) {
+    const secret = pod.volumes?.find((volume) => volume.name === mount.name)?.secret;
+    if (!secret) continue;
+    const data = sources.secrets.get(secret.secretName ?? '');
+    if (!data) {
+      problems.push(`volume ${mount.name}: Secret ${secret.secretName} is not defined`);
+      continue;
+    }
+    const items = secret.items ?? Object.keys(data).map((key) => ({ key, path: key }));
+    for (const { key, path } of items) {
+      const content = data[key];
+      if (content === undefined) problems.push(`volume ${mount.name}: Secret ${secret.secretName} has no key ${key}`);
+      else files.set(`${mount.mountPath.replace(/\/$/, '')}/${path}`, content);
+    }
+  }
+  return { files, problems };
 }

@@ -16,12 +16,7 @@ const say = (text: string) => process.stdout.write(`${text}\n`);
 /** Well under the test's own timeout, so a stuck run reports itself instead of being killed mute. */
 const FINISH_TIMEOUT_MS = 30_000;
 const REQUEST_TIMEOUT_MS = 5_000;
-const LOG_TAIL_LINES = 40;
-
-function logTail(child: NodeProcess): string {
-  const lines = child.lines.slice(-LOG_TAIL_LINES).map((line) => (line.raw === true ? String(line.msg) : JSON.stringify(line)));
-  return [...lines, child.stderr().slice(-2_000)].join('\n');
-}
+const LOG_TAIL = { lines: 40, stderrChars: 2_000 };
 
 async function main(): Promise<void> {
   let redisUrl = process.env.REDIS_URL;
@@ -81,7 +76,7 @@ async function main(): Promise<void> {
   ).catch((error: unknown) => {
     // A stuck demo must say where it stuck: the task as last seen and what each process logged.
     say(`Task as last seen: ${JSON.stringify(last)}`);
-    for (const child of [orchestrator, ...workers]) say(`--- ${child.name} log (tail) ---\n${logTail(child)}`);
+    for (const child of [orchestrator, ...workers]) say(`--- ${child.name} log (tail) ---\n${child.output(LOG_TAIL)}`);
     throw error;
   });
   say(renderTranscript(task));

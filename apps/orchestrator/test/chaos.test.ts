@@ -51,7 +51,7 @@ describe('chaos: workers killed and restarted at random while tasks run', () => 
     const chaosEnds = Date.now() + CHAOS_MS;
     while (Date.now() < chaosEnds) {
       await new Promise((resolve) => setTimeout(resolve, 300 + Math.floor(random() * 500)));
-      const alive = cluster.workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null);
+      const alive = cluster.workers.filter((w) => w.alive());
       if (alive.length <= 1) continue;
       await alive[Math.floor(random() * alive.length)]!.kill();
       kills += 1;

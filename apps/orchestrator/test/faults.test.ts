@@ -54,7 +54,7 @@ describe('faults', () => {
       // Kill the instance that ran this task's first step.
       const stepRunner = cluster.orchestrators.find((o) => o.lines.some((l) => l.msg === 'model answer' && l.taskId === body.id))!;
       await stepRunner.kill();
-      const survivor = cluster.apis[cluster.orchestrators.indexOf(cluster.orchestrators.find((o) => o !== stepRunner && o.child.exitCode === null)!)]!;
+      const survivor = cluster.apis[cluster.orchestrators.indexOf(cluster.orchestrators.find((o) => o !== stepRunner && o.alive())!)]!;
 
       const task = await survivor.waitForTask(body.id, 30_000);
       expect(task.status).toBe('completed');
@@ -67,7 +67,7 @@ describe('faults', () => {
   describe('when every orchestrator dies while a model call is in flight', () => {
     it('lets a restarted instance redo the step once, and the transcript shows one answer per turn', async () => {
       cluster.model.setLatency(2_000);
-      const live = cluster.apis.filter((_, index) => cluster.orchestrators[index]!.child.exitCode === null && cluster.orchestrators[index]!.child.signalCode === null);
+      const live = cluster.apis.filter((_, index) => cluster.orchestrators[index]!.alive());
       const { body } = await live[0]!.post('/v1/tasks', ask([mark('o-llm', 10)]));
       await waitFor(() => cluster.model.load.inFlight > 0);
       await Promise.all(cluster.orchestrators.map((o) => o.kill()));

@@ -1,5 +1,4 @@
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type Cluster } from './support/cluster.ts';
 
@@ -81,15 +80,13 @@ describe('HTTP input', () => {
     it('is alive, ready, and enqueued nothing for the rejected requests', async () => {
       expect((await cluster.api.get('/healthz')).status).toBe(200);
       expect(await cluster.api.get('/readyz')).toEqual({ status: 200, body: { status: 'ready' } });
-      const connection = new Redis(cluster.redis.url, { maxRetriesPerRequest: null });
-      const queue = new Queue('tools-default', { connection, prefix: 'volley' });
+      const queue = new Queue('tools-default', { connection: cluster.client, prefix: 'volley' });
       try {
         const counts = await queue.getJobCounts();
         expect(Object.values(counts).reduce((sum, n) => sum + n, 0)).toBe(0);
-        expect(await connection.keys('volley:task:*')).toEqual([]);
+        expect(await cluster.client.keys('volley:task:*')).toEqual([]);
       } finally {
         await queue.close();
-        await connection.quit();
       }
     });
   });

@@ -26,7 +26,7 @@ async function expectFanOut(cluster: Cluster) {
 }
 
 function everythingLogged(children: NodeProcess[]): string {
-  return children.map((child) => `${child.lines.map((line) => JSON.stringify(line)).join('\n')}\n${child.stderr()}`).join('\n');
+  return children.map((child) => child.output()).join('\n');
 }
 
 describe('Redis with a password', () => {

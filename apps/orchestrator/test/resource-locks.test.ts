@@ -1,4 +1,3 @@
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STATEFUL_TOOLS, startCluster, TEST_TOOLS, type Cluster } from './support/cluster.ts';
 import { seeded } from './support/scripted-calls.ts';
@@ -132,9 +131,7 @@ describe('resource locks', () => {
       const flaky = JSON.parse(body.messages[0]!.content);
       expect(flaky.attempt).toBe(2);
       expect(body.calls[0].attempts).toBe(2);
-      const redis = new Redis(cluster.redis.url);
-      const attempts = (await redis.lrange('test:attempts:retry:1', 0, -1)).map((line) => JSON.parse(line));
-      await redis.quit();
+      const attempts = (await cluster.client.lrange('test:attempts:retry:1', 0, -1)).map((line) => JSON.parse(line));
       expect(attempts.map((a) => a.attempt)).toEqual([1, 2]);
       expect(attempts[1].idempotencyKey).toBe(attempts[0].idempotencyKey);
       expect(attempts[1].fencingToken).toBeGreaterThan(attempts[0].fencingToken);

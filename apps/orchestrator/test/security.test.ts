@@ -199,7 +199,7 @@ describe('security', () => {
         expect(on).toMatchObject({ keys: 3, tenants: ['acme', 'globex', 'initech'], restricted_tenants: ['globex'] });
         expect(orchestrator!.lines.some((line) => line.msg === 'request refused: unauthorized')).toBe(true);
         const everything = [...cluster.orchestrators, ...cluster.workers]
-          .map((child) => `${child.lines.map((line) => JSON.stringify(line)).join('\n')}\n${child.stderr()}`)
+          .map((child) => child.output())
           .join('\n');
         for (const key of [...Object.values(KEYS), WRONG_KEY]) {
           expect(everything).not.toContain(key);
@@ -321,7 +321,7 @@ describe('security', () => {
       expect(String(line.problem)).toContain('no API key belongs to tenant globex');
       expect(await statusWith(ROTATION.third)).toBe(200);
       expect(await statusWith(ROTATION.refused)).toBe(401);
-      const everything = cluster.orchestrators.map((child) => `${child.lines.map((l) => JSON.stringify(l)).join('\n')}\n${child.stderr()}`).join('\n');
+      const everything = cluster.orchestrators.map((child) => child.output()).join('\n');
       for (const key of Object.values(ROTATION)) expect(everything).not.toContain(key);
     });
   });

@@ -29,9 +29,16 @@ export type NodeProcess = {
   child: ChildProcess;
   lines: LogLine[];
   stderr(): string;
+  /**
+   * What it printed, for people and for searching: stdout lines (pino objects as JSON), then
+   * stderr; with `tail`, only the last lines of stdout and the last characters of stderr.
+   */
+  output(tail?: { lines: number; stderrChars: number }): string;
   /** Also matches lines already received, so there is no race between an action and its log line. */
   waitForLine(predicate: LinePredicate, timeoutMs?: number): Promise<LogLine>;
   exited: Promise<ExitResult>;
+  /** Not yet exited (nor killed by a signal). */
+  alive(): boolean;
   /** Sends `signal`, then SIGKILL if the process is still alive after `timeoutMs`. */
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<ExitResult>;
   kill(): Promise<ExitResult>;
@@ -77,10 +84,7 @@ export function spawnNode(options: SpawnNodeOptions): Promise<NodeProcess> {
   let spawnError: Error | undefined;
 
   const describe = (reason: string): string => {
-    const stdoutTail = lines
-      .slice(-STDOUT_TAIL_LINES)
-      .map((line) => (line.raw === true ? String(line.msg) : JSON.stringify(line)))
-      .join('\n');
+    const stdoutTail = lines.slice(-STDOUT_TAIL_LINES).map(lineText).join('\n');
     return [
       `spawnNode(${name}): ${reason}`,
       `  script: ${script}`,
@@ -188,8 +192,13 @@ export function spawnNode(options: SpawnNodeOptions): Promise<NodeProcess> {
     child,
     lines,
     stderr: () => stderrText,
+    output: (tail) => {
+      const shown = tail ? lines.slice(-tail.lines) : lines;
+      return `${shown.map(lineText).join('\n')}\n${tail ? stderrText.slice(-tail.stderrChars) : stderrText}`;
+    },
     waitForLine,
     exited,
+    alive: () => child.exitCode === null && child.signalCode === null,
     stop,
     kill,
   });
@@ -209,6 +218,10 @@ export function spawnNode(options: SpawnNodeOptions): Promise<NodeProcess> {
       throw error;
     },
   );
+}
+
+function lineText(line: LogLine): string {
+  return line.raw === true ? String(line.msg) : JSON.stringify(line);
 }
 
 function parseLine(text: string): LogLine {

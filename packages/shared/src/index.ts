@@ -1,7 +1,7 @@
 export { ERROR_STATUS, VolleyError, ToolError, errorBody } from './errors.ts';
 export type { ErrorCode, ErrorBody } from './errors.ts';
 export { parseEnv, loadEnvOrExit, env, checkClusterPrefix } from './config.ts';
-export { settlesWithin } from './settles-within.ts';
+export { settlesWithin, withTimeout } from './deadlines.ts';
 export { createLogger, serializeError } from './logger.ts';
 export type { Logger } from './logger.ts';
 export {

@@ -1,4 +1,4 @@
-import { errorBody } from '@volley/shared';
+import { errorBody, withTimeout } from '@volley/shared';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 
@@ -8,11 +8,8 @@ export function registerHealthRoutes(app: FastifyInstance, deps: { redis: Redis 
   app.get('/healthz', async () => ({ status: 'ok' }));
 
   app.get('/readyz', async (_request, reply) => {
-    const timeout = new Promise<never>((_, reject) =>
-      setTimeout(() => reject(new Error(`no answer within ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS).unref(),
-    );
     try {
-      await Promise.race([deps.redis.ping(), timeout]);
+      await withTimeout(deps.redis.ping(), READY_TIMEOUT_MS);
       return { status: 'ready' };
     } catch (error) {
       return reply.status(503).send(errorBody('redis_unavailable', `Redis is not reachable: ${(error as Error).message}`));

@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { withTimeout } from '../deadlines.ts';
 
 /**
  * Prometheus metrics of one process, on prom-client (the only file that touches it). Every
@@ -76,17 +77,11 @@ export class Metrics {
   }
 
   private async runCollector(collector: Collector): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${this.collectTimeoutMs} ms`)), this.collectTimeoutMs);
-    });
     try {
-      await Promise.race([collector.collect(), timeout]);
+      await withTimeout(collector.collect(), this.collectTimeoutMs);
     } catch (error) {
       this.collectErrors.inc({ collector: collector.name });
       this.onCollectError(collector.name, error);
-    } finally {
-      clearTimeout(timer);
     }
   }
 }

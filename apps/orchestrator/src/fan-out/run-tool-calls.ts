@@ -3,7 +3,6 @@ import {
   assistantMessageSchema,
   contextOf,
   injectTraceContext,
-  isTracingEnabled,
   reserveSpan,
   toToolMessage,
   VolleyError,
@@ -65,7 +64,7 @@ export async function runToolCalls(
   const timeoutMs = body.timeout_ms ?? deps.limits.defaultTimeoutMs;
   const id = `tc-${randomUUID()}`;
   const catalog = await deps.catalog.covering(calls.map((call) => call.function.name));
-  const fanOutSpan = isTracingEnabled() ? reserveSpan(traceContext) : undefined;
+  const fanOutSpan = reserveSpan(traceContext);
   const plan = planFanOut({
     fanOutId: id,
     taskId: id,

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { chatMessageSchema, isTracingEnabled, reserveSpan, taskStepJobId, VolleyError, type Context } from '@volley/shared';
+import { chatMessageSchema, reserveSpan, taskStepJobId, VolleyError, type Context } from '@volley/shared';
 import { z } from 'zod';
 import { mayUseTool, type Caller } from '../auth/caller.ts';
 import type { FanOutQueue } from '../fan-out/fan-out-queue.ts';
@@ -42,7 +42,7 @@ export async function createTask(deps: CreateTaskDeps, body: CreateTaskBody, tra
     }
   }
   const now = Date.now();
-  const taskSpan = isTracingEnabled() ? reserveSpan(traceContext, now) : null;
+  const taskSpan = reserveSpan(traceContext, now) ?? null;
   const task: TaskRecord = {
     id: randomUUID(),
     status: 'queued',

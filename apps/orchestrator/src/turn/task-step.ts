@@ -4,7 +4,6 @@ import {
   fanOutId,
   inSpan,
   injectTraceContext,
-  isTracingEnabled,
   reserveSpan,
   SpanKind,
   taskStepJobId,
@@ -172,7 +171,7 @@ async function callModel(deps: TaskStepDeps, task: TaskRecord, index: number): P
 async function fanOutTurn(deps: TaskStepDeps, task: TaskRecord, turn: TurnRecord, calls: NonNullable<AssistantMessage['tool_calls']>) {
   if (turn.gathered_at !== undefined) return;
   const catalog = await deps.catalog.covering(calls.map((call) => call.function.name));
-  if (!turn.fan_out_span && isTracingEnabled()) turn.fan_out_span = reserveSpan(contextOf(task.task_span ?? undefined));
+  turn.fan_out_span ??= reserveSpan(contextOf(task.task_span ?? undefined));
   const plan = planFanOut({
     fanOutId: fanOutId(task.id, turn.index),
     taskId: task.id,

@@ -45,7 +45,9 @@ export const reservedSpanSchema = z.object({
   start: z.number(),
 });
 
-export function reserveSpan(parent: Context, start = Date.now()): ReservedSpan {
+/** Undefined while tracing is off: there is nothing to emit later, so nothing to reserve. */
+export function reserveSpan(parent: Context, start = Date.now()): ReservedSpan | undefined {
+  if (!tracingEnabled) return undefined;
   const parentSpan = trace.getSpanContext(parent);
   return {
     trace_id: parentSpan?.traceId ?? newTraceId(),

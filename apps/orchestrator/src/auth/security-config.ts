@@ -4,35 +4,35 @@ import { z } from 'zod';
 import { parseApiKeys, type ApiKeyEntry } from './api-keys.ts';
 import { parseTenantTools, type TenantTools } from './tenant-tools.ts';
 
-const apiKeysText = () =>
-  z.string().transform((text, ctx): ApiKeyEntry[] => {
-    const parsed = parseApiKeys(text);
-    if (parsed.ok) return parsed.entries;
-    for (const problem of parsed.problems) ctx.addIssue({ code: 'custom', message: problem });
-    return z.NEVER;
-  });
+/** Each problem of a variable's text as an issue of that variable; the parse then fails. */
+function reported(problems: readonly string[], ctx: z.RefinementCtx): never {
+  for (const problem of problems) ctx.addIssue({ code: 'custom', message: problem });
+  return z.NEVER;
+}
+
+function keysOf(text: string, ctx: z.RefinementCtx): ApiKeyEntry[] {
+  const parsed = parseApiKeys(text);
+  return parsed.ok ? parsed.entries : reported(parsed.problems, ctx);
+}
+
+const apiKeysText = () => z.string().transform(keysOf);
 
 const apiKeysFile = () =>
   z.string().transform((path, ctx): ApiKeyEntry[] => {
+    const file = resolve(path);
     let text: string;
     try {
-      text = readFileSync(resolve(path), 'utf8');
+      text = readFileSync(file, 'utf8');
     } catch (error) {
-      ctx.addIssue({ code: 'custom', message: `cannot read ${resolve(path)}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}` });
-      return z.NEVER;
+      return reported([`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`], ctx);
     }
-    const parsed = parseApiKeys(text);
-    if (parsed.ok) return parsed.entries;
-    for (const problem of parsed.problems) ctx.addIssue({ code: 'custom', message: problem });
-    return z.NEVER;
+    return keysOf(text, ctx);
   });
 
 const tenantToolsText = () =>
   z.string().transform((text, ctx): TenantTools => {
     const parsed = parseTenantTools(text);
-    if (parsed.ok) return parsed.tools;
-    for (const problem of parsed.problems) ctx.addIssue({ code: 'custom', message: problem });
-    return z.NEVER;
+    return parsed.ok ? parsed.tools : reported(parsed.problems, ctx);
   });
 
 /**
@@ -56,12 +56,8 @@ export const securityEnvSchema = {
     .optional(),
 };
 
-type SecurityEnv = {
-  VOLLEY_API_KEYS?: ApiKeyEntry[] | undefined;
-  VOLLEY_API_KEYS_FILE?: ApiKeyEntry[] | undefined;
-  VOLLEY_TENANT_TOOLS?: TenantTools | undefined;
-  VOLLEY_DASHBOARD_TENANTS?: string[] | undefined;
-};
+/** The security variables as parsed. */
+export type SecurityEnv = z.infer<z.ZodObject<typeof securityEnvSchema>>;
 
 /** Checks across the variables, for the config schema's `superRefine`. */
 export function checkSecurityEnv(config: SecurityEnv, ctx: z.RefinementCtx): void {
@@ -70,38 +66,23 @@ export function checkSecurityEnv(config: SecurityEnv, ctx: z.RefinementCtx): voi
     return;
   }
   const keys = config.VOLLEY_API_KEYS ?? config.VOLLEY_API_KEYS_FILE;
-  checkDashboardTenants(config.VOLLEY_DASHBOARD_TENANTS, keys, ctx);
-  if (!config.VOLLEY_TENANT_TOOLS) return;
-  if (!keys) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['VOLLEY_TENANT_TOOLS'],
-      message: 'needs VOLLEY_API_KEYS or VOLLEY_API_KEYS_FILE (without keys there are no tenants)',
-    });
-    return;
-  }
-  // A misspelt tenant would silently leave the real one with every tool.
-  const tenants = new Set(keys.map((entry) => entry.tenant));
-  const unknown = [...config.VOLLEY_TENANT_TOOLS.keys()].filter((tenant) => !tenants.has(tenant));
-  if (unknown.length > 0) {
-    ctx.addIssue({ code: 'custom', path: ['VOLLEY_TENANT_TOOLS'], message: `no API key belongs to tenant ${unknown.join(', ')}` });
-  }
+  checkTenantsHaveKeys('VOLLEY_DASHBOARD_TENANTS', config.VOLLEY_DASHBOARD_TENANTS, keys, ctx);
+  checkTenantsHaveKeys('VOLLEY_TENANT_TOOLS', config.VOLLEY_TENANT_TOOLS?.keys(), keys, ctx);
 }
 
-/** Like the tool rules: a misspelt tenant would lock every operator out, so it is a config error. */
-function checkDashboardTenants(dashboardTenants: string[] | undefined, keys: ApiKeyEntry[] | undefined, ctx: z.RefinementCtx): void {
-  if (!dashboardTenants) return;
+/**
+ * A variable that names tenants must name tenants that have keys: a misspelt tenant would lock
+ * every operator out of the dashboard, or silently leave the real tenant with every tool.
+ */
+function checkTenantsHaveKeys(variable: string, named: Iterable<string> | undefined, keys: ApiKeyEntry[] | undefined, ctx: z.RefinementCtx): void {
+  if (!named) return;
   if (!keys) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['VOLLEY_DASHBOARD_TENANTS'],
-      message: 'needs VOLLEY_API_KEYS or VOLLEY_API_KEYS_FILE (without keys there are no tenants)',
-    });
+    ctx.addIssue({ code: 'custom', path: [variable], message: 'needs VOLLEY_API_KEYS or VOLLEY_API_KEYS_FILE (without keys there are no tenants)' });
     return;
   }
   const tenants = new Set(keys.map((entry) => entry.tenant));
-  const unknown = dashboardTenants.filter((tenant) => !tenants.has(tenant));
+  const unknown = [...named].filter((tenant) => !tenants.has(tenant));
   if (unknown.length > 0) {
-    ctx.addIssue({ code: 'custom', path: ['VOLLEY_DASHBOARD_TENANTS'], message: `no API key belongs to tenant ${unknown.join(', ')}` });
+    ctx.addIssue({ code: 'custom', path: [variable], message: `no API key belongs to tenant ${unknown.join(', ')}` });
   }
 }

@@ -1,7 +1,8 @@
 import { errorBody, type Logger } from '@volley/shared';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
-import { ApiKeyring, type ApiKeyEntry } from './api-keys.ts';
+import { ApiKeyring } from './api-keys.ts';
+import type { SecurityEnv } from './security-config.ts';
 import { ANONYMOUS_CALLER, type Caller } from './caller.ts';
 import { presentedKey } from './presented-key.ts';
 import { TaskRateLimit } from './task-rate-limit.ts';
@@ -28,14 +29,6 @@ export interface Security {
   dashboardTenants: ReadonlySet<string> | null;
 }
 
-export interface SecurityConfig {
-  VOLLEY_API_KEYS?: ApiKeyEntry[] | undefined;
-  VOLLEY_API_KEYS_FILE?: ApiKeyEntry[] | undefined;
-  VOLLEY_TENANT_TOOLS?: TenantTools | undefined;
-  VOLLEY_TASK_RATE_LIMIT: number;
-  VOLLEY_DASHBOARD_TENANTS?: string[] | undefined;
-}
-
 export interface SecurityOptions {
   /**
    * Routes under this path (the queue dashboard) also take the key as the password of HTTP
@@ -48,7 +41,7 @@ export interface SecurityOptions {
 const PUBLIC_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
 
 /** Builds the security policy and says in the log what it is (auth off is a warning). */
-export function createSecurity(config: SecurityConfig, deps: { redis: Redis; prefix: string; logger: Logger }): Security {
+export function createSecurity(config: SecurityEnv, deps: { redis: Redis; prefix: string; logger: Logger }): Security {
   const entries = config.VOLLEY_API_KEYS ?? config.VOLLEY_API_KEYS_FILE;
   const keyring = entries ? new ApiKeyring(entries) : null;
   const tenantTools = config.VOLLEY_TENANT_TOOLS ?? new Map();

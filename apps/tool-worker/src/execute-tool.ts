@@ -13,8 +13,8 @@ export type CallOutcome = { content: string } | { error: CallError } | { retry: 
 
 export interface ExecuteOptions {
   timeoutMs: number;
-  /** Aborts the call from outside: job cancellation, a lost lock (a ToolError reason is the error). */
-  abort?: AbortSignal;
+  /** Abort the call from outside: job cancellation, a lost lock (a ToolError reason is the error). */
+  abort?: readonly AbortSignal[];
   /** Whether a retryable ToolError may be retried (attempts are left). */
   canRetry: boolean;
 }
@@ -22,8 +22,9 @@ export interface ExecuteOptions {
 /**
  * Runs the tool under its deadline. A tool that ignores its signal does not hold the worker
  * slot: the race answers at the deadline and the tool's promise is left to settle on its own.
- * One controller and one cleared timer per call: `AbortSignal.timeout` would leave a timer
- * alive for the whole timeout after every call, and `AbortSignal.any` is slow on a hot path.
+ * One controller and one cleared timer per call, listening to the outer signals itself:
+ * `AbortSignal.timeout` would leave a timer alive for the whole timeout after every call, and
+ * `AbortSignal.any` is slow on a hot path.
  */
 export async function executeTool(
   loaded: LoadedTool,
@@ -34,8 +35,9 @@ export async function executeTool(
   if (options.timeoutMs <= 0) {
     return { error: { code: 'tool_timeout', message: 'the call reached its deadline before it started' } };
   }
-  const outer = options.abort;
-  if (outer?.aborted) return abortedOutcome(false, options);
+  const outer = options.abort ?? [];
+  const early = outer.find((signal) => signal.aborted);
+  if (early) return abortedOutcome(false, early.reason, options);
   const controller = new AbortController();
   let timedOut = false;
   let settle: ((outcome: CallOutcome) => void) | undefined;
@@ -45,24 +47,24 @@ export async function executeTool(
   const timer = setTimeout(() => {
     timedOut = true;
     controller.abort(new ToolError(`the tool did not finish within ${options.timeoutMs} ms`, { code: 'tool_timeout' }));
-    settle?.(abortedOutcome(true, options));
+    settle?.(abortedOutcome(true, undefined, options));
   }, options.timeoutMs);
-  const onOuterAbort = () => {
-    controller.abort(outer?.reason);
-    settle?.(abortedOutcome(timedOut, options));
+  const onOuterAbort = (event: Event) => {
+    const reason: unknown = (event.target as AbortSignal).reason;
+    controller.abort(reason);
+    settle?.(abortedOutcome(timedOut, reason, options));
   };
-  outer?.addEventListener('abort', onOuterAbort, { once: true });
+  for (const signal of outer) signal.addEventListener('abort', onOuterAbort, { once: true });
   try {
     return await Promise.race([aborted, run(loaded, args, { ...ctx, signal: controller.signal }, options.canRetry)]);
   } finally {
     clearTimeout(timer);
-    outer?.removeEventListener('abort', onOuterAbort);
+    for (const signal of outer) signal.removeEventListener('abort', onOuterAbort);
   }
 }
 
-function abortedOutcome(timedOut: boolean, options: ExecuteOptions): CallOutcome {
+function abortedOutcome(timedOut: boolean, reason: unknown, options: ExecuteOptions): CallOutcome {
   if (timedOut) return { error: { code: 'tool_timeout', message: `the tool did not finish within ${options.timeoutMs} ms` } };
-  const reason: unknown = options.abort?.reason;
   if (ToolError.isInstance(reason)) return { error: { code: reason.code, message: reason.message } };
   return { error: { code: 'cancelled', message: 'the call was cancelled' } };
 }

@@ -2,6 +2,7 @@ import {
   ATTR,
   context,
   extractTraceContext,
+  isTracingEnabled,
   markError,
   recordSpan,
   SpanKind,
@@ -38,6 +39,7 @@ export interface ToolCallRunnerDeps {
 
 type Finished = { content: string } | { error: CallError };
 type RunGrant = Parameters<LockedCall['run']>[0];
+type ReadyCall = Extract<PreparedCall, { ok: true }>;
 
 /**
  * The BullMQ processor for tool-call jobs: parse → find tool → validate → (lock) → execute
@@ -63,46 +65,45 @@ export function createToolCallProcessor(deps: ToolCallRunnerDeps) {
     const prepared = prepareCall(deps.tools, data, deps.maxArgumentDepth);
     const idempotencyKey = `${job.id}/${data.toolCallId}`;
     const canRetry = attempt < (job.opts.attempts ?? 1);
-    const parent = extractTraceContext(data.trace);
-    const spanAttributes = {
-      [ATTR.genAiOperation]: 'execute_tool',
-      [ATTR.genAiToolName]: data.name,
-      [ATTR.genAiToolCallId]: data.toolCallId,
-      [ATTR.genAiToolType]: 'function',
-      [ATTR.messagingSystem]: 'bullmq',
-      [ATTR.messagingDestination]: job.queueName,
-      [ATTR.messagingMessageId]: String(job.id),
-      [ATTR.taskId]: data.taskId,
-      [ATTR.workerId]: deps.workerId,
-      [ATTR.attempt]: attempt,
-    };
     let toolSpan: { trace_id: string; span_id: string } | undefined;
     const run = async (grant: RunGrant): Promise<CallOutcome> => {
       if (!prepared.ok) return { error: prepared.error };
       const pickedUpAt = grant.waits?.registeredAt ?? startedAt;
       timings.queueWaitMs = pickedUpAt - job.timestamp;
       if (grant.waits) timings.lockWaitMs = grant.waits.acquiredAt - grant.waits.registeredAt;
+      // Spans only when they go somewhere: building them is most of this function's own cost.
+      return isTracingEnabled() ? traced(grant, prepared, pickedUpAt) : timed(grant, prepared);
+    };
+    const traced = async (grant: RunGrant, call: ReadyCall, pickedUpAt: number): Promise<CallOutcome> => {
+      const parent = extractTraceContext(data.trace);
       recordSpan(`wait queue ${job.queueName}`, parent, job.timestamp, pickedUpAt, { [ATTR.genAiToolCallId]: data.toolCallId });
       if (grant.waits) recordSpan('wait lock', parent, grant.waits.registeredAt, grant.waits.acquiredAt, { [ATTR.genAiToolCallId]: data.toolCallId });
-      const span = tracer.startSpan(
-        `execute_tool ${data.name}`,
-        { kind: SpanKind.INTERNAL, attributes: { ...spanAttributes, [ATTR.queueWaitMs]: Math.max(0, pickedUpAt - job.timestamp), ...(grant.waits ? { [ATTR.lockWaitMs]: grant.waits.acquiredAt - grant.waits.registeredAt } : {}) } },
-        parent,
-      );
+      const attributes = {
+        [ATTR.genAiOperation]: 'execute_tool',
+        [ATTR.genAiToolName]: data.name,
+        [ATTR.genAiToolCallId]: data.toolCallId,
+        [ATTR.genAiToolType]: 'function',
+        [ATTR.messagingSystem]: 'bullmq',
+        [ATTR.messagingDestination]: job.queueName,
+        [ATTR.messagingMessageId]: String(job.id),
+        [ATTR.taskId]: data.taskId,
+        [ATTR.workerId]: deps.workerId,
+        [ATTR.attempt]: attempt,
+        [ATTR.queueWaitMs]: Math.max(0, timings.queueWaitMs!),
+        ...(timings.lockWaitMs === undefined ? {} : { [ATTR.lockWaitMs]: timings.lockWaitMs }),
+      };
+      const span = tracer.startSpan(`execute_tool ${data.name}`, { kind: SpanKind.INTERNAL, attributes }, parent);
       if (span.isRecording()) toolSpan = { trace_id: span.spanContext().traceId, span_id: span.spanContext().spanId };
-      const runStartedAt = performance.now();
-      const outcome = await context.with(trace.setSpan(parent, span), () => execute(grant));
-      timings.runMs = performance.now() - runStartedAt;
+      const outcome = await context.with(trace.setSpan(parent, span), () => timed(grant, call));
       if ('error' in outcome) markError(span, outcome.error);
       span.end();
       return outcome;
     };
-    const execute = (grant: RunGrant): Promise<CallOutcome> => {
-      if (!prepared.ok) return Promise.resolve({ error: prepared.error });
-      const abort = [jobSignal, grant.lockAbort].filter((signal): signal is AbortSignal => signal !== undefined);
-      return executeTool(
-        prepared.loaded,
-        prepared.args,
+    const timed = async (grant: RunGrant, call: ReadyCall): Promise<CallOutcome> => {
+      const runStartedAt = performance.now();
+      const outcome = await executeTool(
+        call.loaded,
+        call.args,
         {
           toolCallId: data.toolCallId,
           taskId: data.taskId,
@@ -112,11 +113,13 @@ export function createToolCallProcessor(deps: ToolCallRunnerDeps) {
           ...(grant.fencingToken === undefined ? {} : { fencingToken: grant.fencingToken }),
         },
         {
-          timeoutMs: remainingTime(prepared, data, deps.defaultTimeoutMs),
+          timeoutMs: remainingTime(call, data, deps.defaultTimeoutMs),
           canRetry,
-          ...(abort.length > 0 ? { abort: abort.length === 1 ? abort[0]! : AbortSignal.any(abort) } : {}),
+          abort: [jobSignal, grant.lockAbort].filter((signal) => signal !== undefined),
         },
       );
+      timings.runMs = performance.now() - runStartedAt;
+      return outcome;
     };
 
     let result: ToolCallResult;
@@ -170,7 +173,7 @@ export function createToolCallProcessor(deps: ToolCallRunnerDeps) {
   }
 }
 
-function remainingTime(prepared: Extract<PreparedCall, { ok: true }>, data: ToolCallJobData, defaultTimeoutMs: number): number {
+function remainingTime(prepared: ReadyCall, data: ToolCallJobData, defaultTimeoutMs: number): number {
   const own = prepared.loaded.tool.timeoutMs ?? defaultTimeoutMs;
   return data.deadline === undefined ? own : Math.min(own, data.deadline - Date.now());
 }

@@ -2,6 +2,7 @@ export { ERROR_STATUS, VolleyError, ToolError, errorBody } from './errors.ts';
 export type { ErrorCode, ErrorBody } from './errors.ts';
 export { parseEnv, loadEnvOrExit, env, checkClusterPrefix } from './config.ts';
 export { settlesWithin, withTimeout } from './deadlines.ts';
+export { oneAtATime } from './one-at-a-time.ts';
 export { createLogger, serializeError } from './logger.ts';
 export type { Logger } from './logger.ts';
 export {

@@ -1,7 +1,7 @@
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
-import { DEFAULT_POOL, errorBody, listLiveWorkers, type Logger } from '@volley/shared';
+import { DEFAULT_POOL, errorBody, listLiveWorkers, oneAtATime, type Logger } from '@volley/shared';
 import type { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
@@ -50,10 +50,8 @@ export function registerQueueDashboard(app: FastifyInstance, deps: QueueDashboar
   const shownPools = new Set([DEFAULT_POOL]);
   const refreshMs = deps.poolRefreshMs ?? 1000;
   let readAt = Number.NEGATIVE_INFINITY;
-  let reading: Promise<void> | undefined;
-  const refreshPools = (): Promise<void> => {
-    if (Date.now() - readAt < refreshMs) return Promise.resolve();
-    reading ??= listLiveWorkers(deps.redis, deps.fanOut.prefix)
+  const readPools = oneAtATime(() =>
+    listLiveWorkers(deps.redis, deps.fanOut.prefix)
       .then(
         (workers) => {
           for (const { pool } of workers) {
@@ -67,10 +65,9 @@ export function registerQueueDashboard(app: FastifyInstance, deps: QueueDashboar
       )
       .finally(() => {
         readAt = Date.now();
-        reading = undefined;
-      });
-    return reading;
-  };
+      }),
+  );
+  const refreshPools = (): Promise<void> => (Date.now() - readAt < refreshMs ? Promise.resolve() : readPools());
 
   const allowed = deps.security.dashboardTenants;
   void app.register(async (scope) => {

@@ -1,4 +1,4 @@
-import type { Gauge, Metrics } from '@volley/shared';
+import { oneAtATime, type Gauge, type Metrics } from '@volley/shared';
 import type { Queue } from 'bullmq';
 import { POOL_JOB_STATES, readPoolStates, type PoolStateDeps } from './pool-state.ts';
 
@@ -65,11 +65,3 @@ function clear(...gauges: Gauge<string>[]): void {
   for (const gauge of gauges) gauge.reset();
 }
 
-/** Scrapes that overlap (e.g. two Prometheus replicas) share one reading instead of racing. */
-function oneAtATime(read: () => Promise<void>): () => Promise<void> {
-  let inflight: Promise<void> | undefined;
-  return () =>
-    (inflight ??= read().finally(() => {
-      inflight = undefined;
-    }));
-}

@@ -1,4 +1,4 @@
-import { listLiveWorkers, type OpenAITool, type PublishedTool } from '@volley/shared';
+import { listLiveWorkers, oneAtATime, type OpenAITool, type PublishedTool } from '@volley/shared';
 import type { Redis } from 'ioredis';
 
 export interface CatalogEntry {
@@ -21,7 +21,8 @@ export class ToolCatalog {
   private readonly prefix: string;
   private readonly maxAgeMs: number;
   private snapshot: { at: number; entries: Catalog } | undefined;
-  private inflight: Promise<Catalog> | undefined;
+  /** Reads the registry now; requests arriving meanwhile share the read. */
+  readonly refresh: () => Promise<Catalog> = oneAtATime(() => this.read());
 
   constructor(deps: { redis: Redis; prefix: string; maxAgeMs?: number }) {
     this.redis = deps.redis;
@@ -41,13 +42,6 @@ export class ToolCatalog {
       if (!catalog.has(name)) return this.snapshot && Date.now() - this.snapshot.at < 100 ? catalog : this.refresh();
     }
     return catalog;
-  }
-
-  refresh(): Promise<Catalog> {
-    this.inflight ??= this.read().finally(() => {
-      this.inflight = undefined;
-    });
-    return this.inflight;
   }
 
   private async read(): Promise<Catalog> {

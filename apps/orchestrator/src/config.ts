@@ -1,14 +1,12 @@
-import { checkClusterPrefix, env, queuePrefix } from '@volley/shared';
+import { checkClusterPrefix, env, redisEnvSchema, withQueuePrefix } from '@volley/shared';
 import { z } from 'zod';
 import { checkSecurityEnv, securityEnvSchema } from './auth/security-config.ts';
 
 export const orchestratorConfigSchema = z
   .object({
-    REDIS_URL: env.redisUrl(),
-    REDIS_CLUSTER_NODES: env.clusterNodes(),
+    ...redisEnvSchema,
     PORT: env.port(3000),
     HOST: z.string().default('0.0.0.0'),
-    VOLLEY_PREFIX: env.prefix(),
     OPENAI_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
     // Local OpenAI-compatible servers often take any key; the SDK insists on one.
     OPENAI_API_KEY: z.string().optional(),
@@ -26,7 +24,7 @@ export const orchestratorConfigSchema = z
     VOLLEY_JOB_LOCK_MS: env.durationMs(10_000),
     VOLLEY_STALLED_INTERVAL_MS: env.durationMs(5_000),
     VOLLEY_MAX_STALLED_COUNT: z.coerce.number().int().min(0).max(100).default(3),
-    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    LOG_LEVEL: env.logLevel(),
     ...securityEnvSchema,
   })
   .refine((config) => config.OPENAI_BASE_URL !== undefined || config.OPENAI_API_KEY !== undefined, {
@@ -35,6 +33,6 @@ export const orchestratorConfigSchema = z
   })
   .superRefine(checkSecurityEnv)
   .superRefine(checkClusterPrefix)
-  .transform((config) => ({ ...config, VOLLEY_PREFIX: queuePrefix(config.VOLLEY_PREFIX, config.REDIS_CLUSTER_NODES !== undefined) }));
+  .transform(withQueuePrefix);
 
 export type OrchestratorConfig = z.infer<typeof orchestratorConfigSchema>;

@@ -1,12 +1,10 @@
 import { hostname } from 'node:os';
-import { checkClusterPrefix, DEFAULT_POOL, env, POOL_NAME_PATTERN, queuePrefix } from '@volley/shared';
+import { checkClusterPrefix, DEFAULT_POOL, env, POOL_NAME_PATTERN, redisEnvSchema, withQueuePrefix } from '@volley/shared';
 import { z } from 'zod';
 
 export const workerConfigSchema = z
   .object({
-    REDIS_URL: env.redisUrl(),
-    REDIS_CLUSTER_NODES: env.clusterNodes(),
-    VOLLEY_PREFIX: env.prefix(),
+    ...redisEnvSchema,
     VOLLEY_POOL: z.string().regex(POOL_NAME_PATTERN, 'letters, digits, "_" and "-" only').default(DEFAULT_POOL),
     VOLLEY_TOOL_MODULES: env.csv(),
     VOLLEY_BUILTIN_TOOLS: env.boolean(true),
@@ -24,12 +22,11 @@ export const workerConfigSchema = z
     /** `/metrics`, `/healthz` and `/readyz`; 0 takes any free port (logged as `metricsPort`). */
     VOLLEY_METRICS_PORT: env.port(9464),
     VOLLEY_METRICS_HOST: z.string().default('0.0.0.0'),
-    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    LOG_LEVEL: env.logLevel(),
   })
   .superRefine(checkClusterPrefix)
   .transform((config) => ({
-    ...config,
-    VOLLEY_PREFIX: queuePrefix(config.VOLLEY_PREFIX, config.REDIS_CLUSTER_NODES !== undefined),
+    ...withQueuePrefix(config),
     VOLLEY_WORKER_ID: config.VOLLEY_WORKER_ID ?? `${hostname()}-${process.pid}`,
   }));
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { VolleyError } from './errors.ts';
-import { hasHashTag } from './queue/names.ts';
+import { hasHashTag, queuePrefix } from './queue/names.ts';
 
 /**
  * Parses environment variables with a zod schema (an object, possibly refined or transformed). Empty strings count as unset (so
@@ -43,6 +43,13 @@ export function checkClusterPrefix(
   }
 }
 
+/** The config with `VOLLEY_PREFIX` as in use: the configured one, or the default for its kind of Redis. */
+export function withQueuePrefix<C extends { VOLLEY_PREFIX?: string | undefined; REDIS_CLUSTER_NODES?: string[] | undefined }>(
+  config: C,
+): C & { VOLLEY_PREFIX: string } {
+  return { ...config, VOLLEY_PREFIX: queuePrefix(config.VOLLEY_PREFIX, config.REDIS_CLUSTER_NODES !== undefined) };
+}
+
 /** For `main.ts`: parse or print every problem and exit 1. */
 export function loadEnvOrExit<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> {
   try {
@@ -82,4 +89,15 @@ export const env = {
       .string()
       .transform((value) => value.split(',').map((item) => item.trim()).filter(Boolean))
       .default([]),
+  logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+};
+
+/**
+ * How both apps reach Redis and name their keys; spread into their config schemas, which then
+ * refine with `checkClusterPrefix` and transform with `withQueuePrefix`.
+ */
+export const redisEnvSchema = {
+  REDIS_URL: env.redisUrl(),
+  REDIS_CLUSTER_NODES: env.clusterNodes(),
+  VOLLEY_PREFIX: env.prefix(),
 };

@@ -1,6 +1,6 @@
 export { ERROR_STATUS, VolleyError, ToolError, errorBody } from './errors.ts';
 export type { ErrorCode, ErrorBody } from './errors.ts';
-export { parseEnv, loadEnvOrExit, env, checkClusterPrefix } from './config.ts';
+export { parseEnv, loadEnvOrExit, env, checkClusterPrefix, redisEnvSchema, withQueuePrefix } from './config.ts';
 export { settlesWithin, withTimeout } from './deadlines.ts';
 export { oneAtATime } from './one-at-a-time.ts';
 export { createLogger, serializeError } from './logger.ts';
@@ -29,9 +29,6 @@ export { toOpenAITool } from './tools/to-openai-tool.ts';
 export {
   DEFAULT_POOL,
   DEFAULT_PREFIX,
-  DEFAULT_CLUSTER_PREFIX,
-  hasHashTag,
-  queuePrefix,
   TURN_QUEUE,
   POOL_NAME_PATTERN,
   toolQueueName,

@@ -35,6 +35,7 @@ export {
   taskStepJobId,
   fanOutId,
   toolCallJobId,
+  toolCallJobKey,
   lockTicket,
   cancelChannel,
 } from './queue/names.ts';

@@ -7,7 +7,7 @@ import {
   linkTo,
   SpanKind,
   toolCallResultSchema,
-  toolQueueName,
+  toolCallJobKey,
   tracer,
   type ReservedSpan,
   type ToolCallResult,
@@ -67,7 +67,7 @@ function messaging(type: 'send' | 'process', operation: string, count: number) {
 }
 
 async function collect(job: Job, slots: readonly FanInSlot[], prefix: string): Promise<ToolCallResult[]> {
-  const keyOf = (slot: Extract<FanInSlot, { job_id: string }>) => `${prefix}:${toolQueueName(slot.pool)}:${slot.job_id}`;
+  const keyOf = (slot: Extract<FanInSlot, { job_id: string }>) => toolCallJobKey(prefix, slot.pool, slot.job_id);
   const routed = slots.filter((slot): slot is Extract<FanInSlot, { job_id: string }> => 'job_id' in slot);
   const values: Record<string, unknown> = routed.length > 0 ? await job.getChildrenValues() : {};
   // Failed children are rare (their workers kept dying): only then is their reason worth a read.

@@ -1,12 +1,8 @@
-import {
-  cancelChannel,
-  fanOutId,
-  toolCallJobId,
-  type Logger,
-} from '@volley/shared';
+import { cancelChannel, type Logger } from '@volley/shared';
 import { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { FanOutQueue } from '../fan-out/fan-out-queue.ts';
+import { openTurn } from './open-turn.ts';
 import { TERMINAL_STATUSES, type TaskRecord } from './task-record.ts';
 import { emitTaskSpan } from './task-span.ts';
 import type { TaskStore } from './task-store.ts';
@@ -28,15 +24,10 @@ export interface CancelTaskDeps {
 export async function cancelTask(deps: CancelTaskDeps, task: TaskRecord): Promise<TaskRecord> {
   if (TERMINAL_STATUSES.has(task.status)) return task;
   await deps.store.cancel(task.id);
-  const turn = task.turns.at(-1);
-  if (turn && turn.gathered_at === undefined) {
-    const calls = turn.tool_calls.flatMap((call, index) =>
-      call.pool ? [{ pool: call.pool, jobId: toolCallJobId(fanOutId(task.id, turn.index), index) }] : [],
-    );
-    if (calls.length > 0) {
-      await deps.redis.publish(cancelChannel(deps.fanOut.prefix), JSON.stringify({ jobs: calls.map((call) => call.jobId) }));
-      await Promise.all(calls.map((call) => settle(deps.fanOut, call.pool, call.jobId)));
-    }
+  const calls = openTurn(task)?.queued ?? [];
+  if (calls.length > 0) {
+    await deps.redis.publish(cancelChannel(deps.fanOut.prefix), JSON.stringify({ jobs: calls.map((call) => call.jobId) }));
+    await Promise.all(calls.map((call) => settle(deps.fanOut, call.pool, call.jobId)));
   }
   deps.logger.info({ taskId: task.id }, 'task cancelled');
   emitTaskSpan(task, 'cancelled', { code: 'cancelled', message: 'the task was cancelled' });

@@ -41,6 +41,11 @@ export function toolCallJobId(fanOut: string, index: number): string {
   return `${fanOut}-c${index}`;
 }
 
+/** The Redis key of a tool-call job, as BullMQ names it and keys its parent's children values by. */
+export function toolCallJobKey(prefix: string, pool: string, jobId: string): string {
+  return `${prefix}:${toolQueueName(pool)}:${jobId}`;
+}
+
 export const POOL_NAME_PATTERN = /^[a-zA-Z0-9_-]{1,64}$/;
 
 /** A call's place in resource lines: its job, named so a lock script can find it. */

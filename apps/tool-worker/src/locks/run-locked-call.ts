@@ -64,19 +64,16 @@ export async function runLockedCall(deps: LockingDeps, call: LockedCall): Promis
     }
   }
 
-  const plan = { group: lock.group, rank: lock.rank, siblings: lock.siblings };
+  // A cancelled or failed call declares nothing, so siblings waiting for its declaration go on.
+  const registered = await deps.locks.register(lock, ticket, call.cancelled || failure ? [] : claims);
+  if (registered.completedPlan) await deps.waker.wake(lock.siblings.filter((sibling) => sibling !== ticket));
   if (call.cancelled) {
-    // It may already stand in lines (it parked before the cancel): leave them, wake who is next,
-    // and declare nothing new, so siblings still waiting for its declaration go on.
-    const registered = await deps.locks.register(plan, ticket, []);
-    if (registered.completedPlan) await deps.waker.wake(lock.siblings.filter((sibling) => sibling !== ticket));
+    // It may already stand in lines (it parked before the cancel): leave them, waking who is next.
     await leave(deps, ticket, '*', claims);
     return call.finish({ error: CANCELLED_ERROR });
   }
-  const registered = await deps.locks.register(plan, ticket, failure ? [] : claims);
-  if (registered.completedPlan) await deps.waker.wake(lock.siblings.filter((sibling) => sibling !== ticket));
   if (failure) return call.finish({ error: failure });
-  if (!registered.ready) return park(deps, call, async () => (await deps.locks.register(plan, ticket, claims)).ready);
+  if (!registered.ready) return park(deps, call, async () => (await deps.locks.register(lock, ticket, claims)).ready);
   if (claims.length === 0) {
     const startedAt = Date.now();
     return call.finish(final(await call.run({})), { startedAt });

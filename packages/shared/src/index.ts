@@ -3,7 +3,7 @@ export type { ErrorCode, ErrorBody } from './errors.ts';
 export { parseEnv, loadEnvOrExit, env, checkClusterPrefix, redisEnvSchema, withQueuePrefix } from './config.ts';
 export { settlesWithin, withTimeout } from './deadlines.ts';
 export { oneAtATime } from './one-at-a-time.ts';
-export { createLogger, serializeError } from './logger.ts';
+export { createLogger } from './logger.ts';
 export type { Logger } from './logger.ts';
 export {
   TOOL_NAME_PATTERN,
@@ -54,7 +54,7 @@ export {
 export type { PublishedTool, WorkerDocument } from './registry/worker-registry.ts';
 export { createRedis, redisTargetOf } from './redis/connection.ts';
 export type { RedisTarget } from './redis/connection.ts';
-export { waitForRedis, waitForRedisOrExit, redisAccessProblem, RedisAccessError } from './redis/wait-for-redis.ts';
+export { waitForRedis, waitForRedisOrExit } from './redis/wait-for-redis.ts';
 export { Metrics } from './metrics/metrics.ts';
 export type { Counter, Gauge, Histogram, MetricsOptions } from './metrics/metrics.ts';
 export { limitLabelValues, OTHER_LABEL_VALUE } from './metrics/label-limit.ts';

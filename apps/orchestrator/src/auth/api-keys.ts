@@ -8,7 +8,7 @@ export interface ApiKeyEntry {
 
 export const TENANT_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 /** Shorter keys can be guessed; `openssl rand -hex 32` makes a good one. */
-export const MIN_KEY_LENGTH = 16;
+const MIN_KEY_LENGTH = 16;
 /** Printable ASCII without spaces; ',' separates pairs and '#' starts a comment. */
 const KEY_PATTERN = /^[\x21-\x7e]+$/;
 

@@ -4,7 +4,7 @@ import type { FanInSlot } from './plan-fan-out.ts';
 
 /** The record of a call before it has run: queued on its pool, or already failed. */
 export function pendingCallRecord(slot: FanInSlot): CallRecord {
-  if ('result' in slot) return finishedCallRecord(slot, slot.result, null);
+  if ('result' in slot) return finishedCallRecord(slot, slot.result);
   return {
     id: slot.tool_call_id,
     name: slot.name,
@@ -17,8 +17,8 @@ export function pendingCallRecord(slot: FanInSlot): CallRecord {
   };
 }
 
-export function finishedCallRecord(slot: FanInSlot, result: ToolCallResult, pool = 'pool' in slot ? slot.pool : null): CallRecord {
-  return withResult({ id: slot.tool_call_id, name: slot.name, pool }, result);
+export function finishedCallRecord(slot: FanInSlot, result: ToolCallResult): CallRecord {
+  return withResult({ id: slot.tool_call_id, name: slot.name, pool: 'pool' in slot ? slot.pool : null }, result);
 }
 
 /** A call's record once its result is known. */

@@ -9,4 +9,3 @@ export const fanInSlotSchema: z.ZodType<FanInSlot> = z.union([
 ]);
 
 export const fanInJobDataSchema = z.object({ slots: z.array(fanInSlotSchema), fan_out_span: reservedSpanSchema.optional() });
-export type FanInJobData = z.infer<typeof fanInJobDataSchema>;

@@ -2,9 +2,9 @@ import { limitLabelValues, type Metrics } from '@volley/shared';
 import type { ModelClient } from '../turn/model-client.ts';
 
 /** How many calls one model answer holds: the parallelism the model really uses. */
-export const TOOL_CALLS_BUCKETS = [0, 1, 2, 3, 4, 5, 8, 16, 32, 64, 128] as const;
+const TOOL_CALLS_BUCKETS = [0, 1, 2, 3, 4, 5, 8, 16, 32, 64, 128] as const;
 /** Seconds: a local model answers in tens of ms, a long reasoning answer takes minutes. */
-export const LLM_LATENCY_BUCKETS_S = [0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120, 300] as const;
+const LLM_LATENCY_BUCKETS_S = [0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120, 300] as const;
 /** A task names its model: past this many distinct names, new ones are labelled `_other`. */
 const MAX_MODEL_LABELS = 50;
 

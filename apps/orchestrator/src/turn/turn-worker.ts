@@ -1,4 +1,4 @@
-import { TURN_QUEUE, type Logger, type ToolCallResult } from '@volley/shared';
+import { TURN_QUEUE, type ToolCallResult } from '@volley/shared';
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { fanInJobDataSchema } from '../fan-out/fan-in-slot-schema.ts';
@@ -12,7 +12,7 @@ import { failTaskOfDeadStep, runTaskStep, TASK_STEP_JOB, type TaskStepDeps } fro
  * and the fan-in of bare `POST /v1/tool-calls` fan-outs. Any instance can take any job.
  */
 export function startTurnWorker(
-  deps: TaskStepDeps & { connection: Redis; concurrency: number; logger: Logger; jobLockMs: number; stalledIntervalMs: number; maxStalledCount: number; fanInWaiters: FanInWaiters },
+  deps: TaskStepDeps & { connection: Redis; concurrency: number; jobLockMs: number; stalledIntervalMs: number; maxStalledCount: number; fanInWaiters: FanInWaiters },
 ) {
   const worker = new Worker(
     TURN_QUEUE,

@@ -7,8 +7,8 @@ import { withTimeout } from '../deadlines.ts';
  * lower_snake names and labels, `_total` on counters and only on counters.
  */
 
-export const METRIC_NAME_PATTERN = /^volley_[a-z][a-z0-9]*(?:_[a-z0-9]+)*$/;
-export const LABEL_NAME_PATTERN = /^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$/;
+const METRIC_NAME_PATTERN = /^volley_[a-z][a-z0-9]*(?:_[a-z0-9]+)*$/;
+const LABEL_NAME_PATTERN = /^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$/;
 /** Labels prom-client or Prometheus reserve for histograms and summaries. */
 const RESERVED_LABELS = new Set(['le', 'quantile']);
 

@@ -15,8 +15,8 @@ import {
 import { z } from 'zod';
 import { newSpanId, newTraceId, withForcedIds } from './span-ids.ts';
 
-export { SpanKind, SpanStatusCode, context, trace };
-export type { Attributes, Context, Link, Span, SpanContext };
+export { SpanKind, context, trace };
+export type { Context, Link, Span };
 
 export const tracer = trace.getTracer('volley');
 

@@ -21,7 +21,6 @@ const telemetry = startTelemetry({ serviceName: 'volley-orchestrator', env: proc
 const prefix = config.VOLLEY_PREFIX;
 
 const redis = createRedis(redisTarget);
-redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
 await waitForRedisOrExit(redis, logger);
 const security = createSecurity(config, { redis, prefix, logger });
 const stopWatchingKeys = config.VOLLEY_API_KEYS_FILE

@@ -53,7 +53,7 @@ export class RedisAccessError extends Error {
 
 /**
  * Resolves once Redis answers PING. A Redis that is down is waited for (ioredis reconnects;
- * the caller's `error` listener logs each attempt); one that refuses the credentials or whose
+ * `waitForRedisOrExit` logs each attempt); one that refuses the credentials or whose
  * certificate is rejected rejects at once with a RedisAccessError, since retrying cannot help.
  */
 export function waitForRedis(redis: Redis): Promise<void> {
@@ -83,6 +83,8 @@ export function waitForRedis(redis: Redis): Promise<void> {
 
 /** For `main.ts`: wait for Redis, or log why it cannot be used and exit 1. */
 export async function waitForRedisOrExit(redis: Redis, logger: Logger): Promise<void> {
+  // From now on for good: ioredis reconnects by itself, each failed attempt is worth a log line.
+  redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
   try {
     await waitForRedis(redis);
   } catch (error) {

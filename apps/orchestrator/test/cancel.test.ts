@@ -2,7 +2,7 @@ import { waitFor } from '@volley/shared/testing';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STATEFUL_TOOLS, startCluster, TEST_TOOLS, type Cluster } from './support/cluster.ts';
-import { ask, callsFromQuestion as respond, mark } from './support/scripted-calls.ts';
+import { ask, assistant, call, callsFromQuestion as respond, mark } from './support/scripted-calls.ts';
 
 describe('cancelling a task', () => {
   let cluster: Cluster;
@@ -34,7 +34,7 @@ describe('cancelling a task', () => {
 
     // The slots come free at once: a new fan-out runs on both workers right away.
     const probe = await cluster.api.post('/v1/tool-calls', {
-      message: { role: 'assistant', content: null, tool_calls: [1, 2].map((n) => ({ id: `p${n}`, type: 'function', function: { name: 'nap', arguments: '{"ms":50}' } })) },
+      message: assistant(...[1, 2].map((n) => call(`p${n}`, 'nap', '{"ms":50}'))),
     });
     expect(probe.status).toBe(200);
     expect(Date.now() - cancelledAt).toBeLessThan(2_000);

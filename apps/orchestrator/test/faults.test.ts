@@ -2,7 +2,7 @@ import { waitFor } from '@volley/shared/testing';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STATEFUL_TOOLS, startCluster, TEST_TOOLS, type Cluster } from './support/cluster.ts';
-import { ask, callsFromQuestion as respond, firstEntry, mark } from './support/scripted-calls.ts';
+import { ask, assistant, call, callsFromQuestion as respond, firstEntry, mark } from './support/scripted-calls.ts';
 
 // Dead processes are noticed within seconds: job locks of 2 s, stall checks every second.
 const FAST_RECOVERY = { VOLLEY_JOB_LOCK_MS: '2000', VOLLEY_STALLED_INTERVAL_MS: '1000' };
@@ -141,14 +141,10 @@ describe('model endpoint faults', () => {
   it('retries a tool that says its failure is retryable, with backoff, and reports a final failure as an error message', async () => {
     const started = Date.now();
     const { body } = await cluster.api.post('/v1/tool-calls', {
-      message: {
-        role: 'assistant',
-        content: null,
-        tool_calls: [
-          { id: 'third-time', type: 'function', function: { name: 'flaky_read', arguments: '{"label":"a","succeed_on":3}' } },
-          { id: 'never', type: 'function', function: { name: 'flaky_read', arguments: '{"label":"b","succeed_on":9}' } },
-        ],
-      },
+      message: assistant(
+        call('third-time', 'flaky_read', '{"label":"a","succeed_on":3}'),
+        call('never', 'flaky_read', '{"label":"b","succeed_on":9}'),
+      ),
     });
     const [lucky, unlucky] = body.calls;
     expect(lucky).toMatchObject({ status: 'succeeded', attempts: 3 });

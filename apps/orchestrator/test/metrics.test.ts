@@ -2,11 +2,11 @@ import { parallelCallsThenAnswer } from '@volley/scripted-model';
 import { parsePrometheusText, sampleValue, samplesOf, spawnNode, waitFor, type NodeProcess, type PrometheusSample } from '@volley/shared/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, WORKER_MAIN, type Cluster } from './support/cluster.ts';
+import { assistant, call } from './support/scripted-calls.ts';
 
 const CALLS_PER_ANSWER = 5;
 const NAP_MS = 400;
 
-const call = (id: string, name: string, args: unknown) => ({ id, type: 'function', function: { name, arguments: JSON.stringify(args) } });
 
 async function scrape(url: string): Promise<PrometheusSample[]> {
   const response = await fetch(url);
@@ -138,16 +138,12 @@ describe('metrics', () => {
     it('times each call in the worker that ran it, by tool and status, with lock waits for the locking ones', async () => {
       const before = await scrapeWorkers();
       const { status, body } = await cluster.api.post('/v1/tool-calls', {
-        message: {
-          role: 'assistant',
-          content: null,
-          tool_calls: [
-            call('a', 'nap', { ms: 20 }),
-            call('b', 'explode', {}),
-            call('c', 'ledger_append', { account: 'metrics-1', amount: 5 }),
-            call('d', 'ledger_append', { account: 'metrics-1', amount: 7 }),
-          ],
-        },
+        message: assistant(
+          call('a', 'nap', { ms: 20 }),
+          call('b', 'explode', {}),
+          call('c', 'ledger_append', { account: 'metrics-1', amount: 5 }),
+          call('d', 'ledger_append', { account: 'metrics-1', amount: 7 }),
+        ),
       });
       expect(status).toBe(200);
       expect(body.calls.map((c: any) => c.status)).toEqual(['succeeded', 'failed', 'succeeded', 'succeeded']);

@@ -2,16 +2,13 @@ import { parallelCallsThenAnswer, type ScriptedToolCall } from '@volley/scripted
 import { waitFor } from '@volley/shared/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type Cluster } from './support/cluster.ts';
+import { assistant, call } from './support/scripted-calls.ts';
 
 const napCalls = (ms: number, count = 3): ScriptedToolCall[] =>
   Array.from({ length: count }, (_, index) => ({ id: `call_nap_${index}`, name: 'nap', arguments: { ms, label: `nap-${index}` } }));
 
 function assistantWith(calls: Array<{ id: string; name: string; arguments: string }>) {
-  return {
-    role: 'assistant',
-    content: null,
-    tool_calls: calls.map((call) => ({ id: call.id, type: 'function', function: { name: call.name, arguments: call.arguments } })),
-  };
+  return assistant(...calls.map(({ id, name, arguments: args }) => call(id, name, args)));
 }
 
 describe('one parallel turn', () => {

@@ -3,12 +3,10 @@ import { parallelCallsThenAnswer } from '@volley/scripted-model';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STATEFUL_TOOLS, startCluster, TEST_TOOLS, type Cluster } from './support/cluster.ts';
-import { firstEntry } from './support/scripted-calls.ts';
+import { assistant, call, firstEntry } from './support/scripted-calls.ts';
 
 const IO_TOOLS = fileURLToPath(new URL('./fixtures/io-pool-tools.ts', import.meta.url));
 const CPU_TOOLS = fileURLToPath(new URL('./fixtures/cpu-pool-tools.ts', import.meta.url));
-const call = (id: string, name: string, args: unknown) => ({ id, type: 'function', function: { name, arguments: JSON.stringify(args) } });
-const message = (toolCalls: unknown[]) => ({ message: { role: 'assistant', content: null, tool_calls: toolCalls } });
 
 describe('worker pools', () => {
   let cluster: Cluster;
@@ -37,7 +35,7 @@ describe('worker pools', () => {
       ...Array.from({ length: 6 }, (_, i) => call(`io_${i}`, 'io_wait', { ms: 100 })),
       ...Array.from({ length: 3 }, (_, i) => call(`cpu_${i}`, 'cpu_hash', { text: `t${i}`, rounds: 2_000 })),
     ];
-    const { status, body } = await cluster.api.post('/v1/tool-calls', message(calls));
+    const { status, body } = await cluster.api.post('/v1/tool-calls', { message: assistant(...calls) });
     expect(status).toBe(200);
     for (const [index, result] of body.calls.entries()) {
       const pool = index < 6 ? 'io' : 'cpu';
@@ -92,7 +90,7 @@ describe('graceful shutdown', () => {
 
   it('gives up on a call that outlives the deadline; the call then runs again elsewhere', async () => {
     await cluster.addWorker('worker-3');
-    const pending = cluster.api.post('/v1/tool-calls', { ...message([call('slow', 'mark', { label: 'too-slow', ms: 5_000 })]), timeout_ms: 60_000 });
+    const pending = cluster.api.post('/v1/tool-calls', { message: assistant(call('slow', 'mark', { label: 'too-slow', ms: 5_000 })), timeout_ms: 60_000 });
     const started = await firstEntry<{ worker: string }>(redis, 'test:marks:too-slow');
     const worker = cluster.workers.find((w) => w.name === started.worker)!;
     const stopping = Date.now();

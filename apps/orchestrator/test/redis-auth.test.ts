@@ -5,16 +5,10 @@ import { join } from 'node:path';
 import { makeTestCertificate, spawnNode, type NodeProcess } from '@volley/shared/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ORCHESTRATOR_MAIN, startCluster, WORKER_MAIN, type Cluster } from './support/cluster.ts';
+import { assistant, call } from './support/scripted-calls.ts';
 
 const PASSWORD = `pw-${randomBytes(16).toString('hex')}`;
-const message = {
-  role: 'assistant',
-  content: null,
-  tool_calls: [
-    { id: 'a', type: 'function', function: { name: 'nap', arguments: '{"ms": 50}' } },
-    { id: 'b', type: 'function', function: { name: 'echo', arguments: '{"text": "over a guarded Redis"}' } },
-  ],
-};
+const message = assistant(call('a', 'nap', '{"ms": 50}'), call('b', 'echo', '{"text": "over a guarded Redis"}'));
 
 /** One fan-out through the whole cluster: both calls ran on a worker and came back in order. */
 async function expectFanOut(cluster: Cluster) {

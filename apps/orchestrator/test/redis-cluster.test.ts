@@ -1,8 +1,8 @@
 import { scriptedTurns } from '@volley/scripted-model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type Cluster } from './support/cluster.ts';
+import { assistant, call } from './support/scripted-calls.ts';
 
-const call = (id: string, name: string, args: unknown) => ({ id, type: 'function', function: { name, arguments: JSON.stringify(args) } });
 
 describe('on a real 3-master Redis Cluster', () => {
   let cluster: Cluster;
@@ -32,7 +32,7 @@ describe('on a real 3-master Redis Cluster', () => {
   it('runs a fan-out turn end to end, its calls in parallel', async () => {
     const started = Date.now();
     const { status, body } = await cluster.api.post('/v1/tool-calls', {
-      message: { role: 'assistant', content: null, tool_calls: [1, 2, 3].map((n) => call(`nap_${n}`, 'nap', { ms: 300 })) },
+      message: assistant(...[1, 2, 3].map((n) => call(`nap_${n}`, 'nap', { ms: 300 }))),
     });
     expect(status).toBe(200);
     expect(Date.now() - started).toBeLessThan(600);

@@ -1,21 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STATEFUL_TOOLS, startCluster, TEST_TOOLS, type Cluster } from './support/cluster.ts';
-import { seeded } from './support/scripted-calls.ts';
+import { assistant, call, seeded } from './support/scripted-calls.ts';
 import { exclusionViolations, independentOverlaps, orderViolations, overlaps, type Touch } from './support/overlap.ts';
 
 type Claim = { key: string; mode: 'read' | 'write' };
 const w = (key: string): Claim => ({ key, mode: 'write' });
 const r = (key: string): Claim => ({ key, mode: 'read' });
-const touch = (id: string, claims: Claim[], ms: number) => ({
-  id,
-  type: 'function',
-  function: { name: 'touch', arguments: JSON.stringify({ claims, ms, label: id }) },
-});
-const nap = (id: string, ms: number) => ({ id, type: 'function', function: { name: 'nap', arguments: JSON.stringify({ ms, label: id }) } });
-const message = (toolCalls: unknown[]) => ({ message: { role: 'assistant', content: null, tool_calls: toolCalls } });
+const touch = (id: string, claims: Claim[], ms: number) => call(id, 'touch', { claims, ms, label: id });
+const nap = (id: string, ms: number) => call(id, 'nap', { ms, label: id });
 
 async function fanOut(cluster: Cluster, toolCalls: unknown[], extra: Record<string, unknown> = {}) {
-  const { status, body } = await cluster.api.post('/v1/tool-calls', { ...message(toolCalls), ...extra });
+  const { status, body } = await cluster.api.post('/v1/tool-calls', { message: assistant(...toolCalls), ...extra });
   expect(status, JSON.stringify(body)).toBe(200);
   return body as { messages: Array<{ tool_call_id: string; content: string }>; calls: any[] };
 }

@@ -6,6 +6,7 @@ import type { Responder } from '@volley/scripted-model';
 import { waitFor } from '@volley/shared/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type Api, type Cluster } from './support/cluster.ts';
+import { assistant, call } from './support/scripted-calls.ts';
 
 const newKey = () => `vk_${randomBytes(24).toString('hex')}`;
 const KEYS = { acme: newKey(), globex: newKey(), initech: newKey() };
@@ -13,8 +14,6 @@ const WRONG_KEY = newKey();
 const ALL_TOOLS = ['echo', 'explode', 'get_time', 'get_weather', 'hang', 'ledger_append', 'ledger_balance', 'lookup_order', 'nap', 'prototype_keys', 'sleep'];
 
 const user = (content: string) => ({ messages: [{ role: 'user', content }] });
-const call = (id: string, name: string, args: unknown = {}) => ({ id, type: 'function', function: { name, arguments: JSON.stringify(args) } });
-const assistant = (...toolCalls: unknown[]) => ({ role: 'assistant', content: null, tool_calls: toolCalls });
 
 /** "use forbidden tools" gets a nap and an explode in one message; anything else a plain answer. */
 const respond: Responder = (request) => {

@@ -13,6 +13,16 @@ export const callsFromQuestion = parallelCallsThenAnswer({
   },
 });
 
+/** A tool call as a model sends it: `args` as JSON text (a string goes as is, e.g. broken JSON). */
+export const call = (id: string, name: string, args: unknown = {}) => ({
+  id,
+  type: 'function',
+  function: { name, arguments: typeof args === 'string' ? args : JSON.stringify(args) },
+});
+
+/** An assistant message holding these tool calls. */
+export const assistant = (...toolCalls: unknown[]) => ({ role: 'assistant', content: null, tool_calls: toolCalls });
+
 /** A task body whose model will ask for exactly these calls. */
 export const ask = (calls: unknown[]) => ({ messages: [{ role: 'user', content: `calls:${JSON.stringify(calls)}` }] });
 

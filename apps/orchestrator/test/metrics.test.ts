@@ -2,6 +2,7 @@ import { parallelCallsThenAnswer } from '@volley/scripted-model';
 import { parsePrometheusText, sampleValue, samplesOf, spawnNode, waitFor, type NodeProcess, type PrometheusSample } from '@volley/shared/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, WORKER_MAIN, type Cluster } from './support/cluster.ts';
+import { TERMINAL_STATUSES } from '../src/tasks/task-record.ts';
 import { assistant, call } from './support/scripted-calls.ts';
 
 const CALLS_PER_ANSWER = 5;
@@ -31,7 +32,7 @@ describe('metrics', () => {
     cluster = await startCluster({
       workers: 2,
       // Two slots in all, so an answer with five calls leaves three waiting for one.
-      workerEnv: { VOLLEY_METRICS_PORT: '0', VOLLEY_WORKER_CONCURRENCY: '1' },
+      workerEnv: { VOLLEY_WORKER_CONCURRENCY: '1' },
       respond: parallelCallsThenAnswer({
         calls: Array.from({ length: CALLS_PER_ANSWER }, (_, i) => ({ id: `nap_${i}`, name: 'nap', arguments: { ms: NAP_MS, label: `nap-${i}` } })),
       }),
@@ -93,7 +94,7 @@ describe('metrics', () => {
         peakDeficit = Math.max(peakDeficit, sampleValue(samples, 'volley_pool_slot_deficit', { pool: 'default' }) ?? -Infinity);
         peakWaiting = Math.max(peakWaiting, sampleValue(samples, 'volley_queue_jobs', { pool: 'default', state: 'waiting' }) ?? 0);
         const { body: current } = await cluster.api.get(`/v1/tasks/${body.id}`);
-        if (['completed', 'failed', 'cancelled'].includes(current.status)) task = current;
+        if (TERMINAL_STATUSES.has(current.status)) task = current;
         else await new Promise((resolve) => setTimeout(resolve, 50));
       }
       expect(task.status).toBe('completed');

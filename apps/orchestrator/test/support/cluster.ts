@@ -11,6 +11,7 @@ import {
   type StartRedisOptions,
   type TestRedis,
 } from '@volley/shared/testing';
+import { TERMINAL_STATUSES } from '../../src/tasks/task-record.ts';
 
 const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
 export const WORKER_MAIN = `${repoRoot}apps/tool-worker/src/main.ts`;
@@ -86,7 +87,7 @@ export class Api {
     return waitFor(
       async () => {
         const { status, body } = await this.get(`/v1/tasks/${id}`);
-        return status === 200 && ['completed', 'failed', 'cancelled'].includes(body.status) ? body : undefined;
+        return status === 200 && TERMINAL_STATUSES.has(body.status) ? body : undefined;
       },
       { timeoutMs, message: `task ${id} did not finish` },
     );
@@ -100,7 +101,6 @@ export interface ClusterOptions {
   redisUrl?: (redis: TestRedis) => string;
   /** Run on a 3-master Redis Cluster instead of one Redis (processes get REDIS_CLUSTER_NODES). */
   redisCluster?: boolean;
-  modelLatencyMs?: number;
   workers?: number;
   orchestrators?: number;
   toolModules?: string[];
@@ -144,7 +144,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   const redis: TestRedis & { clusterNodes?: string[] } = options.redisCluster ? await clusterAsTestRedis() : await startRedis(options.redis);
   const model = await startScriptedModel({
     respond: options.respond ?? (() => ({ content: 'done' })),
-    latencyMs: options.modelLatencyMs ?? 0,
+    latencyMs: 0,
   });
   const common: Record<string, string> = options.redisCluster
     ? { REDIS_CLUSTER_NODES: redis.clusterNodes!.join(','), LOG_LEVEL: 'info' }

@@ -1,4 +1,4 @@
-import type { ToolContext, ZodTool } from '@volley/shared';
+import type { ToolCall, ToolContext, ZodTool } from '@volley/shared';
 import type { BareFlow } from './bare-flow.ts';
 import { noopTool, sleepMsTool } from './bench-tools.ts';
 import type { JsonClient } from './http-client.ts';
@@ -9,12 +9,6 @@ import { toolArguments } from './tool-functions.ts';
  * in-process with `Promise.all`. Each way checks that every call really succeeded, so a
  * fast error can never pass for a fast fan-out.
  */
-
-export interface ToolCall {
-  id: string;
-  type: 'function';
-  function: { name: string; arguments: string };
-}
 
 export function toolCalls(count: number, tool: string, sleepForMs: number): ToolCall[] {
   return Array.from({ length: count }, (_, index) => ({

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { statTicks, TICKS_PER_SECOND } from './process-cpu.ts';
 
 /**
  * How much CPU processes that are not this run's took while it ran (tests, builds, anything
@@ -9,8 +10,6 @@ import { readFile } from 'node:fs/promises';
  * live ones read directly and exited ones through the bench's cutime/cstime, which the kernel
  * credits when a child is reaped. No periodic sampling, so the measurement costs nothing.
  */
-const TICKS_PER_SECOND = 100;
-
 async function machineBusyTicks(): Promise<number> {
   const line = (await readFile('/proc/stat', 'utf8')).split('\n', 1)[0]!;
   // cpu user nice system idle iowait irq softirq steal …
@@ -20,13 +19,7 @@ async function machineBusyTicks(): Promise<number> {
 
 /** utime + stime + cutime + cstime of one process, in ticks; 0 once it is gone. */
 async function treeTicks(pid: number): Promise<number> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
-  } catch {
-    return 0;
-  }
+  return statTicks(pid, true).catch(() => 0);
 }
 
 async function runTicks(): Promise<number> {

@@ -5,15 +5,19 @@ import { readFile } from 'node:fs/promises';
  * runs Redis, the orchestrator, workers and the client at once, CPU per tool call is what
  * bounds throughput, so each measured window reads it for every process, Redis included.
  */
-const TICKS_PER_SECOND = 100; // USER_HZ: 100 on every Linux architecture Node supports.
+export const TICKS_PER_SECOND = 100; // USER_HZ: 100 on every Linux architecture Node supports.
 
-export async function cpuMs(pid: number): Promise<number> {
+/** CPU ticks of one process: its own (utime + stime), or with its reaped children's too. */
+export async function statTicks(pid: number, withChildren = false): Promise<number> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
   // The command name (field 2) may hold spaces; the fields after its closing ')' are fixed.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const utime = Number(fields[11]);
-  const stime = Number(fields[12]);
-  return ((utime + stime) * 1000) / TICKS_PER_SECOND;
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+  const own = fields[11]! + fields[12]!;
+  return withChildren ? own + fields[13]! + fields[14]! : own;
+}
+
+export async function cpuMs(pid: number): Promise<number> {
+  return ((await statTicks(pid)) * 1000) / TICKS_PER_SECOND;
 }
 
 export interface NamedPid {

@@ -1,10 +1,11 @@
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { ToolCall } from '@volley/shared';
 import { BareFlow } from './bare-flow.ts';
 import type { BenchContext } from './bench-context.ts';
 import { startBenchSystem, type BenchSystem } from './bench-system.ts';
 import { readCpuProfile, summarizeCpuProfile, type ProfileSummary } from './cpu-profile-summary.ts';
-import { toolCalls, viaBareFlow, viaVolley, type ToolCall } from './fan-out-paths.ts';
+import { toolCalls, viaBareFlow, viaVolley } from './fan-out-paths.ts';
 import { closedLoop, sequentialTurns, type Turn } from './load.ts';
 import { cpuDuring } from './process-cpu.ts';
 import { monitorCommands, type Counts, type MonitorCapture } from './redis-monitor.ts';

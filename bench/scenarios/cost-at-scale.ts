@@ -1,6 +1,7 @@
+import type { ToolCall } from '@volley/shared';
 import { BareFlow } from '../bare-flow.ts';
 import type { BenchContext } from '../bench-context.ts';
-import { toolCalls, viaBareFlow, viaVolley, type ToolCall } from '../fan-out-paths.ts';
+import { toolCalls, viaBareFlow, viaVolley } from '../fan-out-paths.ts';
 import { closedLoop, sequentialTurns } from '../load.ts';
 import { cpuDuring } from '../process-cpu.ts';
 import { countCommands, idleCommandRate, perUnit, type CommandCounts } from '../redis-stats.ts';

@@ -1,6 +1,7 @@
+import type { ToolCall } from '@volley/shared';
 import { BareFlow, type BareCompletion } from '../bare-flow.ts';
 import type { BenchContext } from '../bench-context.ts';
-import { toolCalls, viaBareFlow, viaPromiseAll, viaVolley, type ToolCall } from '../fan-out-paths.ts';
+import { toolCalls, viaBareFlow, viaPromiseAll, viaVolley } from '../fan-out-paths.ts';
 import { interleavedTurns } from '../load.ts';
 import { summarize, type Summary } from '../stats.ts';
 import { SLEEP_TOOL } from '../tool-functions.ts';

@@ -37,6 +37,12 @@ export type TestRedis = {
   stop(): Promise<void>;
   /** Local `redis-server` only: same port and data dir, so clients reconnect and AOF data survives. */
   restart?(): Promise<void>;
+  /**
+   * Local `redis-server` only: SIGSTOP, a Redis that keeps its connections open and answers
+   * nothing (a frozen host, a long fork), until `thaw()` (SIGCONT).
+   */
+  freeze?(): void;
+  thaw?(): void;
 };
 
 const LOOPBACK = '127.0.0.1';
@@ -237,6 +243,12 @@ async function startLocalRedis(options: StartRedisOptions): Promise<TestRedis> {
       server.child = undefined;
       await launchOn(port);
     },
+    freeze() {
+      server.child?.kill('SIGSTOP');
+    },
+    thaw() {
+      server.child?.kill('SIGCONT');
+    },
   };
 }
 
@@ -330,6 +342,8 @@ async function launchRedis(
 async function stopChild(child: ChildProcess | undefined): Promise<void> {
   if (!child || child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // A frozen server would never act on SIGTERM.
+  child.kill('SIGCONT');
   child.kill('SIGTERM');
   const escalate = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
   try {

@@ -42,6 +42,10 @@ export type NodeProcess = {
   /** Sends `signal`, then SIGKILL if the process is still alive after `timeoutMs`. */
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<ExitResult>;
   kill(): Promise<ExitResult>;
+  /** SIGSTOP: alive, holding its sockets and job locks, doing nothing (a GC pause, a frozen VM). */
+  pause(): void;
+  /** SIGCONT: wakes up as if no time had passed, its leases possibly lapsed meanwhile. */
+  resume(): void;
 };
 
 const STDOUT_TAIL_LINES = 30;
@@ -172,6 +176,8 @@ export function spawnNode(options: SpawnNodeOptions): Promise<NodeProcess> {
 
   const stop = async (signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 5_000): Promise<ExitResult> => {
     if (exitResult) return exitResult;
+    // A paused process acts on no signal but SIGKILL until it is continued.
+    child.kill('SIGCONT');
     child.kill(signal);
     const escalate = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     try {
@@ -180,6 +186,9 @@ export function spawnNode(options: SpawnNodeOptions): Promise<NodeProcess> {
       clearTimeout(escalate);
     }
   };
+
+  const pause = (): void => void child.kill('SIGSTOP');
+  const resume = (): void => void child.kill('SIGCONT');
 
   const kill = (): Promise<ExitResult> => {
     if (!exitResult) child.kill('SIGKILL');
@@ -201,6 +210,8 @@ export function spawnNode(options: SpawnNodeOptions): Promise<NodeProcess> {
     alive: () => child.exitCode === null && child.signalCode === null,
     stop,
     kill,
+    pause,
+    resume,
   });
 
   const { ready } = options;

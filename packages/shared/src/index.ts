@@ -38,6 +38,7 @@ export {
   toolCallJobKey,
   lockTicket,
   cancelChannel,
+  taskCancelledKey,
 } from './queue/names.ts';
 export { toolCallJobDataSchema, toolCallResultSchema, callErrorSchema, failedResult } from './queue/tool-call-job.ts';
 export type { ToolCallJobData, ToolCallResult, CallError } from './queue/tool-call-job.ts';

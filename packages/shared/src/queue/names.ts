@@ -53,6 +53,15 @@ export function lockTicket(queueName: string, jobId: string): string {
   return `${queueName}|${jobId}`;
 }
 
+/**
+ * The durable mark of a task (or bare fan-out) that was stopped: cancelled, or past its deadline.
+ * Pub/sub on `cancelChannel` is only the fast path; workers check this key when they pick a call
+ * up (a parked call is picked up again when woken) and while its calls run.
+ */
+export function taskCancelledKey(prefix: string, taskId: string): string {
+  return `${prefix}:task:${taskId}:cancelled`;
+}
+
 /** Where orchestrators announce cancelled calls (job ids) to every worker. */
 export function cancelChannel(prefix: string): string {
   return `${prefix}:cancel`;

@@ -3,8 +3,12 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { registerSecurity, type Security } from './auth/security.ts';
 import type { RunToolCallsDeps } from './fan-out/run-tool-calls.ts';
+import { limitBodiesInFlight } from './http/bodies-in-flight.ts';
+import { answerClientError, answerFrameworkError } from './http/edge-errors.ts';
 import { createErrorHandler } from './http/error-handler.ts';
+import { parseJsonBodies } from './http/json-body-parser.ts';
 import { QUEUE_DASHBOARD_PATH, registerQueueDashboard } from './http/queue-dashboard.ts';
+import { registerRedisGate, type RedisGate } from './http/redis-gate.ts';
 import { traceRequests } from './http/trace-requests.ts';
 import { measureRequests } from './metrics/http-metrics.ts';
 import { registerHealthRoutes } from './routes/health.ts';
@@ -16,9 +20,19 @@ import type { CreateTaskDeps } from './tasks/create-task.ts';
 
 export type AppDeps = CreateTaskDeps &
   RunToolCallsDeps & {
+    /**
+     * The connection of request handling, whose commands time out (see `createRequestRedis`);
+     * `store`, `catalog` and `fanOut` must be built on it too. Never the engine's connection.
+     */
     redis: Redis;
+    /** Refuses requests while Redis is known not to answer (see `RedisGate`). */
+    redisGate: RedisGate;
     logger: Logger;
     bodyLimitBytes: number;
+    /** Request bodies held at once at most, in bytes (see `limitBodiesInFlight`). */
+    bodyBytesInFlight: number;
+    /** Deepest nesting of a JSON body (see `parseJsonBodies`). */
+    maxBodyDepth: number;
     /** API keys, tenants' tools and the submission rate limit (see `createSecurity`). */
     security: Security;
     /** When given: `GET /metrics`, and every request timed. */
@@ -31,13 +45,21 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     // Per-request lines would drown the task events at info; Fastify's own warnings still show.
     loggerInstance: deps.logger.child({}, { level: 'warn' }) as FastifyBaseLogger,
     bodyLimit: deps.bodyLimitBytes,
+    // What Node's HTTP parser and Fastify's router refuse, too, answers in Volley's error shape.
+    clientErrorHandler: answerClientError,
+    frameworkErrors: answerFrameworkError,
   });
   // The API speaks JSON only: other bodies get 415 instead of a confusing shape error.
   app.removeContentTypeParser('text/plain');
+  parseJsonBodies(app, { maxDepth: deps.maxBodyDepth });
   traceRequests(app);
   if (deps.metrics) measureRequests(app, deps.metrics);
+  // Ahead of authentication and the rate limit, which asks Redis: while it does not answer,
+  // requests are refused before anything waits on it (the probes are let through).
+  registerRedisGate(app, deps.redisGate);
   registerSecurity(app, deps.security, deps.logger, { basicAuthUnder: QUEUE_DASHBOARD_PATH });
-  app.setErrorHandler(createErrorHandler(deps.logger));
+  limitBodiesInFlight(app, { maxBytes: deps.bodyBytesInFlight, bodyLimitBytes: deps.bodyLimitBytes });
+  app.setErrorHandler(createErrorHandler(deps.logger, deps.redisGate));
   app.setNotFoundHandler((request, reply) =>
     reply.status(404).send(errorBody('route_not_found', `no route ${request.method} ${request.url}`)),
   );

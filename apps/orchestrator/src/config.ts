@@ -20,6 +20,10 @@ export const orchestratorConfigSchema = z
     VOLLEY_MAX_ARGUMENT_BYTES: env.positiveInt(1024 * 1024),
     VOLLEY_TASK_TTL_SECONDS: env.positiveInt(7 * 24 * 3600),
     VOLLEY_BODY_LIMIT_BYTES: env.positiveInt(8 * 1024 * 1024),
+    // Unset: 16 bodies of the largest size (see `withBodyBudget`).
+    VOLLEY_MAX_BODY_BYTES_IN_FLIGHT: z.coerce.number().int().positive().optional(),
+    VOLLEY_MAX_BODY_DEPTH: z.coerce.number().int().min(2).max(10_000).default(128),
+    VOLLEY_REDIS_COMMAND_TIMEOUT_MS: env.durationMs(3_000),
     VOLLEY_SHUTDOWN_TIMEOUT_MS: env.durationMs(10_000),
     VOLLEY_JOB_LOCK_MS: env.durationMs(10_000),
     VOLLEY_STALLED_INTERVAL_MS: env.durationMs(5_000),
@@ -31,8 +35,20 @@ export const orchestratorConfigSchema = z
     path: ['OPENAI_API_KEY'],
     message: 'required when OPENAI_BASE_URL is unset (the default endpoint is api.openai.com)',
   })
+  .refine((config) => config.VOLLEY_MAX_BODY_BYTES_IN_FLIGHT === undefined || config.VOLLEY_MAX_BODY_BYTES_IN_FLIGHT >= config.VOLLEY_BODY_LIMIT_BYTES, {
+    path: ['VOLLEY_MAX_BODY_BYTES_IN_FLIGHT'],
+    message: 'must be at least VOLLEY_BODY_LIMIT_BYTES, or no body of the largest size could ever be read',
+  })
   .superRefine(checkSecurityEnv)
   .superRefine(checkClusterPrefix)
-  .transform(withQueuePrefix);
+  .transform(withQueuePrefix)
+  .transform(withBodyBudget);
+
+/** Bodies held at once: `VOLLEY_MAX_BODY_BYTES_IN_FLIGHT`, by default 16 × `VOLLEY_BODY_LIMIT_BYTES` (128 MiB). */
+function withBodyBudget<C extends { VOLLEY_BODY_LIMIT_BYTES: number; VOLLEY_MAX_BODY_BYTES_IN_FLIGHT?: number | undefined }>(
+  config: C,
+): C & { VOLLEY_MAX_BODY_BYTES_IN_FLIGHT: number } {
+  return { ...config, VOLLEY_MAX_BODY_BYTES_IN_FLIGHT: config.VOLLEY_MAX_BODY_BYTES_IN_FLIGHT ?? 16 * config.VOLLEY_BODY_LIMIT_BYTES };
+}
 
 export type OrchestratorConfig = z.infer<typeof orchestratorConfigSchema>;

@@ -6,6 +6,9 @@ import { createSecurity } from './auth/security.ts';
 import { orchestratorConfigSchema } from './config.ts';
 import { FanInWaiters } from './fan-out/fan-in-waiters.ts';
 import { FanOutQueue } from './fan-out/fan-out-queue.ts';
+import { RedisGate } from './http/redis-gate.ts';
+import { isRedisUnavailable } from './http/redis-unavailable.ts';
+import { createRequestRedis, whenRedisReady } from './http/request-redis.ts';
 import { instrumentModelClient } from './metrics/instrument-model-client.ts';
 import { registerQueueMetrics } from './metrics/queue-metrics.ts';
 import { countTasks } from './metrics/task-metrics.ts';
@@ -20,9 +23,38 @@ const logger = createLogger('orchestrator', config.LOG_LEVEL);
 const telemetry = startTelemetry({ serviceName: 'volley-orchestrator', env: process.env });
 const prefix = config.VOLLEY_PREFIX;
 
+// Two kinds of connection. The engine's (task steps, BullMQ's Worker, metrics' reads) waits a
+// Redis outage out: its commands queue until Redis is back, so no step is lost. Request
+// handling's times out: no HTTP request waits on Redis longer than VOLLEY_REDIS_COMMAND_TIMEOUT_MS,
+// and while Redis does not answer, requests are refused at the door (see RedisGate).
 const redis = createRedis(redisTarget);
 await waitForRedisOrExit(redis, logger);
-const security = createSecurity(config, { redis, prefix, logger });
+const requestRedis = createRequestRedis(redisTarget, config.VOLLEY_REDIS_COMMAND_TIMEOUT_MS);
+// Once both are up, the engine's connection logs each failed attempt; this one would repeat it.
+let requestRedisReady = false;
+requestRedis.on('error', (error) =>
+  logger[requestRedisReady ? 'debug' : 'warn']({ err: error, connection: 'requests' }, 'redis connection error'),
+);
+await whenRedisReady(requestRedis);
+requestRedisReady = true;
+const redisGate = new RedisGate({
+  // The engine's PING waits as long as Redis takes, so it is answered the moment Redis is back.
+  probe: async () => {
+    await redis.ping();
+    await whenRedisReady(requestRedis);
+  },
+  logger,
+});
+// bullmq 6.7's Job.waitUntilFinished runs its "finished already?" check inside an async Promise
+// executor (job.js), so when that check's command fails — on request handling's connection, a
+// timeout during an outage — the rejection escapes unhandled; the request waiting on it still
+// answers at its deadline. That must not stop the process. Any other unhandled rejection still
+// does, as Node's default would.
+process.on('unhandledRejection', (reason) => {
+  if (!isRedisUnavailable(reason)) throw reason;
+  logger.warn({ err: reason }, 'unhandled rejection: redis unavailable');
+});
+const security = createSecurity(config, { redis: requestRedis, prefix, logger });
 const stopWatchingKeys = config.VOLLEY_API_KEYS_FILE
   ? watchApiKeysFile({
       security,
@@ -32,11 +64,21 @@ const stopWatchingKeys = config.VOLLEY_API_KEYS_FILE
     })
   : () => undefined;
 const metrics = new Metrics({ onCollectError: (collector, error) => logger.warn({ err: error, collector }, 'metrics collector failed') });
-const store = new TaskStore({ redis, prefix, ttlSeconds: config.VOLLEY_TASK_TTL_SECONDS, onTransition: countTasks(metrics) });
+const onTransition = countTasks(metrics);
+const store = new TaskStore({ redis, prefix, ttlSeconds: config.VOLLEY_TASK_TTL_SECONDS, onTransition });
 const catalog = new ToolCatalog({ redis, prefix });
 const fanOut = new FanOutQueue({ connection: redis, prefix });
+// The same, over request handling's connection, for the routes. A Queue or FlowProducer shares
+// the connection it is given (BullMQ duplicates only for blocking commands, and neither blocks).
+const requestStore = new TaskStore({ redis: requestRedis, prefix, ttlSeconds: config.VOLLEY_TASK_TTL_SECONDS, onTransition });
+const requestCatalog = new ToolCatalog({ redis: requestRedis, prefix });
+const requestFanOut = new FanOutQueue({ connection: requestRedis, prefix });
+// Scrapes read on the engine's connection: a scrape gives up on a slow read after 2 s by itself,
+// and each collector keeps one read in flight at most, so an outage leaves one read per collector
+// waiting, not one per scrape (a timed-out command would leave its own behind each time).
 registerQueueMetrics(metrics, { redis, prefix, queueOf: (pool) => fanOut.toolQueue(pool), turns: fanOut.turns });
-// QueueEvents blocks on a stream read, so it gets a connection of its own.
+// QueueEvents blocks on a stream read, so it gets a connection of its own, without a command
+// timeout: BullMQ duplicates it for the read, and a duplicate keeps its options.
 const fanInWaiters = new FanInWaiters();
 const turnEvents = new QueueEvents(TURN_QUEUE, { connection: createRedis(redisTarget), prefix });
 const model = createOpenAIModelClient({
@@ -64,14 +106,17 @@ const turnWorker = startTurnWorker({
 });
 
 const app = buildApp({
-  store,
-  catalog,
-  fanOut,
+  store: requestStore,
+  catalog: requestCatalog,
+  fanOut: requestFanOut,
   turnEvents,
   fanInWaiters,
-  redis,
+  redis: requestRedis,
+  redisGate,
   logger,
   bodyLimitBytes: config.VOLLEY_BODY_LIMIT_BYTES,
+  bodyBytesInFlight: config.VOLLEY_MAX_BODY_BYTES_IN_FLIGHT,
+  maxBodyDepth: config.VOLLEY_MAX_BODY_DEPTH,
   security,
   metrics,
   defaults: { model: config.VOLLEY_MODEL, maxTurns: config.VOLLEY_MAX_TURNS },
@@ -91,11 +136,12 @@ function shutdown(signal: string): Promise<void> {
     logger.info({ signal }, 'orchestrator stopping');
     stopWatchingKeys();
     await app.close().catch((error) => logger.warn({ err: error }, 'http close failed'));
+    redisGate.close();
     if (!(await settlesWithin(turnWorker.close(), config.VOLLEY_SHUTDOWN_TIMEOUT_MS))) {
       await turnWorker.close(true).catch(() => undefined);
     }
-    await Promise.allSettled([turnEvents.close(), fanOut.close()]);
-    await redis.quit().catch(() => undefined);
+    await Promise.allSettled([turnEvents.close(), fanOut.close(), requestFanOut.close()]);
+    await Promise.allSettled([redis.quit(), requestRedis.quit().catch(() => requestRedis.disconnect())]);
     await telemetry.shutdown();
     logger.info('orchestrator stopped');
   })();

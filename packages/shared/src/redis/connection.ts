@@ -1,4 +1,4 @@
-import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 
 export interface RedisTarget {
   /** A single Redis (`redis://` or `rediss://`, credentials in the URL). */
@@ -23,7 +23,12 @@ export function redisTargetOf(config: { REDIS_URL: string; REDIS_CLUSTER_NODES?:
  * it touches carries the prefix's hash tag, so each multi-key command and script stays in one
  * slot.
  */
-export function createRedis(target: RedisTarget | string, options: RedisOptions = {}): Redis {
+export function createRedis(
+  target: RedisTarget | string,
+  options: RedisOptions = {},
+  /** On a Redis Cluster only: options of the cluster client itself (`options` go to every node). */
+  clusterOptions: Omit<ClusterOptions, 'redisOptions'> = {},
+): Redis {
   const { url, clusterNodes } = typeof target === 'string' ? { url: target, clusterNodes: undefined } : target;
   if (!clusterNodes || clusterNodes.length === 0) return new Redis(url, { maxRetriesPerRequest: null, ...options });
   const parsed = new URL(url);
@@ -38,5 +43,5 @@ export function createRedis(target: RedisTarget | string, options: RedisOptions 
     const [host, port] = node.split(':');
     return { host: host!, port: Number(port) };
   });
-  return new Cluster(nodes, { redisOptions: nodeOptions, enableReadyCheck: true }) as unknown as Redis;
+  return new Cluster(nodes, { redisOptions: nodeOptions, enableReadyCheck: true, ...clusterOptions }) as unknown as Redis;
 }

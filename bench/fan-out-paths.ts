@@ -57,6 +57,7 @@ export async function viaPromiseAll(calls: readonly ToolCall[]): Promise<void> {
         attempt: 1,
         signal: neverAborted,
         workerId: 'in-process',
+        tenant: null,
         idempotencyKey: call.id,
       };
       const output = await tool.execute(args, ctx);

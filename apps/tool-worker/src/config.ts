@@ -15,6 +15,12 @@ export const workerConfigSchema = z
     VOLLEY_REGISTRY_LEASE_MS: env.durationMs(15_000),
     VOLLEY_LOCK_LEASE_MS: env.durationMs(10_000),
     VOLLEY_LOCK_PARK_MS: env.durationMs(5_000),
+    /** A call waits this long for its locks at most (then `lock_timeout`); its job's deadline may end the wait sooner. */
+    VOLLEY_LOCK_WAIT_TIMEOUT_MS: env.durationMs(300_000),
+    /** How long past its answer (timeout, cancel) a tool body still running keeps its locks before they go. */
+    VOLLEY_ABANDON_AFTER_MS: env.durationMs(30_000),
+    /** How often the ended marks of running calls' tasks are read: the bound on hearing of a lost cancel. */
+    VOLLEY_CANCEL_POLL_MS: env.durationMs(1_000),
     VOLLEY_JOB_LOCK_MS: env.durationMs(10_000),
     VOLLEY_STALLED_INTERVAL_MS: env.durationMs(5_000),
     VOLLEY_MAX_STALLED_COUNT: z.coerce.number().int().min(0).max(100).default(3),

@@ -17,11 +17,18 @@ export interface ExecuteOptions {
   abort?: readonly AbortSignal[];
   /** Whether a retryable ToolError may be retried (attempts are left). */
   canRetry: boolean;
+  /**
+   * Told when the call answers (timeout, abort) while the tool's body still runs, with a
+   * promise that settles when the body does (it never rejects). A call holding locks keeps them
+   * until then.
+   */
+  onOverrun?: (body: Promise<unknown>) => void;
 }
 
 /**
  * Runs the tool under its deadline. A tool that ignores its signal does not hold the worker
- * slot: the race answers at the deadline and the tool's promise is left to settle on its own.
+ * slot: the race answers at the deadline and the tool's promise is left to settle on its own
+ * (`onOverrun` hears of it).
  * One controller and one cleared timer per call, listening to the outer signals itself:
  * `AbortSignal.timeout` would leave a timer alive for the whole timeout after every call, and
  * `AbortSignal.any` is slow on a hot path.
@@ -44,19 +51,32 @@ export async function executeTool(
   const aborted = new Promise<CallOutcome>((resolve) => {
     settle = resolve;
   });
+  let body: Promise<CallOutcome> | undefined;
+  let overran = false;
+  // Only reached when an answer comes before the body settled: the hot path pays nothing.
+  const answer = (outcome: CallOutcome) => {
+    if (!settle) return;
+    settle(outcome);
+    settle = undefined;
+    overran = true;
+    if (body) options.onOverrun?.(body);
+  };
   const timer = setTimeout(() => {
     timedOut = true;
     controller.abort(new ToolError(`the tool did not finish within ${options.timeoutMs} ms`, { code: 'tool_timeout' }));
-    settle?.(abortedOutcome(true, undefined, options));
+    answer(abortedOutcome(true, undefined, options));
   }, options.timeoutMs);
   const onOuterAbort = (event: Event) => {
     const reason: unknown = (event.target as AbortSignal).reason;
     controller.abort(reason);
-    settle?.(abortedOutcome(timedOut, reason, options));
+    answer(abortedOutcome(timedOut, reason, options));
   };
   for (const signal of outer) signal.addEventListener('abort', onOuterAbort, { once: true });
+  body = run(loaded, args, { ...ctx, signal: controller.signal }, options.canRetry);
+  // Aborted while the body was still starting (synchronously): it overran all the same.
+  if (overran) options.onOverrun?.(body);
   try {
-    return await Promise.race([aborted, run(loaded, args, { ...ctx, signal: controller.signal }, options.canRetry)]);
+    return await Promise.race([aborted, body]);
   } finally {
     clearTimeout(timer);
     for (const signal of outer) signal.removeEventListener('abort', onOuterAbort);

@@ -17,8 +17,11 @@ import { workerConfigSchema } from './config.ts';
 import { loadToolModules } from './load-tool-modules.ts';
 import { CallResults } from './call-results.ts';
 import { CancelledCalls } from './cancelled-calls.ts';
+import { PickupCheck } from './pickup-check.ts';
 import { JobWaker } from './locks/job-waker.ts';
+import { OverrunHolds } from './locks/overrun-holds.ts';
 import { ResourceLocks } from './locks/resource-locks.ts';
+import { createLockMetrics } from './metrics/lock-metrics.ts';
 import { startStatusServer } from './metrics/status-server.ts';
 import { createToolCallMetrics } from './metrics/tool-call-metrics.ts';
 import { createToolCallProcessor } from './run-tool-call.ts';
@@ -52,11 +55,15 @@ if (tools.size === 0) exitWith(new Error('no tools to serve: set VOLLEY_TOOL_MOD
 
 const queue = toolQueueName(config.VOLLEY_POOL);
 const waker = new JobWaker({ connection: redis, prefix });
+const locks = new ResourceLocks({ redis, prefix, leaseMs: config.VOLLEY_LOCK_LEASE_MS });
+const lockMetrics = createLockMetrics(metrics);
 const locking = {
-  locks: new ResourceLocks({ redis, prefix, leaseMs: config.VOLLEY_LOCK_LEASE_MS }),
+  locks,
   waker,
   results: new CallResults({ redis, prefix }),
+  overruns: new OverrunHolds({ locks, waker, abandonAfterMs: config.VOLLEY_ABANDON_AFTER_MS, logger, onAbandoned: lockMetrics.bodyAbandoned }),
   parkMs: config.VOLLEY_LOCK_PARK_MS,
+  lockWaitTimeoutMs: config.VOLLEY_LOCK_WAIT_TIMEOUT_MS,
 };
 const cancelled = new CancelledCalls();
 const subscriber = redis.duplicate();
@@ -70,6 +77,7 @@ const worker = new Worker<unknown, ToolCallResult>(
     logger,
     locking,
     cancelled,
+    pickup: new PickupCheck({ redis, prefix }),
     metrics: createToolCallMetrics(metrics),
   }),
   {
@@ -86,7 +94,9 @@ const worker = new Worker<unknown, ToolCallResult>(
 worker.on('error', (error) => logger.error({ err: error }, 'worker error'));
 await worker.waitUntilReady();
 // A cancelled call running here sees its AbortSignal fire; later ones are answered without running.
-await cancelled.listen(subscriber, prefix, (jobIds) => jobIds.forEach((id) => worker.cancelJob(id, 'cancelled')), logger);
+const cancelJobs = (jobIds: string[]) => jobIds.forEach((id) => worker.cancelJob(id, 'cancelled'));
+await cancelled.listen(subscriber, prefix, cancelJobs, logger);
+const stopCancelPoll = cancelled.poll(redis, prefix, config.VOLLEY_CANCEL_POLL_MS, cancelJobs, logger);
 
 const registration = await registerWorker(
   redis,
@@ -112,14 +122,18 @@ let stopping: Promise<void> | undefined;
 function shutdown(signal: string): Promise<void> {
   stopping ??= (async () => {
     logger.info({ signal }, 'worker stopping');
+    const deadline = Date.now() + config.VOLLEY_SHUTDOWN_TIMEOUT_MS;
     status.markStopping();
     await registration.stop().catch((error) => logger.warn({ err: error }, 'registry removal failed'));
     const clean = await settlesWithin(worker.close(), config.VOLLEY_SHUTDOWN_TIMEOUT_MS);
+    stopCancelPoll();
     if (!clean) {
       // Left active, the calls' job locks lapse and BullMQ hands them to other workers; finishing
       // them here as failed or cancelled would end them for good.
       logger.warn({ timeoutMs: config.VOLLEY_SHUTDOWN_TIMEOUT_MS }, 'running calls did not finish in time; forcing close');
     }
+    // Tool bodies running past their answer keep their locks: they get what is left of the time.
+    await locking.overruns.drain(deadline - Date.now());
     await waker.close();
     await telemetry.shutdown();
     if (clean) {

@@ -18,6 +18,7 @@ import type { Job } from 'bullmq';
 import { CANCELLED_ERROR, executeTool, RetryableToolFailure, type CallOutcome } from './execute-tool.ts';
 import { runLockedCall, type LockedCall, type LockingDeps } from './locks/run-locked-call.ts';
 import { UNKNOWN_TOOL_LABEL, type CallTimings, type ToolCallMetrics } from './metrics/tool-call-metrics.ts';
+import type { PickupCheck } from './pickup-check.ts';
 import { prepareCall, type PreparedCall } from './prepare-call.ts';
 import type { ToolSet } from './tool-set.ts';
 
@@ -31,8 +32,10 @@ export interface ToolCallRunnerDeps {
   logger: Logger;
   /** Needed by calls that take resource locks. */
   locking?: LockingDeps;
-  /** Calls cancelled before they reached this worker. */
-  cancelled?: { has(jobId: string | undefined): boolean };
+  /** Calls cancelled before they reached this worker; calls running here are tracked for its poll. */
+  cancelled?: { has(jobId: string | undefined): boolean; track(jobId: string, taskId: string): () => void };
+  /** The durable checks made before a call runs (its task ended, its fan-in already has it). */
+  pickup?: PickupCheck;
   /** Told of every call that finishes here, with where its time went. */
   metrics?: ToolCallMetrics;
 }
@@ -48,20 +51,11 @@ type ReadyCall = Extract<PreparedCall, { ok: true }>;
  * retryable tool error, or (DelayedError) when a call parks to wait for a resource.
  */
 export function createToolCallProcessor(deps: ToolCallRunnerDeps) {
-  return async (job: Job, token?: string, jobSignal?: AbortSignal): Promise<ToolCallResult> => {
+  const processCall = async (job: Job, token: string | undefined, jobSignal: AbortSignal | undefined, data: ToolCallJobData, ended: boolean): Promise<ToolCallResult> => {
     const startedAt = Date.now();
     const attempt = job.attemptsMade + (job.stalledCounter ?? 0) + 1;
-    const parsedData = toolCallJobDataSchema.safeParse(job.data);
-    if (!parsedData.success) {
-      deps.logger.error({ jobId: job.id, issues: parsedData.error.issues }, 'malformed tool-call job');
-      const toolCallId = typeof job.data?.toolCallId === 'string' ? job.data.toolCallId : String(job.id);
-      const result = finish(toolCallId, startedAt, attempt, { error: { code: 'invalid_request', message: 'malformed tool-call job' } });
-      deps.metrics?.finished(UNKNOWN_TOOL_LABEL, result, {});
-      return result;
-    }
-    const data = parsedData.data;
     const timings: CallTimings = {};
-    const cancelled = deps.cancelled?.has(job.id) ?? false;
+    const cancelled = ended || (deps.cancelled?.has(job.id) ?? false);
     const prepared = prepareCall(deps.tools, data, deps.maxArgumentDepth);
     const idempotencyKey = `${job.id}/${data.toolCallId}`;
     const canRetry = attempt < (job.opts.attempts ?? 1);
@@ -109,6 +103,7 @@ export function createToolCallProcessor(deps: ToolCallRunnerDeps) {
           taskId: data.taskId,
           attempt,
           workerId: deps.workerId,
+          tenant: data.tenant ?? null,
           idempotencyKey,
           ...(grant.fencingToken === undefined ? {} : { fencingToken: grant.fencingToken }),
         },
@@ -116,6 +111,7 @@ export function createToolCallProcessor(deps: ToolCallRunnerDeps) {
           timeoutMs: remainingTime(call, data, deps.defaultTimeoutMs),
           canRetry,
           abort: [jobSignal, grant.lockAbort].filter((signal) => signal !== undefined),
+          onOverrun: grant.onOverrun,
         },
       );
       timings.runMs = performance.now() - runStartedAt;
@@ -128,6 +124,7 @@ export function createToolCallProcessor(deps: ToolCallRunnerDeps) {
       result = await runLockedCall(deps.locking, {
         job,
         token,
+        data,
         lock: data.lock,
         prepared,
         cancelled,
@@ -148,6 +145,34 @@ export function createToolCallProcessor(deps: ToolCallRunnerDeps) {
     deps.metrics?.finished(deps.tools.has(data.name) ? data.name : UNKNOWN_TOOL_LABEL, result, timings);
     deps.logger.debug({ taskId: data.taskId, toolCallId: data.toolCallId, tool: data.name, ok: result.ok }, 'tool call finished');
     return result;
+  };
+
+  return async (job: Job, token?: string, jobSignal?: AbortSignal): Promise<ToolCallResult> => {
+    const attempt = job.attemptsMade + (job.stalledCounter ?? 0) + 1;
+    const parsedData = toolCallJobDataSchema.safeParse(job.data);
+    if (!parsedData.success) {
+      deps.logger.error({ jobId: job.id, issues: parsedData.error.issues }, 'malformed tool-call job');
+      const toolCallId = typeof job.data?.toolCallId === 'string' ? job.data.toolCallId : String(job.id);
+      const result = finish(toolCallId, Date.now(), attempt, { error: { code: 'invalid_request', message: 'malformed tool-call job' } });
+      deps.metrics?.finished(UNKNOWN_TOOL_LABEL, result, {});
+      return result;
+    }
+    const data = parsedData.data;
+    const pickup = deps.pickup ? await deps.pickup.check(job, data) : { kind: 'run' as const, ended: false };
+    if (pickup.kind === 'gathered') {
+      deps.logger.warn({ taskId: data.taskId, toolCallId: data.toolCallId, jobId: job.id }, 'call already gathered was enqueued again; answered from its fan-in, not run');
+      return pickup.result;
+    }
+    if (pickup.kind === 'orphaned') {
+      deps.logger.warn({ taskId: data.taskId, toolCallId: data.toolCallId, jobId: job.id }, 'call whose fan-in is over was enqueued again; not run');
+      return finish(data.toolCallId, Date.now(), attempt, { error: { code: 'cancelled', message: 'the fan-in of this call is over; it did not run' } });
+    }
+    const stopTracking = deps.cancelled?.track(String(job.id), data.taskId);
+    try {
+      return await processCall(job, token, jobSignal, data, pickup.ended);
+    } finally {
+      stopTracking?.();
+    }
   };
 
   function finish(

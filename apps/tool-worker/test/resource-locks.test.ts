@@ -1,10 +1,13 @@
-import { lockTicket, type ToolCallResult } from '@volley/shared';
-import { startRedis, type TestRedis } from '@volley/shared/testing';
+import { createLogger, lockTicket, type ToolCallResult } from '@volley/shared';
+import { startRedis, waitFor, type TestRedis } from '@volley/shared/testing';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CallResults } from '../src/call-results.ts';
+import { JobWaker } from '../src/locks/job-waker.ts';
+import { renewLease } from '../src/locks/lease-renewal.ts';
+import { OverrunHolds } from '../src/locks/overrun-holds.ts';
 import { normalizeClaims, type Claim } from '../src/locks/resource-claims.ts';
-import { ResourceLocks } from '../src/locks/resource-locks.ts';
+import { ResourceLocks, type Acquired } from '../src/locks/resource-locks.ts';
 
 const QUEUE = 'tools';
 const w = (key: string): Claim => ({ key, mode: 'w' });
@@ -12,6 +15,13 @@ const r = (key: string): Claim => ({ key, mode: 'r' });
 /** The holder id of one run of the call behind `ticket`: run 1, or its redelivery/retry `run`. */
 const h = (ticket: string, run = 1) => `${ticket}#${run}`;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The fencing tokens of an acquisition that must succeed (in claim order). */
+async function fences(acquiring: Promise<Acquired>): Promise<number[]> {
+  const acquired = await acquiring;
+  expect(acquired).toMatchObject({ acquired: true });
+  return (acquired as Extract<Acquired, { acquired: true }>).fences;
+}
 
 let server: TestRedis;
 let redis: Redis;
@@ -83,7 +93,7 @@ describe('ResourceLocks', () => {
       const again = await register(0);
       expect(again).toMatchObject({ ready: true, completedPlan: false });
       expect(again.registeredAt).toBe(registrations[0]!.registeredAt);
-      expect(await locks.acquire(tickets[0]!, h(tickets[0]!), [w('a')])).toEqual({ acquired: true, fences: [1] });
+      expect(await locks.acquire(tickets[0]!, h(tickets[0]!), [w('a')])).toMatchObject({ acquired: true });
     });
 
     it('skips a sibling whose job is gone or finished', async () => {
@@ -94,7 +104,7 @@ describe('ResourceLocks', () => {
       expect(await register(3)).toMatchObject({ ready: true, completedPlan: true });
 
       expect(await locks.acquire(tickets[3]!, h(tickets[3]!), [w('a')])).toEqual({ acquired: false, blockedBy: tickets[0] });
-      expect(await locks.acquire(tickets[0]!, h(tickets[0]!), [w('a')])).toEqual({ acquired: true, fences: [1] });
+      expect(await locks.acquire(tickets[0]!, h(tickets[0]!), [w('a')])).toMatchObject({ acquired: true });
     });
 
     it('puts the tickets in line in rank order, whatever the order of registration', async () => {
@@ -120,8 +130,8 @@ describe('ResourceLocks', () => {
     it('lets readers hold it together', async () => {
       const { locks, message } = world();
       const { tickets } = await message([[r('a')], [r('a')]]);
-      expect(await locks.acquire(tickets[1]!, h(tickets[1]!), [r('a')])).toEqual({ acquired: true, fences: [1] });
-      expect(await locks.acquire(tickets[0]!, h(tickets[0]!), [r('a')])).toEqual({ acquired: true, fences: [2] });
+      expect(await locks.acquire(tickets[1]!, h(tickets[1]!), [r('a')])).toMatchObject({ acquired: true });
+      expect(await locks.acquire(tickets[0]!, h(tickets[0]!), [r('a')])).toMatchObject({ acquired: true });
     });
 
     it('makes a writer wait for every earlier reader', async () => {
@@ -160,7 +170,7 @@ describe('ResourceLocks', () => {
       // Lines: a = [both, onlyA]; b = [onlyB, both].
       const { tickets } = await message([[w('b')], [w('a'), w('b')], [w('a')]]);
       const [onlyB, both, onlyA] = tickets as [string, string, string];
-      expect(await locks.acquire(onlyB, h(onlyB), [w('b')])).toEqual({ acquired: true, fences: [1] });
+      expect(await locks.acquire(onlyB, h(onlyB), [w('b')])).toMatchObject({ acquired: true });
 
       expect(await locks.acquire(both, h(both), [w('a'), w('b')])).toEqual({ acquired: false, blockedBy: onlyB });
       // It holds nothing of a: no lease to renew, and no fencing token was spent on a.
@@ -169,9 +179,9 @@ describe('ResourceLocks', () => {
       expect(await locks.acquire(onlyA, h(onlyA), [w('a')])).toEqual({ acquired: false, blockedBy: both });
 
       expect(await locks.release(onlyB, h(onlyB), [w('b')], { keepPlace: false })).toEqual([both]);
-      expect(await locks.acquire(both, h(both), [w('a'), w('b')])).toEqual({ acquired: true, fences: [1, 2] });
+      expect(await locks.acquire(both, h(both), [w('a'), w('b')])).toMatchObject({ acquired: true });
       expect(await locks.release(both, h(both), [w('a'), w('b')], { keepPlace: false })).toEqual([onlyA]);
-      expect(await locks.acquire(onlyA, h(onlyA), [w('a')])).toEqual({ acquired: true, fences: [2] });
+      expect(await locks.acquire(onlyA, h(onlyA), [w('a')])).toMatchObject({ acquired: true });
     });
 
     it('never deadlocks two messages that name the same resources in opposite orders', async () => {
@@ -205,26 +215,35 @@ describe('ResourceLocks', () => {
   });
 
   describe('fencing tokens', () => {
-    it('grow per resource with every acquisition', async () => {
-      const { locks, message } = world();
+    it('grow per resource with every acquisition, drawn from one counter', async () => {
+      const { locks, message, prefix } = world();
       const { tickets } = await message([[w('a')], [w('a')], [w('b')], [w('a'), w('b')]]);
       const [first, second, onB, onBoth] = tickets as [string, string, string, string];
-      expect(await locks.acquire(first, h(first), [w('a')])).toEqual({ acquired: true, fences: [1] });
-      expect(await locks.acquire(onB, h(onB), [w('b')])).toEqual({ acquired: true, fences: [1] });
+      const [firstOnA] = await fences(locks.acquire(first, h(first), [w('a')]));
+      const [onlyB] = await fences(locks.acquire(onB, h(onB), [w('b')]));
       await locks.release(first, h(first), [w('a')], { keepPlace: false });
       await locks.release(onB, h(onB), [w('b')], { keepPlace: false });
-      expect(await locks.acquire(second, h(second), [w('a')])).toEqual({ acquired: true, fences: [2] });
+      const [secondOnA] = await fences(locks.acquire(second, h(second), [w('a')]));
       await locks.release(second, h(second), [w('a')], { keepPlace: false });
-      expect(await locks.acquire(onBoth, h(onBoth), [w('a'), w('b')])).toEqual({ acquired: true, fences: [3, 2] });
+      const [bothOnA, bothOnB] = await fences(locks.acquire(onBoth, h(onBoth), [w('a'), w('b')]));
+
+      expect(secondOnA).toBeGreaterThan(firstOnA!);
+      expect(bothOnA).toBeGreaterThan(secondOnA!);
+      expect(bothOnB).toBeGreaterThan(onlyB!);
+      // One counter for every resource: no two acquisitions share a token, and no key per resource.
+      expect(new Set([firstOnA, onlyB, secondOnA, bothOnA, bothOnB]).size).toBe(5);
+      expect(Number(await redis.get(`${prefix}:lock:seq`))).toBe(Math.max(bothOnA!, bothOnB!));
+      expect(await redis.keys(`${prefix}:lock:f:*`)).toEqual([]);
     });
 
     it('give a call that takes over its own lock (a redelivery after a crash) a higher token', async () => {
       const { locks, message } = world({ leaseMs: 200 });
       const { tickets } = await message([[w('a')], [w('a')]]);
       const [holder, next] = tickets as [string, string];
-      expect(await locks.acquire(holder, h(holder), [w('a')])).toEqual({ acquired: true, fences: [1] });
+      const [before] = await fences(locks.acquire(holder, h(holder), [w('a')]));
       await sleep(250);
-      expect(await locks.acquire(holder, h(holder, 2), [w('a')])).toEqual({ acquired: true, fences: [2] });
+      const [after] = await fences(locks.acquire(holder, h(holder, 2), [w('a')]));
+      expect(after).toBeGreaterThan(before!);
       expect(await locks.renew(holder, h(holder, 2), [w('a')])).toBe(true);
       expect(await locks.acquire(next, h(next), [w('a')])).toEqual({ acquired: false, blockedBy: holder });
     });
@@ -233,9 +252,48 @@ describe('ResourceLocks', () => {
       const { locks, message } = world();
       const { tickets } = await message([[w('a')]]);
       const [holder] = tickets as [string];
-      expect(await locks.acquire(holder, h(holder), [w('a')])).toEqual({ acquired: true, fences: [1] });
-      expect(await locks.acquire(holder, h(holder), [w('a')])).toEqual({ acquired: true, fences: [2] });
+      const [before] = await fences(locks.acquire(holder, h(holder), [w('a')]));
+      const [after] = await fences(locks.acquire(holder, h(holder), [w('a')]));
+      expect(after).toBeGreaterThan(before!);
       expect(await locks.renew(holder, h(holder), [w('a')])).toBe(true);
+    });
+  });
+
+  describe('bookkeeping', () => {
+    it('leaves no line, mode or holder key once every call is done, and keeps only the sequence', async () => {
+      const { locks, message, prefix, finish } = world();
+      for (let m = 0; m < 30; m += 1) {
+        const { tickets } = await message([[w('a'), r(`b:${m}`)], [w('a')]]);
+        for (const ticket of tickets) {
+          const claims = ticket === tickets[0] ? [w('a'), r(`b:${m}`)] : [w('a')];
+          await fences(locks.acquire(ticket, h(ticket), claims));
+          await locks.release(ticket, h(ticket), claims, { keepPlace: false });
+          await finish(ticket);
+        }
+      }
+      const left = (await redis.keys(`${prefix}:lock*`)).sort();
+      expect(left.filter((key) => !key.startsWith(`${prefix}:lockplan:`))).toEqual([`${prefix}:lock:seq`]);
+      expect(left.filter((key) => key.startsWith(`${prefix}:lockplan:`))).toHaveLength(30);
+      for (const key of left.filter((key) => key.startsWith(`${prefix}:lockplan:`))) {
+        expect(await redis.pttl(key)).toBeGreaterThan(0);
+      }
+    });
+
+    it('gives every line, mode and holder key an expiry, refreshed while calls use them', async () => {
+      const { locks, message, prefix } = world();
+      const { tickets } = await message([[w('a')], [r('a')]]);
+      const [holder, waiting] = tickets as [string, string];
+      await fences(locks.acquire(holder, h(holder), [w('a')]));
+      const keys = ['q', 'm', 'h'].map((part) => `${prefix}:lock:${part}:a`);
+      for (const key of keys) await redis.pexpire(key, 60_000);
+      // An abandoned line (its calls gone for good, nobody else calling) expires on its own…
+      for (const key of keys) expect(await redis.pttl(key)).toBeLessThanOrEqual(60_000);
+      // …but every renewal and every look by a waiting call pushes that back.
+      expect(await locks.renew(holder, h(holder), [w('a')])).toBe(true);
+      for (const key of keys) expect(await redis.pttl(key)).toBeGreaterThan(23 * 3600 * 1000);
+      for (const key of keys) await redis.pexpire(key, 60_000);
+      expect(await locks.acquire(waiting, h(waiting), [r('a')])).toEqual({ acquired: false, blockedBy: holder });
+      for (const key of keys) expect(await redis.pttl(key)).toBeGreaterThan(23 * 3600 * 1000);
     });
   });
 
@@ -244,10 +302,11 @@ describe('ResourceLocks', () => {
     const lapse = () => sleep(LEASE_MS + 50);
 
     it('refuses the new holder while the old lease runs, saying how long it still runs', async () => {
-      const { locks, message } = world({ leaseMs: LEASE_MS });
+      const { locks, message, prefix } = world({ leaseMs: LEASE_MS });
       const { tickets } = await message([[w('a'), w('b')]]);
       const [ticket] = tickets as [string];
-      expect(await locks.acquire(ticket, h(ticket), [w('a'), w('b')])).toEqual({ acquired: true, fences: [1, 1] });
+      expect(await locks.acquire(ticket, h(ticket), [w('a'), w('b')])).toMatchObject({ acquired: true });
+      const seq = await redis.get(`${prefix}:lock:seq`);
 
       const refused = await locks.acquire(ticket, h(ticket, 2), [w('a'), w('b')]);
       expect(refused).toMatchObject({ acquired: false, blockedBy: ticket });
@@ -255,11 +314,12 @@ describe('ResourceLocks', () => {
       expect(retryAfterMs).toBeGreaterThan(0);
       expect(retryAfterMs).toBeLessThanOrEqual(LEASE_MS);
       expect(await locks.wouldAcquire(ticket, h(ticket, 2), [w('a'), w('b')])).toBe(false);
-      // The old holder still holds, and the refusal spent no fencing token.
+      // The old holder still holds, and the refusals spent no fencing token.
+      expect(await redis.get(`${prefix}:lock:seq`)).toBe(seq);
       expect(await locks.renew(ticket, h(ticket), [w('a'), w('b')])).toBe(true);
       expect(await locks.renew(ticket, h(ticket, 2), [w('a'), w('b')])).toBe(false);
       await lapse();
-      expect(await locks.acquire(ticket, h(ticket, 2), [w('a'), w('b')])).toEqual({ acquired: true, fences: [2, 2] });
+      expect(await locks.acquire(ticket, h(ticket, 2), [w('a'), w('b')])).toMatchObject({ acquired: true });
     });
 
     it('waits for earlier tickets before its own old lease', async () => {
@@ -275,10 +335,10 @@ describe('ResourceLocks', () => {
       const { locks, message } = world({ leaseMs: LEASE_MS });
       const { tickets } = await message([[w('a')], [w('a')]]);
       const [ticket, next] = tickets as [string, string];
-      expect(await locks.acquire(ticket, h(ticket), [w('a')])).toEqual({ acquired: true, fences: [1] });
+      expect(await locks.acquire(ticket, h(ticket), [w('a')])).toMatchObject({ acquired: true });
       await lapse();
       expect(await locks.wouldAcquire(ticket, h(ticket, 2), [w('a')])).toBe(true);
-      expect(await locks.acquire(ticket, h(ticket, 2), [w('a')])).toEqual({ acquired: true, fences: [2] });
+      expect(await locks.acquire(ticket, h(ticket, 2), [w('a')])).toMatchObject({ acquired: true });
       expect(await locks.acquire(next, h(next), [w('a')])).toEqual({ acquired: false, blockedBy: ticket });
     });
 
@@ -307,7 +367,7 @@ describe('ResourceLocks', () => {
       const [ticket, next] = tickets as [string, string];
       await locks.acquire(ticket, h(ticket), [w('a')]);
       await lapse();
-      expect(await locks.acquire(ticket, h(ticket, 2), [w('a')])).toEqual({ acquired: true, fences: [2] });
+      expect(await locks.acquire(ticket, h(ticket, 2), [w('a')])).toMatchObject({ acquired: true });
 
       expect(await locks.release(ticket, h(ticket), [w('a')], { keepPlace: false })).toEqual([]);
       expect(await locks.release(ticket, h(ticket), [w('a')], { keepPlace: true })).toEqual([]);
@@ -318,7 +378,7 @@ describe('ResourceLocks', () => {
 
       // The new holder's own release still works, and wakes who is next.
       expect(await locks.release(ticket, h(ticket, 2), [w('a')], { keepPlace: false })).toEqual([next]);
-      expect(await locks.acquire(next, h(next), [w('a')])).toEqual({ acquired: true, fences: [3] });
+      expect(await locks.acquire(next, h(next), [w('a')])).toMatchObject({ acquired: true });
     });
 
     it('lets holder \'*\' release whoever holds, freeing the line', async () => {
@@ -331,24 +391,54 @@ describe('ResourceLocks', () => {
       // A redelivery answered from its recorded result leaves without knowing the holder.
       expect(await locks.release(ticket, '*', [w('a'), w('b')], { keepPlace: false })).toEqual([onA, onB]);
       expect(await locks.renew(ticket, h(ticket), [w('a'), w('b')])).toBe(false);
-      expect(await locks.acquire(onA, h(onA), [w('a')])).toEqual({ acquired: true, fences: [2] });
-      expect(await locks.acquire(onB, h(onB), [r('b')])).toEqual({ acquired: true, fences: [2] });
+      expect(await locks.acquire(onA, h(onA), [w('a')])).toMatchObject({ acquired: true });
+      expect(await locks.acquire(onB, h(onB), [r('b')])).toMatchObject({ acquired: true });
       // Left the line: it can no longer acquire.
       await expect(locks.acquire(ticket, h(ticket, 2), [w('a')])).rejects.toThrow(/VOLLEY_NOT_ENQUEUED a/);
     });
   });
 
   describe('when a ticket ahead in line belongs to a job that is over', () => {
-    it('drops a ticket whose job is gone, even one that held the resource', async () => {
-      const { locks, message, remove } = world();
+    it('drops a ticket whose job is gone once the lease it held lapses', async () => {
+      const { locks, message, remove } = world({ leaseMs: 200 });
       const { tickets } = await message([[w('a')], [w('a')]]);
       const [crashed, next] = tickets as [string, string];
       await locks.acquire(crashed, h(crashed), [w('a')]);
       expect(await locks.acquire(next, h(next), [w('a')])).toEqual({ acquired: false, blockedBy: crashed });
 
       await remove(crashed);
-      expect(await locks.acquire(next, h(next), [w('a')])).toEqual({ acquired: true, fences: [2] });
+      // Its holder may still be running (a body past its answer): the lease is what counts.
+      expect(await locks.acquire(next, h(next), [w('a')])).toEqual({ acquired: false, blockedBy: crashed });
+      await sleep(250);
+      expect(await locks.acquire(next, h(next), [w('a')])).toMatchObject({ acquired: true });
       expect(await locks.renew(crashed, h(crashed), [w('a')])).toBe(false);
+    });
+
+    it('keeps a finished call in line while its holder renews its lease, until it releases', async () => {
+      const { locks, message, finish } = world({ leaseMs: 200 });
+      const { tickets } = await message([[w('a')], [r('a')], [w('a')]]);
+      const [overrun, reader, writer] = tickets as [string, string, string];
+      await fences(locks.acquire(overrun, h(overrun), [w('a')]));
+      await finish(overrun);
+      for (let i = 0; i < 4; i += 1) {
+        await sleep(100);
+        expect(await locks.renew(overrun, h(overrun), [w('a')])).toBe(true);
+        expect(await locks.acquire(reader, h(reader), [r('a')])).toEqual({ acquired: false, blockedBy: overrun });
+      }
+      expect(await locks.release(overrun, h(overrun), [w('a')], { keepPlace: false })).toEqual([reader]);
+      expect(await locks.acquire(reader, h(reader), [r('a')])).toMatchObject({ acquired: true });
+      expect(await locks.acquire(writer, h(writer), [w('a')])).toEqual({ acquired: false, blockedBy: reader });
+    });
+
+    it('lets a reader past a finished reader whose lease runs, but not a writer', async () => {
+      const { locks, message, finish } = world();
+      const { tickets } = await message([[r('a')], [r('a')], [w('a')]]);
+      const [overrun, reader, writer] = tickets as [string, string, string];
+      await fences(locks.acquire(overrun, h(overrun), [r('a')]));
+      await finish(overrun);
+      expect(await locks.acquire(reader, h(reader), [r('a')])).toMatchObject({ acquired: true });
+      await locks.release(reader, h(reader), [r('a')], { keepPlace: false });
+      expect(await locks.acquire(writer, h(writer), [w('a')])).toEqual({ acquired: false, blockedBy: overrun });
     });
 
     it('drops a ticket whose job has finished', async () => {
@@ -381,10 +471,10 @@ describe('ResourceLocks', () => {
       expect(await locks.renew(retried, h(retried), [w('a')])).toBe(false);
       expect(await locks.acquire(next, h(next), [w('a')])).toEqual({ acquired: false, blockedBy: retried });
       // The retry is a new run of the call: a new holder, free to take over at once.
-      expect(await locks.acquire(retried, h(retried, 2), [w('a')])).toEqual({ acquired: true, fences: [2] });
+      expect(await locks.acquire(retried, h(retried, 2), [w('a')])).toMatchObject({ acquired: true });
 
       expect(await locks.release(retried, h(retried, 2), [w('a')], { keepPlace: false })).toEqual([next]);
-      expect(await locks.acquire(next, h(next), [w('a')])).toEqual({ acquired: true, fences: [3] });
+      expect(await locks.acquire(next, h(next), [w('a')])).toMatchObject({ acquired: true });
     });
 
     it('with keepPlace as a reader, does not wake the writer behind it', async () => {
@@ -467,15 +557,89 @@ describe('ResourceLocks', () => {
       expect(await locks.wouldAcquire(writer, h(writer), [w('a')])).toBe(false);
       expect(await locks.renew(reader1, h(reader1), [r('a')])).toBe(false);
 
-      expect(await locks.acquire(reader2, h(reader2), [r('a')])).toEqual({ acquired: true, fences: [1] });
+      expect(await locks.acquire(reader2, h(reader2), [r('a')])).toMatchObject({ acquired: true });
       await locks.release(reader2, h(reader2), [r('a')], { keepPlace: false });
       // The probing reader was never a holder: releasing as one leaves nothing; leaving as '*' does.
       expect(await locks.release(reader1, h(reader1), [r('a')], { keepPlace: false })).toEqual([]);
       expect(await locks.wouldAcquire(writer, h(writer), [w('a')])).toBe(false);
       await locks.release(reader1, '*', [r('a')], { keepPlace: false });
       expect(await locks.wouldAcquire(writer, h(writer), [w('a')])).toBe(true);
-      expect(await locks.acquire(writer, h(writer), [w('a')])).toEqual({ acquired: true, fences: [2] });
+      expect(await locks.acquire(writer, h(writer), [w('a')])).toMatchObject({ acquired: true });
     });
+  });
+});
+
+describe('OverrunHolds', () => {
+  const LEASE_MS = 300;
+  const logger = createLogger('test', 'silent');
+
+  /** A call on `a` that answered while its body runs, handed to the holds; and the call behind it. */
+  async function overrun(options: { abandonAfterMs: number }) {
+    const { locks, message, finish, prefix } = world({ leaseMs: LEASE_MS });
+    const waker = new JobWaker({ connection: redis, prefix });
+    const abandoned: string[] = [];
+    const holds = new OverrunHolds({ locks, waker, abandonAfterMs: options.abandonAfterMs, logger, onAbandoned: (tool) => abandoned.push(tool) });
+    const { tickets } = await message([[w('a')], [w('a')]]);
+    const [ticket, next] = tickets as [string, string];
+    const [fencingToken] = await fences(locks.acquire(ticket, h(ticket), [w('a')]));
+    await finish(ticket);
+    const lost = new AbortController();
+    const renewal = renewLease(locks, ticket, h(ticket), [w('a')], () => lost.abort());
+    let settle = () => {};
+    const body = new Promise<void>((resolve) => {
+      settle = resolve;
+    });
+    holds.hold({ ticket, holder: h(ticket), claims: [w('a')], renewal, lost: lost.signal, body, tool: 'probe', taskId: 't', toolCallId: 'c', fencingToken });
+    const nextTry = () => locks.acquire(next, h(next), [w('a')]);
+    return { holds, abandoned, settle, fencingToken: fencingToken!, nextTry, ticket, prefix, waker };
+  }
+
+  it('renews the lease of a call that answered while its body runs, and releases when the body ends', async () => {
+    const { holds, abandoned, settle, nextTry, ticket, waker } = await overrun({ abandonAfterMs: 10_000 });
+    await sleep(LEASE_MS * 2.5);
+    expect(await nextTry()).toEqual({ acquired: false, blockedBy: ticket });
+    expect(holds.size).toBe(1);
+    settle();
+    await waitFor(async () => (await nextTry()).acquired);
+    expect(holds.size).toBe(0);
+    expect(abandoned).toEqual([]);
+    await waker.close();
+  });
+
+  it('abandons a body still running at the bound: lets go, counts it, and the next holder gets a higher token', async () => {
+    const { holds, abandoned, fencingToken, nextTry, waker } = await overrun({ abandonAfterMs: 200 });
+    const [next] = await waitFor(async () => {
+      const acquired = await nextTry();
+      return acquired.acquired ? acquired.fences : undefined;
+    });
+    expect(next).toBeGreaterThan(fencingToken);
+    expect(abandoned).toEqual(['probe']);
+    expect(holds.size).toBe(0);
+    await waker.close();
+  });
+
+  it('abandons a body whose lease was found lost', async () => {
+    const { holds, abandoned, ticket, prefix, waker } = await overrun({ abandonAfterMs: 10_000 });
+    // As if its worker had stood still past the lease and the ticket had been dropped meanwhile.
+    await redis.hdel(`${prefix}:lock:h:a`, ticket);
+    await waitFor(() => abandoned.length > 0);
+    expect(abandoned).toEqual(['probe']);
+    expect(holds.size).toBe(0);
+    await waker.close();
+  });
+
+  it('on drain, waits for bodies up to the time given, then stops renewing without letting go', async () => {
+    const { holds, abandoned, nextTry, ticket, waker } = await overrun({ abandonAfterMs: 10_000 });
+    const started = Date.now();
+    await holds.drain(200);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(190);
+    expect(holds.size).toBe(0);
+    // The body dies with the process: its lease lapses after it, never before.
+    expect(await nextTry()).toEqual({ acquired: false, blockedBy: ticket });
+    await sleep(LEASE_MS + 50);
+    expect(await nextTry()).toMatchObject({ acquired: true });
+    expect(abandoned).toEqual([]);
+    await waker.close();
   });
 });
 

@@ -31,6 +31,10 @@ export interface PlanInput {
   /** Tool names the model was offered; calls to anything else are unknown. Null: the whole catalog. */
   offered: ReadonlySet<string> | null;
   deadline?: number;
+  /** The task turn the calls belong to (see `taskGatheredKey`); absent for bare fan-outs. */
+  turn?: number;
+  /** The tenant the calls act for (the task's, or the caller's); null or absent when auth is off. */
+  tenant?: string | null;
   /** Run the calls one at a time, in model order (every call takes the message's sequence lock). */
   sequential?: boolean;
   /** Trace context every call carries: its spans are children of the turn's fan-out span. */
@@ -68,6 +72,8 @@ export function planFanOut(input: PlanInput): FanOutPlan {
       name,
       arguments: call.function.arguments,
       ...(input.deadline === undefined ? {} : { deadline: input.deadline }),
+      ...(input.turn === undefined ? {} : { turn: input.turn }),
+      ...(typeof input.tenant === 'string' ? { tenant: input.tenant } : {}),
       ...(input.trace && Object.keys(input.trace).length > 0 ? { trace: input.trace } : {}),
     };
     if (sequential || entry.tool.volley.locks) {

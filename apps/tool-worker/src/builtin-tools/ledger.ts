@@ -8,7 +8,8 @@ import { z } from 'zod';
  * the window Volley cannot: a worker that dies after the effect but before Volley recorded
  * the result. The append is keyed by `ctx.idempotencyKey`, so a redelivered call applies
  * nothing twice, and it refuses a fencing token lower than one already seen, so a holder that
- * lost its lease cannot write late.
+ * lost its lease (or a body abandoned past its deadline) cannot write late. Accounts are per
+ * tenant, like the lock that guards them: tenant acme's `acct-7` is not globex's.
  */
 const APPEND_SCRIPT = `
 local entries, balance, fence, seen = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
@@ -28,7 +29,17 @@ type LedgerRedis = Redis & { volleyLedgerAppend(...args: (string | number)[]): P
 
 export interface Ledger {
   append(account: string, amount: number, memo: string, ctx: ToolContext): Promise<{ entry: Record<string, unknown>; applied: boolean }>;
-  read(account: string): Promise<{ balance: number; entries: number }>;
+  read(account: string, tenant: string | null): Promise<{ balance: number; entries: number }>;
+}
+
+/** The resource an account's calls lock (a tenant's own key, as lock keys are by default). */
+export const accountResource = (account: string) => `ledger:${account}`;
+
+/** The call's fencing token for the account's resource, whichever shape the tool's claims gave it. */
+function tokenFor(ctx: ToolContext, account: string): number {
+  const token = ctx.fencingToken;
+  if (typeof token === 'number') return token;
+  return token?.[accountResource(account)] ?? 0;
 }
 
 export function createLedger(deps: { redis: Redis; prefix: string }): Ledger {
@@ -36,15 +47,17 @@ export function createLedger(deps: { redis: Redis; prefix: string }): Ledger {
   if (typeof redis.volleyLedgerAppend !== 'function') {
     redis.defineCommand('volleyLedgerAppend', { numberOfKeys: 4, lua: APPEND_SCRIPT });
   }
-  const key = (account: string, part: string) => `${deps.prefix}:ledger:${account}:${part}`;
+  // Tenant names hold no '/' and accounts no '@', so no two tenants' accounts share a key.
+  const key = (tenant: string | null, account: string, part: string) =>
+    `${deps.prefix}:ledger:${tenant === null ? '' : `@${tenant}/`}${account}:${part}`;
   return {
     async append(account, amount, memo, ctx) {
-      const token = typeof ctx.fencingToken === 'number' ? ctx.fencingToken : 0;
+      const token = tokenFor(ctx, account);
       const [body, state] = await redis.volleyLedgerAppend(
-        key(account, 'entries'),
-        key(account, 'balance'),
-        key(account, 'fence'),
-        key(account, 'seen'),
+        key(ctx.tenant, account, 'entries'),
+        key(ctx.tenant, account, 'balance'),
+        key(ctx.tenant, account, 'fence'),
+        key(ctx.tenant, account, 'seen'),
         ctx.idempotencyKey,
         amount,
         token,
@@ -54,8 +67,8 @@ export function createLedger(deps: { redis: Redis; prefix: string }): Ledger {
       if (state === -1) throw new ToolError('a newer holder of this account has written since: this call lost its lock', { code: 'stale_fencing_token' });
       return { entry: JSON.parse(body) as Record<string, unknown>, applied: state === 1 };
     },
-    async read(account) {
-      const [balance, entries] = await Promise.all([redis.get(key(account, 'balance')), redis.llen(key(account, 'entries'))]);
+    async read(account, tenant) {
+      const [balance, entries] = await Promise.all([redis.get(key(tenant, account, 'balance')), redis.llen(key(tenant, account, 'entries'))]);
       return { balance: Number(balance ?? 0), entries };
     },
   };
@@ -70,7 +83,7 @@ export function ledgerTools(ledger: Ledger) {
       description: 'Add an amount (negative to withdraw) to an account of the demo ledger.',
       parameters: z.object({ account, amount: z.number().int(), memo: z.string().max(200).default('') }),
       sideEffects: true,
-      resources: ({ account }) => [`ledger:${account}`],
+      resources: ({ account }) => [accountResource(account)],
       async execute({ account, amount, memo }, ctx) {
         const { entry, applied } = await ledger.append(account, amount, memo, ctx);
         return { ...entry, applied_now: applied };
@@ -80,8 +93,8 @@ export function ledgerTools(ledger: Ledger) {
       name: 'ledger_balance',
       description: 'Read the balance of an account of the demo ledger.',
       parameters: z.object({ account }),
-      resources: ({ account }) => [{ key: `ledger:${account}`, mode: 'read' }],
-      execute: async ({ account }) => ({ account, ...(await ledger.read(account)) }),
+      resources: ({ account }) => [{ key: accountResource(account), mode: 'read' }],
+      execute: async ({ account }, ctx) => ({ account, ...(await ledger.read(account, ctx.tenant)) }),
     }),
   ];
 }

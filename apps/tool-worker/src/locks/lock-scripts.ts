@@ -4,21 +4,29 @@
  * them in one slot).
  *
  * Model: each resource has a FIFO of tickets (a sorted set scored by one global sequence), a
- * mode per ticket ('r' or 'w'), the current holders with their lease expiry, and a fencing
- * counter. A ticket is `<queue>|<job id>`. All tickets of one assistant message are enqueued by
- * one script, in model order, once every locking call of the message has declared its claims:
- * so the order of tickets is one global total order, every call waits only on earlier tickets,
- * and no cycle (deadlock) can form. A ticket whose job no longer exists or has finished is
- * dropped wherever it is met, so a lost call never blocks a resource for good.
+ * mode per ticket ('r' or 'w'), and the current holders with their lease expiry. A ticket is
+ * `<queue>|<job id>`. All tickets of one assistant message are enqueued by one script, in model
+ * order, once every locking call of the message has declared its claims: so the order of
+ * tickets is one global total order, every call waits only on earlier tickets, and no cycle
+ * (deadlock) can form. A ticket is dropped wherever it is met once it is over: its job no
+ * longer exists or has finished, and it holds no unexpired lease on that resource (a tool body
+ * still running past its call's answer keeps its lease renewed, and so its place).
+ *
+ * Fencing tokens come from the same global sequence (`lock:seq`), so they grow per resource
+ * without a counter per resource. Lines, modes and holders are deleted by Redis once empty, and
+ * every script that touches a line refreshes its expiry (LINE_TTL_MS), so a line abandoned with
+ * a ticket in it (its job gone for good, nobody else ever calling on the resource) goes too.
  */
 
 const COMMON = `
 local prefix = ARGV[1]
+-- Far beyond any wait or hold: every call in line touches its lines at least every park interval.
+local LINE_TTL_MS = 86400000
 local function qkey(r) return prefix .. ':lock:q:' .. r end
 local function mkey(r) return prefix .. ':lock:m:' .. r end
 local function hkey(r) return prefix .. ':lock:h:' .. r end
-local function fkey(r) return prefix .. ':lock:f:' .. r end
-local function alive(ticket)
+local function seqkey() return prefix .. ':lock:seq' end
+local function jobAlive(ticket)
   local bar = string.find(ticket, '|', 1, true)
   local job = prefix .. ':' .. string.sub(ticket, 1, bar - 1) .. ':' .. string.sub(ticket, bar + 1)
   return redis.call('EXISTS', job) == 1 and redis.call('HEXISTS', job, 'finishedOn') == 0
@@ -28,10 +36,23 @@ local function holding(held)
   local bar = string.find(held, '|[^|]*$')
   return string.sub(held, 1, bar - 1), tonumber(string.sub(held, bar + 1))
 end
+-- In line on r: its job runs, or it holds r under a lease that has not lapsed.
+local function alive(r, ticket, now)
+  if jobAlive(ticket) then return true end
+  local held = redis.call('HGET', hkey(r), ticket)
+  if not held then return false end
+  local _, expires = holding(held)
+  return expires > now
+end
 local function drop(r, ticket)
   redis.call('ZREM', qkey(r), ticket)
   redis.call('HDEL', mkey(r), ticket)
   redis.call('HDEL', hkey(r), ticket)
+end
+local function keep(r)
+  redis.call('PEXPIRE', qkey(r), LINE_TTL_MS)
+  redis.call('PEXPIRE', mkey(r), LINE_TTL_MS)
+  redis.call('PEXPIRE', hkey(r), LINE_TTL_MS)
 end
 `;
 
@@ -57,7 +78,7 @@ for i = 0, count - 1 do
   local body = redis.call('HGET', plan, tostring(i))
   if body then
     entries[#entries + 1] = cjson.decode(body)
-  elseif alive(siblings[i + 1]) then
+  elseif jobAlive(siblings[i + 1]) then
     return {0, registeredAt}
   end
 end
@@ -65,6 +86,7 @@ for _, entry in ipairs(entries) do
   for _, claim in ipairs(entry.claims) do
     redis.call('ZADD', qkey(claim[1]), redis.call('INCR', seq), entry.ticket)
     redis.call('HSET', mkey(claim[1]), entry.ticket, claim[2])
+    keep(claim[1])
   end
 end
 redis.call('HSET', plan, 'enqueued', 1)
@@ -74,9 +96,10 @@ return {2, registeredAt}
 /**
  * Takes every claimed resource or none. A reader waits for earlier writers, a writer for every
  * earlier ticket. Each acquisition is one holder (ARGV holder id), recorded as
- * `<holder>|<lease expiry>`. The same ticket acquiring again — its job was redelivered after its
- * worker stopped answering — takes over once the old holder's lease has lapsed, with a new
- * fencing token; the old holder's renewals then fail, so it learns it lost the lock.
+ * `<holder>|<lease expiry>`, with a fencing token per resource drawn from the global sequence.
+ * The same ticket acquiring again — its job was redelivered after its worker stopped
+ * answering — takes over once the old holder's lease has lapsed, with a new fencing token; the
+ * old holder's renewals then fail, so it learns it lost the lock.
  * ARGV: prefix, ticket, holder, now, leaseMs, probeOnly ('1' checks without taking), then key,
  * mode pairs. Returns {1, fence…} (fences in claim order; none when probing),
  * {0, blockingTicket} or {0, ticket, msUntilLeaseEnds} while its own old lease runs.
@@ -86,9 +109,10 @@ local ticket, holder, now, lease, probe = ARGV[2], ARGV[3], tonumber(ARGV[4]), t
 for i = 7, #ARGV, 2 do
   local r, mode = ARGV[i], ARGV[i + 1]
   if redis.call('ZSCORE', qkey(r), ticket) == false then return redis.error_reply('VOLLEY_NOT_ENQUEUED ' .. r) end
+  keep(r)
   for _, other in ipairs(redis.call('ZRANGE', qkey(r), 0, -1)) do
     if other == ticket then break end
-    if not alive(other) then
+    if not alive(r, other, now) then
       drop(r, other)
     elseif mode == 'w' or redis.call('HGET', mkey(r), other) == 'w' then
       return {0, other}
@@ -105,7 +129,7 @@ local result = {1}
 for i = 7, #ARGV, 2 do
   local r = ARGV[i]
   redis.call('HSET', hkey(r), ticket, holder .. '|' .. (now + lease))
-  result[#result + 1] = redis.call('INCR', fkey(r))
+  result[#result + 1] = redis.call('INCR', seqkey())
 end
 return result
 `;
@@ -120,7 +144,10 @@ for i = 5, #ARGV do
   local held = redis.call('HGET', hkey(ARGV[i]), ticket)
   if not held or holding(held) ~= holder then return 0 end
 end
-for i = 5, #ARGV do redis.call('HSET', hkey(ARGV[i]), ticket, holder .. '|' .. ARGV[4]) end
+for i = 5, #ARGV do
+  redis.call('HSET', hkey(ARGV[i]), ticket, holder .. '|' .. ARGV[4])
+  keep(ARGV[i])
+end
 return 1
 `;
 
@@ -132,21 +159,21 @@ return 1
  * acquired (answered from its recorded result, or cancelled) leaves its lines.
  * Returns the tickets that may now be able to run: the head of each line (a writer) or its
  * leading readers.
- * ARGV: prefix, ticket, holder, keepPlace, keys….
+ * ARGV: prefix, ticket, holder, keepPlace, now, keys….
  */
 export const RELEASE_SCRIPT = `${COMMON}
-local ticket, holder, keep = ARGV[2], ARGV[3], ARGV[4] == '1'
+local ticket, holder, keepPlace, now = ARGV[2], ARGV[3], ARGV[4] == '1', tonumber(ARGV[5])
 if holder ~= '*' then
-  for i = 5, #ARGV do
+  for i = 6, #ARGV do
     local held = redis.call('HGET', hkey(ARGV[i]), ticket)
     if not held or holding(held) ~= holder then return {} end
   end
 end
 local wake, seen = {}, {}
-for i = 5, #ARGV do
+for i = 6, #ARGV do
   local r = ARGV[i]
   redis.call('HDEL', hkey(r), ticket)
-  if not keep then
+  if not keepPlace then
     redis.call('ZREM', qkey(r), ticket)
     redis.call('HDEL', mkey(r), ticket)
   end
@@ -156,7 +183,7 @@ for i = 5, #ARGV do
       -- Still in line (keepPlace): whoever is behind it waits for it as before.
       if redis.call('HGET', mkey(r), other) == 'w' then break end
       first = false
-    elseif not alive(other) then
+    elseif not alive(r, other, now) then
       drop(r, other)
     else
       local writer = redis.call('HGET', mkey(r), other) == 'w'

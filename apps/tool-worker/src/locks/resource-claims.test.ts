@@ -1,6 +1,6 @@
 import type { ResourceClaim } from '@volley/shared';
 import { describe, expect, it } from 'vitest';
-import { MAX_CLAIMS_PER_CALL, normalizeClaims } from './resource-claims.ts';
+import { declaredKey, lockKey, MAX_CLAIMS_PER_CALL, normalizeClaims, sequenceClaim } from './resource-claims.ts';
 
 describe('normalizeClaims', () => {
   describe('when a claim is a bare string', () => {
@@ -38,6 +38,47 @@ describe('normalizeClaims', () => {
     it('sorts them by key, by UTF-16 code unit', () => {
       const claims = normalizeClaims(['b', { key: 'a', mode: 'read' }, 'B', 'a:1']).map((claim) => claim.key);
       expect(claims).toEqual(['B', 'a', 'a:1', 'b']);
+    });
+  });
+
+  describe('when the call acts for a tenant', () => {
+    it("scopes every key to the tenant, so two tenants' keys are two resources", () => {
+      expect(normalizeClaims(['record:7', { key: 'doc:1', mode: 'read' }], 'acme')).toEqual([
+        { key: '@acme/doc:1', mode: 'r' },
+        { key: '@acme/record:7', mode: 'w' },
+      ]);
+      expect(normalizeClaims(['record:7'], 'globex')).not.toEqual(normalizeClaims(['record:7'], 'acme'));
+    });
+
+    it('leaves a key declared shared as it is, one resource for every tenant', () => {
+      expect(normalizeClaims([{ key: 'printer', mode: 'write', shared: true }], 'acme')).toEqual([{ key: 'printer', mode: 'w' }]);
+      expect(normalizeClaims([{ key: 'k', mode: 'read', shared: true }, 'k'], 'acme')).toEqual([
+        { key: '@acme/k', mode: 'w' },
+        { key: 'k', mode: 'r' },
+      ]);
+    });
+
+    it('gives the declared key back from the lock key, and none for Volley\'s own claims', () => {
+      expect(declaredKey(lockKey('a/b:7', 'acme'))).toBe('a/b:7');
+      expect(declaredKey(lockKey('a/b:7', null))).toBe('a/b:7');
+      expect(declaredKey(lockKey('x', 'acme', true))).toBe('x');
+      expect(declaredKey(sequenceClaim('task-1-t0').key)).toBeUndefined();
+    });
+  });
+
+  describe('when the call has no tenant (auth is off)', () => {
+    it('uses the keys as declared: the shared ones', () => {
+      expect(normalizeClaims(['record:7', { key: 'p', mode: 'write', shared: true }])).toEqual([
+        { key: 'p', mode: 'w' },
+        { key: 'record:7', mode: 'w' },
+      ]);
+    });
+  });
+
+  describe("when a key starts with '@'", () => {
+    it("rejects it: such keys are Volley's own", () => {
+      expect(() => normalizeClaims(['@acme/record:7'], 'globex')).toThrow(/reserved/);
+      expect(() => normalizeClaims([{ key: '@@sequence:x', mode: 'write', shared: true }])).toThrow(/reserved/);
     });
   });
 

@@ -109,6 +109,14 @@ export class ResourceLocks {
    * nothing; `holder: '*'` releases whoever holds.
    */
   release(ticket: string, holder: string, claims: readonly Claim[], options: { keepPlace: boolean }): Promise<string[]> {
-    return this.redis.volleyLockRelease(this.routingKey, this.prefix, ticket, holder, options.keepPlace ? '1' : '0', ...claims.map((c) => c.key));
+    return this.redis.volleyLockRelease(
+      this.routingKey,
+      this.prefix,
+      ticket,
+      holder,
+      options.keepPlace ? '1' : '0',
+      Date.now(),
+      ...claims.map((c) => c.key),
+    );
   }
 }

@@ -5,20 +5,28 @@ import type { CallResults } from '../call-results.ts';
 import { CANCELLED_ERROR, RetryableToolFailure, type CallOutcome } from '../execute-tool.ts';
 import type { PreparedCall } from '../prepare-call.ts';
 import type { JobWaker } from './job-waker.ts';
-import { normalizeClaims, type Claim } from './resource-claims.ts';
+import { renewLease } from './lease-renewal.ts';
+import type { OverrunHolds } from './overrun-holds.ts';
+import { compareClaims, declaredKey, normalizeClaims, sequenceClaim, type Claim } from './resource-claims.ts';
 import type { ResourceLocks } from './resource-locks.ts';
 
 export interface LockingDeps {
   locks: ResourceLocks;
   waker: JobWaker;
   results: CallResults;
+  /** Holds the locks of calls answered while their tool's body still runs. */
+  overruns: OverrunHolds;
   /** How long a parked call sleeps before it looks again, should every wake-up be missed. */
   parkMs: number;
+  /** How long a call waits for its locks at most (from its first declaration) before `lock_timeout`. */
+  lockWaitTimeoutMs: number;
 }
 
 export interface LockedCall {
   job: Job;
   token: string | undefined;
+  /** The job's validated data. */
+  data: ToolCallJobData;
   lock: NonNullable<ToolCallJobData['lock']>;
   prepared: PreparedCall;
   /** The call was cancelled: it leaves every line it stands in without running. */
@@ -29,19 +37,23 @@ export interface LockedCall {
     fencingToken?: number | Record<string, number>;
     lockAbort?: AbortSignal;
     waits?: { registeredAt: number; acquiredAt: number };
+    /** Told when the call answers while the tool's body still runs (see executeTool). */
+    onOverrun?: (body: Promise<unknown>) => void;
   }): Promise<CallOutcome>;
   /** Builds the call's result value; `startedAt` is when the tool started, if it did. */
-  finish(outcome: { content: string } | { error: CallError }, timing?: { startedAt: number; lockWaitMs?: number }): ToolCallResult;
+  finish(outcome: { content: string } | { error: CallError }, timing?: { startedAt?: number; lockWaitMs?: number }): ToolCallResult;
 }
 
 /**
  * A call that takes resource locks: declare its claims in its message's plan (so calls queue in
  * model order), wait parked — a delayed job, holding no worker slot — until it is first in every
- * line it stands in, run under a renewed lease, record the result under the idempotency key,
- * then let go and wake whoever is next. Throws DelayedError when it parks.
+ * line it stands in, or until its wait ends (`lock_timeout`), run under a renewed lease, record
+ * the result under the idempotency key, then let go and wake whoever is next (or, when the
+ * call answered while its tool's body still runs, keep holding until the body settles or is
+ * abandoned). Throws DelayedError when it parks.
  */
 export async function runLockedCall(deps: LockingDeps, call: LockedCall): Promise<ToolCallResult> {
-  const { job, lock, prepared } = call;
+  const { job, data, lock, prepared } = call;
   const ticket = lockTicket(job.queueName, job.id!);
   // One run of the call is one holder: a redelivery that takes over makes this one's renewals fail.
   const holder = randomUUID();
@@ -49,7 +61,7 @@ export async function runLockedCall(deps: LockingDeps, call: LockedCall): Promis
   let failure: CallError | undefined = prepared.ok ? undefined : prepared.error;
   if (prepared.ok) {
     try {
-      claims = claimsOf(prepared, lock);
+      claims = claimsOf(prepared, lock, data.tenant ?? null);
     } catch (error) {
       failure = { code: 'invalid_resources', message: `the tool's resources could not be derived: ${(error as Error).message}` };
     }
@@ -73,47 +85,78 @@ export async function runLockedCall(deps: LockingDeps, call: LockedCall): Promis
     return call.finish({ error: CANCELLED_ERROR });
   }
   if (failure) return call.finish({ error: failure });
-  if (!registered.ready) return park(deps, call, async () => (await deps.locks.register(lock, ticket, claims)).ready);
+  // The wait ends at the lock wait timeout or the job's deadline, whichever comes first.
+  const deadline = data.deadline ?? Number.POSITIVE_INFINITY;
+  const waitEnds = Math.min(registered.registeredAt + deps.lockWaitTimeoutMs, deadline);
+  const timedOut = async (): Promise<ToolCallResult> => {
+    await leave(deps, ticket, '*', claims);
+    const waited = Date.now() - registered.registeredAt;
+    const message =
+      Date.now() >= deadline
+        ? `the call reached its deadline after waiting ${waited} ms for its resources; it did not run`
+        : `the call waited ${waited} ms for its resources, the most it may (VOLLEY_LOCK_WAIT_TIMEOUT_MS); it did not run`;
+    return call.finish({ error: { code: 'lock_timeout', message } }, { lockWaitMs: Math.max(0, waited) });
+  };
+  if (!registered.ready) {
+    if (Date.now() >= waitEnds) return timedOut();
+    return park(deps, call, async () => (await deps.locks.register(lock, ticket, claims)).ready, waitEnds);
+  }
   if (claims.length === 0) {
     const startedAt = Date.now();
     return call.finish(final(await call.run({})), { startedAt });
   }
+  // Past its deadline it could not run anyway: it takes nothing.
+  if (Date.now() >= deadline) return timedOut();
 
   const acquired = await deps.locks.acquire(ticket, holder, claims);
   if (!acquired.acquired) {
-    return park(deps, call, () => deps.locks.wouldAcquire(ticket, holder, claims), acquired.retryAfterMs);
+    // A redelivery waiting out its own old run's lease held the lock already: only its deadline binds.
+    const ends = acquired.retryAfterMs === undefined ? waitEnds : deadline;
+    if (Date.now() >= ends) return timedOut();
+    return park(deps, call, () => deps.locks.wouldAcquire(ticket, holder, claims), ends, acquired.retryAfterMs);
   }
   const acquiredAt = Date.now();
   const lockWaitMs = Math.max(0, acquiredAt - registered.registeredAt);
+  const fencingToken = fencingTokenOf(claims, acquired.fences);
 
   const lost = new AbortController();
-  const renewal = setInterval(() => {
-    deps.locks
-      .renew(ticket, holder, claims)
-      .then((held) => held || lost.abort(new ToolError('the call lost its resource lock (its lease lapsed)', { code: 'lock_lost' })))
-      .catch(() => undefined);
-  }, Math.max(50, Math.floor(deps.locks.leaseMs / 3)));
-  const startedAt = Date.now();
-  let outcome: CallOutcome;
+  const renewal = renewLease(deps.locks, ticket, holder, claims, () =>
+    lost.abort(new ToolError('the call lost its resource lock (its lease lapsed)', { code: 'lock_lost' })),
+  );
+  let overrun: Promise<unknown> | undefined;
+  let heldOn = false;
   try {
-    outcome = await call.run({
-      fencingToken: fencingTokenOf(claims, acquired.fences),
+    const startedAt = Date.now();
+    const outcome = await call.run({
+      ...(fencingToken === undefined ? {} : { fencingToken }),
       lockAbort: lost.signal,
       waits: { registeredAt: registered.registeredAt, acquiredAt },
+      onOverrun: (body) => {
+        overrun = body;
+      },
     });
+    if ('retry' in outcome) {
+      renewal.stop();
+      // It keeps its place in line: the retry still runs before the calls behind it.
+      await deps.waker.wake(await deps.locks.release(ticket, holder, claims, { keepPlace: true }));
+      throw new RetryableToolFailure(outcome.retry);
+    }
+    const result = call.finish(outcome, { startedAt, lockWaitMs });
+    if (overrun) {
+      // Answered on time, but the body still runs: the locks stay held while it does.
+      const tool = prepared.ok ? prepared.loaded.tool.name : data.name;
+      deps.overruns.hold({ ticket, holder, claims, renewal, lost: lost.signal, body: overrun, tool, taskId: data.taskId, toolCallId: data.toolCallId, fencingToken });
+      heldOn = true;
+    }
+    // Recorded before the job completes: a redelivery from here on is answered from the record.
+    if (records) await deps.results.put(call.idempotencyKey, result);
+    if (heldOn) return result;
+    renewal.stop();
+    await leave(deps, ticket, holder, claims);
+    return result;
   } finally {
-    clearInterval(renewal);
+    if (!heldOn) renewal.stop();
   }
-  if ('retry' in outcome) {
-    // It keeps its place in line: the retry still runs before the calls behind it.
-    await deps.waker.wake(await deps.locks.release(ticket, holder, claims, { keepPlace: true }));
-    throw new RetryableToolFailure(outcome.retry);
-  }
-  const result = call.finish(outcome, { startedAt, lockWaitMs });
-  // Recorded before the job completes: a redelivery from here on is answered from the record.
-  if (records) await deps.results.put(call.idempotencyKey, result);
-  await leave(deps, ticket, holder, claims);
-  return result;
 }
 
 async function leave(deps: LockingDeps, ticket: string, holder: string, claims: readonly Claim[]): Promise<void> {
@@ -125,26 +168,39 @@ function final(outcome: CallOutcome): { content: string } | { error: CallError }
   return outcome;
 }
 
-function claimsOf(prepared: Extract<PreparedCall, { ok: true }>, lock: NonNullable<ToolCallJobData['lock']>): Claim[] {
+function claimsOf(prepared: Extract<PreparedCall, { ok: true }>, lock: NonNullable<ToolCallJobData['lock']>, tenant: string | null): Claim[] {
   const { tool } = prepared.loaded;
   const declared = tool.resources ? tool.resources(prepared.args) : tool.sideEffects ? [`tool:${tool.name}`] : [];
-  const sequential = lock.sequential ? [`sequence:${lock.group}`] : [];
-  return normalizeClaims([...declared, ...sequential]);
+  const claims = normalizeClaims(declared, tenant);
+  return lock.sequential ? [...claims, sequenceClaim(lock.group)].sort(compareClaims) : claims;
 }
 
-function fencingTokenOf(claims: readonly Claim[], fences: readonly number[]): number | Record<string, number> {
-  if (claims.length === 1) return fences[0]!;
-  return Object.fromEntries(claims.map((claim, index) => [claim.key, fences[index]!]));
+/**
+ * The token the tool sees: one number when it declared one resource, an object keyed by the
+ * declared keys for several, none when it declared none. Volley's own claims (a sequential
+ * message's) are left out, so the shape never depends on the execution mode.
+ */
+function fencingTokenOf(claims: readonly Claim[], fences: readonly number[]): number | Record<string, number> | undefined {
+  const declared = claims.flatMap((claim, index) => {
+    const key = declaredKey(claim.key);
+    return key === undefined ? [] : [[key, fences[index]!] as const];
+  });
+  if (declared.length === 0) return undefined;
+  if (declared.length === 1) return declared[0]![1];
+  return Object.fromEntries(declared);
 }
 
 /**
  * Parks the job as delayed, freeing its slot. Whoever frees the resource promotes it; the
- * re-check after parking catches a release that happened while it was on its way.
+ * re-check after parking catches a release that happened while it was on its way. It never
+ * sleeps past the end of its wait (`waitEnds`), so a call at its deadline answers there.
  */
-async function park(deps: LockingDeps, call: LockedCall, ready: () => Promise<boolean>, wakeInMs?: number): Promise<never> {
+async function park(deps: LockingDeps, call: LockedCall, ready: () => Promise<boolean>, waitEnds: number, wakeInMs?: number): Promise<never> {
+  const now = Date.now();
   // Waiting out its own old holder's lease: nobody will wake it, so it sets its own alarm.
-  const delay = wakeInMs === undefined ? deps.parkMs : Math.min(deps.parkMs, wakeInMs + 10);
-  await call.job.moveToDelayed(Date.now() + delay, call.token);
+  const alarm = wakeInMs === undefined ? deps.parkMs : Math.min(deps.parkMs, wakeInMs + 10);
+  const delay = Math.max(1, Math.min(alarm, waitEnds - now));
+  await call.job.moveToDelayed(now + delay, call.token);
   if (await ready().catch(() => false)) await call.job.promote().catch(() => undefined);
   throw new DelayedError();
 }

@@ -9,6 +9,13 @@ export const toolCallJobDataSchema = z.object({
   arguments: z.string(),
   /** Epoch ms after which the call is not started and, if running, is aborted. */
   deadline: z.number().optional(),
+  /** The task turn the call belongs to (absent for bare fan-outs): once that turn is gathered, it never runs. */
+  turn: z.number().int().min(0).optional(),
+  /**
+   * The tenant the call acts for (absent when auth is off): its resource lock keys are the
+   * tenant's own, and the tool sees it as `ctx.tenant`. A tenant name, so never holding '/'.
+   */
+  tenant: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/).optional(),
   /** W3C trace context of the turn's fan-out span: the call's spans are its children. */
   trace: z.record(z.string(), z.string()).optional(),
   /**

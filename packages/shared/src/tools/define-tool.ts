@@ -14,20 +14,31 @@ export interface ToolContext {
   /** The worker process running the call. */
   workerId: string;
   /**
+   * The tenant whose API key made the call (its task's, or the caller's of `POST /v1/tool-calls`);
+   * null when auth is off. A tool that keeps data per tenant keys its store by it.
+   */
+  tenant: string | null;
+  /**
    * Stable across every retry and redelivery of this call. A side-effecting tool uses it to
    * apply its effect once (e.g. a unique key on the write it makes).
    */
   idempotencyKey: string;
   /**
-   * For a call holding resource locks: the fencing token of its acquisition (a number for one
-   * resource, an object keyed by resource for several). Tokens only grow, so a store that keeps
-   * the highest token it has seen can refuse the late write of a holder that lost its lease.
+   * For a call holding resource locks: the fencing token of its acquisition — a number when the
+   * tool declared one resource, an object keyed by resource (as declared) for several, in every
+   * execution mode; absent for a call that declared none. Tokens only grow, so a store that
+   * keeps the highest token it has seen can refuse the late write of a holder that lost its
+   * lease (or whose body ran on past its answer and was abandoned).
    */
   fencingToken?: number | Record<string, number>;
 }
 
-/** A resource a side-effecting call touches; a bare string means write access. */
-export type ResourceClaim = string | { key: string; mode: 'read' | 'write' };
+/**
+ * A resource a side-effecting call touches; a bare string means write access. Keys are the
+ * calling tenant's own (two tenants' `record:7` are two resources) unless `shared: true`, which
+ * makes the key one resource for every tenant. Keys may not start with '@' (Volley's own).
+ */
+export type ResourceClaim = string | { key: string; mode: 'read' | 'write'; shared?: boolean };
 
 type ZodParameters = z.ZodType<Record<string, unknown>>;
 

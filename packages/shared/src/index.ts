@@ -38,7 +38,8 @@ export {
   toolCallJobKey,
   lockTicket,
   cancelChannel,
-  taskCancelledKey,
+  taskEndedKey,
+  taskGatheredKey,
 } from './queue/names.ts';
 export { toolCallJobDataSchema, toolCallResultSchema, callErrorSchema, failedResult } from './queue/tool-call-job.ts';
 export type { ToolCallJobData, ToolCallResult, CallError } from './queue/tool-call-job.ts';

@@ -15,6 +15,13 @@ export interface FanInJob {
   data: unknown;
 }
 
+/** The turn-queue job that ends a task still running at its deadline. */
+export const TASK_DEADLINE_JOB = 'task-deadline';
+
+function taskDeadlineJobId(taskId: string): string {
+  return `${taskId}-deadline`;
+}
+
 /** Keep finished jobs a day for inspection of failures; successes are gathered, then dropped. */
 const KEEP_FAILED = { age: 24 * 3600 };
 
@@ -48,6 +55,23 @@ export class FanOutQueue {
       this.toolQueues.set(pool, queue);
     }
     return queue;
+  }
+
+  /**
+   * The job that ends a task at its deadline, should it still run then (see `TASK_DEADLINE_JOB`).
+   * A task that finishes first takes it back with `cancelDeadline`.
+   */
+  async scheduleDeadline(taskId: string, at: number): Promise<void> {
+    await this.turns.add(TASK_DEADLINE_JOB, { taskId }, { jobId: taskDeadlineJobId(taskId), delay: Math.max(0, at - Date.now()), removeOnComplete: true, removeOnFail: true });
+  }
+
+  async cancelDeadline(taskId: string): Promise<void> {
+    await this.turns.remove(taskDeadlineJobId(taskId)).catch(() => undefined);
+  }
+
+  /** Whether a job with this id is on the turn queue (waiting, running, or kept after failing). */
+  async hasTurnJob(jobId: string): Promise<boolean> {
+    return (await this.connection.exists(`${this.prefix}:${TURN_QUEUE}:${jobId}`)) === 1;
   }
 
   /** Ids are deterministic, so adding the same fan-out twice (a retried step) adds nothing. */

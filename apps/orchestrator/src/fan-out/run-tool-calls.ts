@@ -2,22 +2,30 @@ import { randomUUID } from 'node:crypto';
 import {
   assistantMessageSchema,
   contextOf,
+  failedResult,
   injectTraceContext,
   reserveSpan,
+  taskEndedKey,
+  toolCallJobKey,
+  toolCallResultSchema,
   toToolMessage,
   VolleyError,
   type Context,
   type Logger,
+  type ToolCallJobData,
+  type ToolCallResult,
   type ToolMessage,
 } from '@volley/shared';
-import type { QueueEvents } from 'bullmq';
+import { Job, type QueueEvents } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { CallRecord } from '../tasks/task-record.ts';
 import type { ToolCatalog } from '../tools/tool-catalog.ts';
 import { finishedCallRecord } from './call-record.ts';
 import type { FanInWaiters } from './fan-in-waiters.ts';
 import type { FanOutQueue } from './fan-out-queue.ts';
-import { planFanOut } from './plan-fan-out.ts';
+import { planFanOut, type FanOutPlan } from './plan-fan-out.ts';
+import { withdrawCalls } from './withdraw-calls.ts';
 
 export const FAN_IN_JOB = 'fan-in';
 
@@ -33,16 +41,26 @@ export interface RunToolCallsDeps {
   fanOut: FanOutQueue;
   turnEvents: QueueEvents;
   fanInWaiters: FanInWaiters;
+  redis: Redis;
   logger: Logger;
   limits: { maxToolCalls: number; defaultTimeoutMs: number; maxArgumentBytes: number };
 }
 
-/** Beyond the deadline the fan-in has this long to arrive before the request gives up. */
-const FAN_IN_GRACE_MS = 5_000;
+/**
+ * Workers end their calls at the deadline themselves (a running call is aborted, a parked or
+ * queued one answers without running); this is how long their answers get to arrive before the
+ * request answers from what it knows.
+ */
+const DEADLINE_SLACK_MS = 150;
+
+/** The ended mark of a timed-out fan-out only has to outlive its calls' last pick-up. */
+const ENDED_MARK_TTL_SECONDS = 3600;
 
 /**
- * One fan-out without a model: the ToolNode of LangGraph as a service. Calls past the
- * deadline are aborted by their workers and come back as timeout errors.
+ * One fan-out without a model: the ToolNode of LangGraph as a service. At `timeout_ms` it
+ * answers: every finished result is kept, every unfinished call is a `tool_timeout` (or
+ * `lock_timeout` when it never got its locks) error message, and what is left of it is
+ * withdrawn from the queues and lock lines.
  */
 export async function runToolCalls(
   deps: RunToolCallsDeps,
@@ -50,6 +68,8 @@ export async function runToolCalls(
   traceContext: Context,
   /** Tools the caller may call (null: all); calls to others are `unknown_tool` errors. */
   allowed: ReadonlySet<string> | null = null,
+  /** The caller's tenant (null with auth off): the calls' lock keys and `ctx.tenant`. */
+  tenant: string | null = null,
 ): Promise<{ messages: ToolMessage[]; calls: CallRecord[] }> {
   const calls = body.message.tool_calls ?? [];
   if (calls.length === 0) throw new VolleyError('no_tool_calls', 'message.tool_calls must hold at least one tool call');
@@ -62,16 +82,18 @@ export async function runToolCalls(
     seen.add(call.id);
   }
   const timeoutMs = body.timeout_ms ?? deps.limits.defaultTimeoutMs;
+  const deadline = Date.now() + timeoutMs;
   const id = `tc-${randomUUID()}`;
   const catalog = await deps.catalog.covering(calls.map((call) => call.function.name));
   const fanOutSpan = reserveSpan(traceContext);
   const plan = planFanOut({
     fanOutId: id,
     taskId: id,
+    tenant,
     toolCalls: calls,
     catalog,
     offered: allowed,
-    deadline: Date.now() + timeoutMs,
+    deadline,
     sequential: body.execution === 'sequential',
     trace: injectTraceContext(contextOf(fanOutSpan)),
     maxArgumentBytes: deps.limits.maxArgumentBytes,
@@ -84,14 +106,19 @@ export async function runToolCalls(
       { name: FAN_IN_JOB, jobId: id, data: { slots: plan.slots, ...(fanOutSpan ? { fan_out_span: fanOutSpan } : {}) } },
       plan.children,
     );
-    const fromEvent = parent.waitUntilFinished(deps.turnEvents, timeoutMs + FAN_IN_GRACE_MS);
-    // When the in-memory hand-over wins, the event's promise may still time out: not an error.
-    fromEvent.catch(() => undefined);
+    const waitMs = deadline + DEADLINE_SLACK_MS - Date.now();
+    const fromEvent = parent.waitUntilFinished(deps.turnEvents, waitMs);
+    let timer: NodeJS.Timeout | undefined;
+    const atDeadline = new Promise<undefined>((resolve) => {
+      timer = setTimeout(resolve, waitMs, undefined);
+    });
     try {
-      results = await Promise.race([deps.fanInWaiters.wait(id), fromEvent]);
-    } catch (error) {
-      throw new VolleyError('fanout_timeout', `the tool calls did not all finish within ${timeoutMs + FAN_IN_GRACE_MS} ms`, { cause: error });
+      // The event's promise rejects at its own timeout, or if the events connection fails: the
+      // deadline then answers.
+      const gathered = await Promise.race([deps.fanInWaiters.wait(id), fromEvent.catch(() => atDeadline), atDeadline]);
+      results = gathered ?? (await answerAtDeadline(deps, id, plan, parent, timeoutMs));
     } finally {
+      clearTimeout(timer);
       deps.fanInWaiters.forget(id);
     }
   }
@@ -100,6 +127,41 @@ export async function runToolCalls(
     messages: finished.map(toToolMessage),
     calls: plan.slots.map((slot, index) => finishedCallRecord(slot, finished[index]!)),
   };
+}
+
+/**
+ * The fan-out reached its deadline without being gathered: its ended mark goes up first (no
+ * call of it starts from now on), then the results it has are read and the rest is withdrawn.
+ */
+async function answerAtDeadline(
+  deps: RunToolCallsDeps,
+  id: string,
+  plan: FanOutPlan,
+  parent: Job,
+  timeoutMs: number,
+): Promise<ToolCallResult[]> {
+  const ending = { status: 'failed', at: Date.now(), error: { code: 'tool_timeout', message: 'the fan-out reached its timeout_ms' } };
+  await deps.redis.set(taskEndedKey(deps.fanOut.prefix, id), JSON.stringify(ending), 'EX', ENDED_MARK_TTL_SECONDS);
+  const values = (await parent.getChildrenValues()) as Record<string, unknown>;
+  const locking = new Set(plan.children.filter((child) => (child.data as ToolCallJobData).lock).map((child) => child.opts.jobId));
+  const unfinished: Array<{ pool: string; jobId: string }> = [];
+  const results = await Promise.all(
+    plan.slots.map(async (slot): Promise<ToolCallResult> => {
+      if ('result' in slot) return slot.result;
+      const finished = toolCallResultSchema.safeParse(values[toolCallJobKey(deps.fanOut.prefix, slot.pool, slot.job_id)]);
+      if (finished.success) return finished.data;
+      unfinished.push({ pool: slot.pool, jobId: slot.job_id });
+      const job = await Job.fromId(deps.fanOut.toolQueue(slot.pool), slot.job_id);
+      const running = (await job?.getState()) === 'active';
+      if (locking.has(slot.job_id) && !running) {
+        return failedResult(slot.tool_call_id, { code: 'lock_timeout', message: `the call did not get its resource locks within timeout_ms (${timeoutMs} ms)` });
+      }
+      return failedResult(slot.tool_call_id, { code: 'tool_timeout', message: `the call did not finish within timeout_ms (${timeoutMs} ms)` }, job?.attemptsStarted ?? 0);
+    }),
+  );
+  await withdrawCalls(deps, unfinished);
+  deps.logger.info({ fanOut: id, unfinished: unfinished.length }, 'fan-out answered at its deadline');
+  return results;
 }
 
 function missing(toolCallId: string): never {

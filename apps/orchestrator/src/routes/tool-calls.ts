@@ -3,6 +3,6 @@ import { runToolCalls, toolCallsBodySchema, type RunToolCallsDeps } from '../fan
 
 export function registerToolCallRoutes(app: FastifyInstance, deps: RunToolCallsDeps): void {
   app.post('/v1/tool-calls', async (request) =>
-    runToolCalls(deps, toolCallsBodySchema.parse(request.body), request.traceContext, request.caller.tools),
+    runToolCalls(deps, toolCallsBodySchema.parse(request.body), request.traceContext, request.caller.tools, request.caller.tenant),
   );
 }

@@ -16,6 +16,8 @@ export const createTaskBodySchema = z.strictObject({
   /** How one message's calls run; `parallel_tool_calls: false` implies sequential. */
   execution: z.enum(['parallel', 'sequential']).optional(),
   max_turns: z.number().int().min(1).max(100).optional(),
+  /** The whole task's time limit: past it the task ends `failed` with `task_timeout`, its calls cancelled. */
+  timeout_ms: z.number().int().positive().max(7 * 24 * 3600 * 1000).optional(),
 });
 export type CreateTaskBody = z.infer<typeof createTaskBodySchema>;
 
@@ -55,6 +57,7 @@ export async function createTask(deps: CreateTaskDeps, body: CreateTaskBody, tra
     ...(body.parallel_tool_calls === undefined ? {} : { parallel_tool_calls: body.parallel_tool_calls }),
     execution: body.execution ?? (body.parallel_tool_calls === false ? 'sequential' : 'parallel'),
     max_turns: body.max_turns ?? deps.defaults.maxTurns,
+    ...(body.timeout_ms === undefined ? {} : { timeout_ms: body.timeout_ms, deadline_at: now + body.timeout_ms }),
     messages: body.messages,
     turns: [],
     usage: { prompt_tokens: 0, completion_tokens: 0, llm_calls: 0, tool_calls: 0 },
@@ -63,6 +66,7 @@ export async function createTask(deps: CreateTaskDeps, body: CreateTaskBody, tra
     task_span: taskSpan,
   };
   await deps.store.put(task);
+  if (task.deadline_at !== undefined) await deps.fanOut.scheduleDeadline(task.id, task.deadline_at);
   await deps.fanOut.enqueue({ name: TASK_STEP_JOB, jobId: taskStepJobId(task.id, 0), data: { taskId: task.id, turn: 0 } }, []);
   return task;
 }

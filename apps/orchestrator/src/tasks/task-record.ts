@@ -40,6 +40,9 @@ export interface TaskRecord {
   parallel_tool_calls?: boolean;
   execution: 'parallel' | 'sequential';
   max_turns: number;
+  /** The whole task's time limit, if it has one; at `deadline_at` it ends `failed` with `task_timeout`. */
+  timeout_ms?: number;
+  deadline_at?: number;
   messages: ChatMessage[];
   turns: TurnRecord[];
   usage: TokenUsage & { llm_calls: number; tool_calls: number };

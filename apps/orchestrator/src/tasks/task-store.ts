@@ -1,22 +1,59 @@
-import { VolleyError } from '@volley/shared';
+import { taskEndedKey, taskGatheredKey, VolleyError, type CallError } from '@volley/shared';
 import type { Redis } from 'ioredis';
 import { TERMINAL_STATUSES, type TaskRecord, type TaskStatus } from './task-record.ts';
 
-type GuardedRedis = Redis & { volleyPutTask(record: string, cancelled: string, body: string, ttl: number): Promise<number> };
+/** How a task ended, kept beside its record (see `taskEndedKey`). */
+export interface TaskEnding {
+  status: Exclude<TaskStatus, 'queued' | 'running'>;
+  at: number;
+  error?: CallError;
+}
 
-/** Writes the record unless the task was cancelled; a finished task's record expires. */
+/**
+ * The step job that writes: only the process holding its BullMQ job lock (`<job key>:lock`
+ * holds the token of its owner) may write. A step whose owner stalled past its lock (GC pause,
+ * partition, SIGSTOP) lost the step to another process and must not write when it wakes.
+ */
+export interface StepFence {
+  lockKey: string;
+  token: string;
+}
+
+type GuardedRedis = Redis & {
+  volleyPutTask(record: string, ended: string, lock: string, gathered: string, body: string, ttl: number, token: string, ending: string, gatheredTurn: string): Promise<number>;
+  volleyEndTask(record: string, ended: string, ending: string, ttl: number): Promise<number>;
+};
+
+/**
+ * Writes the record unless the task has ended (1), or refuses: 0 ended, -1 the step's fence is
+ * no longer its owner's. A terminal write sets the ended mark in the same step, so nothing can
+ * write the task again. A write that gathered a turn records that turn as gathered (see
+ * `taskGatheredKey`). Every write carries the TTL, counted from the last write: a record whose
+ * first step never got queued (Redis stopped answering in between) cannot stay for good.
+ */
 const PUT_SCRIPT = `
 if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
-if tonumber(ARGV[2]) > 0 then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) else redis.call('SET', KEYS[1], ARGV[1]) end
+if ARGV[3] ~= '' and redis.call('GET', KEYS[3]) ~= ARGV[3] then return -1 end
+if ARGV[5] ~= '' then redis.call('SET', KEYS[4], ARGV[5], 'EX', ARGV[2]) end
+if ARGV[4] ~= '' then redis.call('SET', KEYS[2], ARGV[4], 'EX', ARGV[2]) end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return 1
+`;
+
+/** Ends a task from outside its steps (cancel, deadline): 1 when this call ended it, 0 if it had ended. */
+const END_SCRIPT = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'EX', ARGV[2]) == false then return 0 end
+redis.call('EXPIRE', KEYS[1], ARGV[2])
 return 1
 `;
 
 /**
  * Tasks live in Redis, one JSON document each, so any orchestrator instance can serve or
- * advance any task. Only the step job of a task writes the document, and a task has one step
- * in flight at a time, so whole-document writes do not race. Cancellation is a key of its own,
- * never a rewrite of the document: it wins over whatever a running step writes next, and a
- * step's write after it is refused.
+ * advance any task. Only the owner of the task's current step job writes the document (every
+ * write of a step carries its `StepFence`, checked in the write script), so whole-document
+ * writes do not race. How a task ended is a key of its own, set once: a step's write after it is
+ * refused, and a cancel or deadline ends the task without rewriting the document.
  */
 export class TaskStore {
   private readonly redis: GuardedRedis;
@@ -26,12 +63,14 @@ export class TaskStore {
 
   /**
    * `onTransition` hears of each task once as `queued` (created: only creation writes that
-   * status) and once as it ends (`completed`, `failed`: a finished task is never written again;
-   * `cancelled`), e.g. to count tasks.
+   * status) and once as it ends (`completed`, `failed`, `cancelled`), e.g. to count tasks.
    */
   constructor(deps: { redis: Redis; prefix: string; ttlSeconds: number; onTransition?: (status: TaskStatus) => void }) {
     const redis = deps.redis as GuardedRedis;
-    if (typeof redis.volleyPutTask !== 'function') redis.defineCommand('volleyPutTask', { numberOfKeys: 2, lua: PUT_SCRIPT });
+    if (typeof redis.volleyPutTask !== 'function') {
+      redis.defineCommand('volleyPutTask', { numberOfKeys: 4, lua: PUT_SCRIPT });
+      redis.defineCommand('volleyEndTask', { numberOfKeys: 2, lua: END_SCRIPT });
+    }
     this.redis = redis;
     this.prefix = deps.prefix;
     this.ttlSeconds = deps.ttlSeconds;
@@ -42,39 +81,77 @@ export class TaskStore {
     return `${this.prefix}:task:${id}`;
   }
 
-  private cancelledKey(id: string): string {
-    return `${this.prefix}:task:${id}:cancelled`;
-  }
-
   async get(id: string): Promise<TaskRecord | undefined> {
-    const [body, cancelledAt] = await this.redis.mget(this.key(id), this.cancelledKey(id));
+    const [body, ended] = await this.redis.mget(this.key(id), taskEndedKey(this.prefix, id));
     if (body === null || body === undefined) return undefined;
     const task = JSON.parse(body) as TaskRecord;
-    if (cancelledAt && !TERMINAL_STATUSES.has(task.status)) {
-      task.status = 'cancelled';
-      task.updated_at = Number(cancelledAt);
+    if (ended && !TERMINAL_STATUSES.has(task.status)) {
+      // Ended from outside its steps: the record keeps what happened up to then.
+      const ending = JSON.parse(ended) as TaskEnding;
+      task.status = ending.status;
+      task.updated_at = ending.at;
+      if (ending.error) task.error = ending.error;
     }
     return task;
   }
 
-  /** Throws `TaskCancelled` when the task was cancelled meanwhile: the step stops there. */
-  async put(task: TaskRecord): Promise<void> {
+  /**
+   * Writes the whole record. Throws `TaskEnded` when the task ended meanwhile and
+   * `StepSuperseded` when `fence` no longer owns its step: either way the step stops there.
+   * `gatheredTurn`: this write holds the gathered results of that turn.
+   */
+  async put(task: TaskRecord, fence?: StepFence, gatheredTurn?: number): Promise<void> {
     task.updated_at = Date.now();
-    const ttl = TERMINAL_STATUSES.has(task.status) ? this.ttlSeconds : 0;
-    const written = await this.redis.volleyPutTask(this.key(task.id), this.cancelledKey(task.id), JSON.stringify(task), ttl);
-    if (written === 0) throw new TaskCancelled(task.id);
+    const terminal = TERMINAL_STATUSES.has(task.status);
+    const ending = terminal ? JSON.stringify(endingOf(task)) : '';
+    const written = await this.redis.volleyPutTask(
+      this.key(task.id),
+      taskEndedKey(this.prefix, task.id),
+      fence?.lockKey ?? this.key(task.id),
+      taskGatheredKey(this.prefix, task.id),
+      JSON.stringify(task),
+      this.ttlSeconds,
+      fence?.token ?? '',
+      ending,
+      gatheredTurn === undefined ? '' : String(gatheredTurn),
+    );
+    if (written === 0) throw new TaskEnded(task.id);
+    if (written === -1) throw new StepSuperseded(task.id);
     if (task.status !== 'running') this.onTransition(task.status);
   }
 
-  /** Marks the task cancelled; the record keeps what happened up to now. */
-  async cancel(id: string): Promise<void> {
-    await this.redis.multi().set(this.cancelledKey(id), Date.now(), 'EX', this.ttlSeconds).expire(this.key(id), this.ttlSeconds).exec();
-    this.onTransition('cancelled');
+  /** Whether `fence` still owns its step: checked before work no write would cover (a model call). */
+  async owns(fence: StepFence): Promise<boolean> {
+    return (await this.redis.get(fence.lockKey)) === fence.token;
+  }
+
+  /**
+   * Ends a task that has not ended yet (cancel, deadline); the record keeps what happened up to
+   * now. Returns whether this call ended it.
+   */
+  async end(id: string, ending: Omit<TaskEnding, 'at'>): Promise<boolean> {
+    const mark: TaskEnding = { ...ending, at: Date.now() };
+    const ended = (await this.redis.volleyEndTask(this.key(id), taskEndedKey(this.prefix, id), JSON.stringify(mark), this.ttlSeconds)) === 1;
+    if (ended) this.onTransition(ending.status);
+    return ended;
   }
 }
 
-export class TaskCancelled extends VolleyError {
+function endingOf(task: TaskRecord): TaskEnding {
+  return { status: task.status as TaskEnding['status'], at: task.updated_at, ...(task.error ? { error: task.error } : {}) };
+}
+
+/** The task ended (finished, cancelled, timed out) while a step was running: it writes nothing more. */
+export class TaskEnded extends VolleyError {
   constructor(taskId: string) {
-    super('cancelled', `task ${taskId} was cancelled`);
+    super('cancelled', `task ${taskId} has ended`);
+  }
+}
+
+/** The step's job lock lapsed and another process took the step over: this run writes nothing more. */
+export class StepSuperseded extends Error {
+  override name = 'StepSuperseded';
+  constructor(taskId: string) {
+    super(`a step of task ${taskId} was taken over by another process`);
   }
 }

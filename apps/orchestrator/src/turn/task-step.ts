@@ -8,6 +8,7 @@ import {
   SpanKind,
   taskStepJobId,
   toToolMessage,
+  TURN_QUEUE,
   VolleyError,
   type AssistantMessage,
   type Logger,
@@ -21,7 +22,7 @@ import { gatherFanIn } from '../fan-out/gather-fan-in.ts';
 import { planFanOut, type FanInSlot } from '../fan-out/plan-fan-out.ts';
 import { TERMINAL_STATUSES, type TaskRecord, type TurnRecord } from '../tasks/task-record.ts';
 import { emitTaskSpan } from '../tasks/task-span.ts';
-import { TaskCancelled, type TaskStore } from '../tasks/task-store.ts';
+import { StepSuperseded, TaskEnded, type StepFence, type TaskStore } from '../tasks/task-store.ts';
 import { modelTool, type ToolCatalog } from '../tools/tool-catalog.ts';
 import type { ModelClient } from './model-client.ts';
 
@@ -49,18 +50,25 @@ export interface TaskStepDeps {
  * job is that fan-out's parent), call the model, then fan the answer's calls out under the
  * next step's job, or finish. Each stage is recorded before the next starts, so a step that
  * runs again (its orchestrator died) resumes where the record says instead of redoing it.
+ * Every write is fenced to the current owner of the step job (`token` is its lock), so a run
+ * that stalled past its job lock and wakes up after another took the step over writes nothing.
  */
-export async function runTaskStep(deps: TaskStepDeps, job: Job): Promise<void> {
+export async function runTaskStep(deps: TaskStepDeps, job: Job, token: string | undefined): Promise<void> {
+  const fence = token === undefined ? undefined : { lockKey: `${deps.prefix}:${TURN_QUEUE}:${job.id}:lock`, token };
   try {
-    await step(deps, job);
+    await step(deps, job, fence);
   } catch (error) {
-    // Cancelled meanwhile: the write was refused, and nothing more of the task may start.
-    if (error instanceof TaskCancelled) return;
+    // Ended meanwhile: the write was refused, and nothing more of the task may start.
+    if (error instanceof TaskEnded) return;
+    if (error instanceof StepSuperseded) {
+      deps.logger.warn({ jobId: job.id }, 'step taken over by another process while this one stalled; it stops without writing');
+      return;
+    }
     throw error;
   }
 }
 
-async function step(deps: TaskStepDeps, job: Job): Promise<void> {
+async function step(deps: TaskStepDeps, job: Job, fence: StepFence | undefined): Promise<void> {
   const data = taskStepDataSchema.parse(job.data);
   const task = await deps.store.get(data.taskId);
   if (!task || TERMINAL_STATUSES.has(task.status)) return;
@@ -69,29 +77,38 @@ async function step(deps: TaskStepDeps, job: Job): Promise<void> {
   const previous = task.turns[data.turn - 1];
   if (previous && previous.gathered_at === undefined) {
     await gatherTurn(deps, job, task, previous, data.slots ?? []);
-    await deps.store.put(task);
+    await deps.store.put(task, fence, previous.index);
   }
 
   let turn = task.turns[data.turn];
   if (!turn) {
-    if (data.turn >= task.max_turns) {
-      return finish(deps, task, 'failed', { code: 'max_turns_exceeded', message: `the task reached max_turns (${task.max_turns}) without a final answer` });
+    if (task.deadline_at !== undefined && Date.now() >= task.deadline_at) {
+      return finish(deps, task, 'failed', taskTimeoutError(task), fence);
     }
+    if (data.turn >= task.max_turns) {
+      return finish(deps, task, 'failed', { code: 'max_turns_exceeded', message: `the task reached max_turns (${task.max_turns}) without a final answer` }, fence);
+    }
+    // A model call is the one thing of a step no write fences: a run that lost its step makes none.
+    if (fence && !(await deps.store.owns(fence))) throw new StepSuperseded(task.id);
     try {
       turn = await callModel(deps, task, data.turn);
     } catch (error) {
       if (!VolleyError.isInstance(error) || error.code !== 'llm_error') throw error;
       deps.logger.warn({ taskId: task.id, turn: data.turn, err: error }, 'model call failed');
-      return finish(deps, task, 'failed', { code: error.code, message: error.message });
+      return finish(deps, task, 'failed', { code: error.code, message: error.message }, fence);
     }
   }
   const message = task.messages.findLast((m) => m.role === 'assistant') as AssistantMessage;
   const calls = message.tool_calls ?? [];
   if (calls.length === 0) {
     task.output = textOf(message.content);
-    return finish(deps, task, 'completed');
+    return finish(deps, task, 'completed', undefined, fence);
   }
-  await fanOutTurn(deps, task, turn, calls);
+  await fanOutTurn(deps, task, turn, calls, fence);
+}
+
+export function taskTimeoutError(task: TaskRecord): { code: string; message: string } {
+  return { code: 'task_timeout', message: `the task did not finish within its timeout_ms (${task.timeout_ms} ms)` };
 }
 
 /**
@@ -103,8 +120,9 @@ export async function failTaskOfDeadStep(deps: TaskStepDeps, job: Job, error: Er
   const task = await deps.store.get(data.taskId);
   if (!task || TERMINAL_STATUSES.has(task.status)) return;
   const message = `step ${data.turn} of the task failed for good (after ${job.attemptsMade} attempts): ${error.message}`;
+  // The job is over, so no run of it owns anything to fence with; a task that ended meanwhile is left as it ended.
   await finish(deps, task, 'failed', { code: 'step_failed', message }).catch((failure: unknown) => {
-    if (!(failure instanceof TaskCancelled)) throw failure;
+    if (!(failure instanceof TaskEnded)) throw failure;
   });
 }
 
@@ -168,32 +186,49 @@ async function callModel(deps: TaskStepDeps, task: TaskRecord, index: number): P
   return turn;
 }
 
-async function fanOutTurn(deps: TaskStepDeps, task: TaskRecord, turn: TurnRecord, calls: NonNullable<AssistantMessage['tool_calls']>) {
+async function fanOutTurn(
+  deps: TaskStepDeps,
+  task: TaskRecord,
+  turn: TurnRecord,
+  calls: NonNullable<AssistantMessage['tool_calls']>,
+  fence: StepFence | undefined,
+) {
   if (turn.gathered_at !== undefined) return;
   const catalog = await deps.catalog.covering(calls.map((call) => call.function.name));
   turn.fan_out_span ??= reserveSpan(contextOf(task.task_span ?? undefined));
   const plan = planFanOut({
     fanOutId: fanOutId(task.id, turn.index),
     taskId: task.id,
+    tenant: task.tenant,
     toolCalls: calls,
     catalog,
     offered: task.tools === null ? null : new Set(task.tools),
     sequential: task.execution === 'sequential',
     trace: injectTraceContext(contextOf(turn.fan_out_span)),
     maxArgumentBytes: deps.maxArgumentBytes,
+    ...(task.deadline_at === undefined ? {} : { deadline: task.deadline_at }),
+    turn: turn.index,
   });
   turn.tool_calls = plan.slots.map(pendingCallRecord);
-  await deps.store.put(task);
-  await deps.fanOut.enqueue(
-    { name: TASK_STEP_JOB, jobId: taskStepJobId(task.id, turn.index + 1), data: { taskId: task.id, turn: turn.index + 1, slots: plan.slots } },
-    plan.children,
-  );
+  await deps.store.put(task, fence);
+  const next = taskStepJobId(task.id, turn.index + 1);
+  // Fanned out already by an earlier run of this step: adding the flow again would re-create
+  // calls that finished and were removed (workers also refuse to run a call already gathered).
+  if (await deps.fanOut.hasTurnJob(next)) return;
+  await deps.fanOut.enqueue({ name: TASK_STEP_JOB, jobId: next, data: { taskId: task.id, turn: turn.index + 1, slots: plan.slots } }, plan.children);
 }
 
-async function finish(deps: TaskStepDeps, task: TaskRecord, status: 'completed' | 'failed', error?: { code: string; message: string }) {
+async function finish(
+  deps: TaskStepDeps,
+  task: TaskRecord,
+  status: 'completed' | 'failed',
+  error?: { code: string; message: string },
+  fence?: StepFence,
+) {
   task.status = status;
   if (error) task.error = error;
-  await deps.store.put(task);
+  await deps.store.put(task, fence);
+  if (task.deadline_at !== undefined) await deps.fanOut.cancelDeadline(task.id);
   emitTaskSpan(task, status, error);
   deps.logger.info({ taskId: task.id, status, turns: task.turns.length, usage: task.usage, error }, 'task finished');
 }

@@ -1,11 +1,16 @@
 import { TURN_QUEUE, type ToolCallResult } from '@volley/shared';
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { z } from 'zod';
 import { fanInJobDataSchema } from '../fan-out/fan-in-slot-schema.ts';
 import type { FanInWaiters } from '../fan-out/fan-in-waiters.ts';
+import { TASK_DEADLINE_JOB } from '../fan-out/fan-out-queue.ts';
 import { gatherFanIn } from '../fan-out/gather-fan-in.ts';
 import { FAN_IN_JOB } from '../fan-out/run-tool-calls.ts';
-import { failTaskOfDeadStep, runTaskStep, TASK_STEP_JOB, type TaskStepDeps } from './task-step.ts';
+import { endTask } from '../tasks/end-task.ts';
+import { failTaskOfDeadStep, runTaskStep, TASK_STEP_JOB, taskTimeoutError, type TaskStepDeps } from './task-step.ts';
+
+const deadlineJobDataSchema = z.object({ taskId: z.string() });
 
 /**
  * The orchestrator's consumer of the turn queue: task steps (model calls, fan-out, fan-in)
@@ -16,10 +21,16 @@ export function startTurnWorker(
 ) {
   const worker = new Worker(
     TURN_QUEUE,
-    async (job: Job): Promise<ToolCallResult[] | void> => {
+    async (job: Job, token?: string): Promise<ToolCallResult[] | void> => {
       switch (job.name) {
         case TASK_STEP_JOB:
-          return runTaskStep(deps, job);
+          return runTaskStep(deps, job, token);
+        case TASK_DEADLINE_JOB: {
+          const { taskId } = deadlineJobDataSchema.parse(job.data);
+          const task = await deps.store.get(taskId);
+          if (task) await endTask({ ...deps, redis: deps.connection }, taskId, { status: 'failed', error: taskTimeoutError(task) });
+          return;
+        }
         case FAN_IN_JOB: {
           const data = fanInJobDataSchema.parse(job.data);
           const traced = data.fan_out_span ? { fanOutSpan: data.fan_out_span, attributes: {} } : undefined;

@@ -54,12 +54,21 @@ export function lockTicket(queueName: string, jobId: string): string {
 }
 
 /**
- * The durable mark of a task (or bare fan-out) that was stopped: cancelled, or past its deadline.
- * Pub/sub on `cancelChannel` is only the fast path; workers check this key when they pick a call
- * up (a parked call is picked up again when woken) and while its calls run.
+ * The durable mark of a task (or bare fan-out) that has ended: finished, cancelled, or past its
+ * deadline (JSON `{status, at, error?}`). No call of an ended task runs: workers check this key
+ * when they pick a call up (a parked call is picked up again when woken) and while its calls run;
+ * pub/sub on `cancelChannel` is only the fast path. No step writes the task once it is set.
  */
-export function taskCancelledKey(prefix: string, taskId: string): string {
-  return `${prefix}:task:${taskId}:cancelled`;
+export function taskEndedKey(prefix: string, taskId: string): string {
+  return `${prefix}:task:${taskId}:ended`;
+}
+
+/**
+ * The index of the last turn of a task whose calls were gathered, set with the gather's write.
+ * A call of a gathered turn never runs again, even if a step that ran twice enqueued it anew.
+ */
+export function taskGatheredKey(prefix: string, taskId: string): string {
+  return `${prefix}:task:${taskId}:gathered`;
 }
 
 /** Where orchestrators announce cancelled calls (job ids) to every worker. */

@@ -1,0 +1,30 @@
+import { cancelChannel } from '@volley/shared';
+import { Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { FanOutQueue } from './fan-out-queue.ts';
+
+/** A call that went to a pool's queue. */
+export interface QueuedJob {
+  pool: string;
+  jobId: string;
+}
+
+/**
+ * Takes back calls whose task or fan-out has ended (its ended mark is set first, so a call
+ * picked up from here on is answered without running): running ones are told on the cancel
+ * channel (their AbortSignal fires), those still waiting are removed (a removed child no longer
+ * holds up its fan-in), and those parked for a lock are woken so they leave their lines at once.
+ */
+export async function withdrawCalls(deps: { fanOut: FanOutQueue; redis: Redis }, calls: readonly QueuedJob[]): Promise<void> {
+  if (calls.length === 0) return;
+  await deps.redis.publish(cancelChannel(deps.fanOut.prefix), JSON.stringify({ jobs: calls.map((call) => call.jobId) }));
+  await Promise.all(calls.map((call) => settle(deps.fanOut, call)));
+}
+
+async function settle(fanOut: FanOutQueue, call: QueuedJob): Promise<void> {
+  const job = await Job.fromId(fanOut.toolQueue(call.pool), call.jobId);
+  if (!job) return;
+  const state = await job.getState();
+  if (state === 'waiting' || state === 'prioritized') await job.remove().catch(() => undefined);
+  else if (state === 'delayed') await job.promote().catch(() => undefined);
+}

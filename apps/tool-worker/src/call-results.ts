@@ -1,5 +1,7 @@
 import { toolCallResultSchema, type ToolCallResult } from '@volley/shared';
 import type { Redis } from 'ioredis';
+import type { Claim } from './locks/resource-claims.ts';
+import type { ResourceLocks } from './locks/resource-locks.ts';
 
 /** Recorded results outlive any redelivery of their call. */
 const RESULT_TTL_SECONDS = 24 * 3600;
@@ -28,7 +30,12 @@ export class CallResults {
     return parsed.success ? parsed.data : undefined;
   }
 
-  async put(idempotencyKey: string, result: ToolCallResult): Promise<void> {
-    await this.redis.set(this.key(idempotencyKey), JSON.stringify(result), 'EX', RESULT_TTL_SECONDS);
+  /**
+   * Records the result only while the run still holds its locks (one step in Redis): a run that
+   * lost them was taken over by a redelivery of its call, and a stale run's answer (a refused
+   * write, `lock_lost`) must not become the call's. Returns whether it was recorded.
+   */
+  putWhileHolding(idempotencyKey: string, result: ToolCallResult, locks: ResourceLocks, held: { ticket: string; holder: string; claims: readonly Claim[] }): Promise<boolean> {
+    return locks.setWhileHolding(held.ticket, held.holder, held.claims, this.key(idempotencyKey), JSON.stringify(result), RESULT_TTL_SECONDS);
   }
 }

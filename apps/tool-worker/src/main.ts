@@ -64,6 +64,7 @@ const locking = {
   overruns: new OverrunHolds({ locks, waker, abandonAfterMs: config.VOLLEY_ABANDON_AFTER_MS, logger, onAbandoned: lockMetrics.bodyAbandoned }),
   parkMs: config.VOLLEY_LOCK_PARK_MS,
   lockWaitTimeoutMs: config.VOLLEY_LOCK_WAIT_TIMEOUT_MS,
+  logger,
 };
 const cancelled = new CancelledCalls();
 const subscriber = redis.duplicate();

@@ -655,27 +655,47 @@ describe('CallResults', () => {
     lock_wait_ms: 40,
   };
 
-  it('returns what was put under the idempotency key', async () => {
-    const results = new CallResults({ redis, prefix: `t${++isolation}` });
-    await results.put('fan-1-c0/call_1', result);
+  /** A call of a fresh message that holds resource `a` as `holder`. */
+  async function holding(holder = 'run-1') {
+    const { prefix, locks, message } = world();
+    const { tickets } = await message([[w('a')]]);
+    expect(await locks.acquire(tickets[0]!, holder, [w('a')])).toMatchObject({ acquired: true });
+    return { prefix, locks, held: { ticket: tickets[0]!, holder, claims: [w('a')] } };
+  }
+
+  it('returns what was put under the idempotency key while the run held its locks', async () => {
+    const { prefix, locks, held } = await holding();
+    const results = new CallResults({ redis, prefix });
+    expect(await results.putWhileHolding('fan-1-c0/call_1', result, locks, held)).toBe(true);
     expect(await results.get('fan-1-c0/call_1')).toEqual(result);
     const { content: _content, ...timing } = result as Extract<ToolCallResult, { ok: true }>;
     const failed: ToolCallResult = { ...timing, ok: false, error: { code: 'tool_error', message: 'no' } };
-    await results.put('fan-1-c1/call_2', failed);
+    expect(await results.putWhileHolding('fan-1-c1/call_2', failed, locks, held)).toBe(true);
     expect(await results.get('fan-1-c1/call_2')).toEqual(failed);
   });
 
+  it('records nothing for a run whose lock a redelivery of its call took over', async () => {
+    const { prefix, locks, held } = await holding('run-1');
+    await sleep(1_100);
+    // The lease lapsed; the redelivered call (same ticket, new run) takes the lock over.
+    expect(await locks.acquire(held.ticket, 'run-2', held.claims)).toMatchObject({ acquired: true });
+    const results = new CallResults({ redis, prefix });
+    expect(await results.putWhileHolding('k', result, locks, held)).toBe(false);
+    expect(await results.get('k')).toBeUndefined();
+    expect(await results.putWhileHolding('k', result, locks, { ...held, holder: 'run-2' })).toBe(true);
+  });
+
   it('returns nothing for an unknown key, or a record from another prefix', async () => {
-    const prefix = `t${++isolation}`;
-    await new CallResults({ redis, prefix }).put('k', result);
+    const { prefix, locks, held } = await holding();
+    await new CallResults({ redis, prefix }).putWhileHolding('k', result, locks, held);
     expect(await new CallResults({ redis, prefix }).get('other')).toBeUndefined();
     expect(await new CallResults({ redis, prefix: `${prefix}x` }).get('k')).toBeUndefined();
   });
 
   it('keeps a record for a day and ignores one that is not a result', async () => {
-    const prefix = `t${++isolation}`;
+    const { prefix, locks, held } = await holding();
     const results = new CallResults({ redis, prefix });
-    await results.put('k', result);
+    await results.putWhileHolding('k', result, locks, held);
     const ttl = await redis.ttl(`${prefix}:callresult:k`);
     expect(ttl).toBeGreaterThan(24 * 3600 - 60);
     expect(ttl).toBeLessThanOrEqual(24 * 3600);

@@ -14,6 +14,9 @@ export interface QueuedJob {
  * picked up from here on is answered without running): running ones are told on the cancel
  * channel (their AbortSignal fires), those still waiting are removed (a removed child no longer
  * holds up its fan-in), and those parked for a lock are woken so they leave their lines at once.
+ * A waiting call that takes locks is left to be picked up instead: it may already stand in lines
+ * (a redelivered call waits like any other), and only a worker knows its claims to leave them;
+ * at pick-up it sees the mark and leaves at once.
  */
 export async function withdrawCalls(deps: { fanOut: FanOutQueue; redis: Redis }, calls: readonly QueuedJob[]): Promise<void> {
   if (calls.length === 0) return;
@@ -25,6 +28,11 @@ async function settle(fanOut: FanOutQueue, call: QueuedJob): Promise<void> {
   const job = await Job.fromId(fanOut.toolQueue(call.pool), call.jobId);
   if (!job) return;
   const state = await job.getState();
-  if (state === 'waiting' || state === 'prioritized') await job.remove().catch(() => undefined);
+  if ((state === 'waiting' || state === 'prioritized') && !isLocking(job.data)) await job.remove().catch(() => undefined);
   else if (state === 'delayed') await job.promote().catch(() => undefined);
+}
+
+/** Job data is only looked at, not trusted: a call whose data names a lock plan stands in lines. */
+function isLocking(data: unknown): boolean {
+  return typeof data === 'object' && data !== null && 'lock' in data && data.lock !== undefined;
 }

@@ -152,6 +152,21 @@ return 1
 `;
 
 /**
+ * Records a call's result (under its idempotency key) only while this holder still holds every
+ * claim: a run that lost its lease was taken over by a redelivery, which alone answers for the
+ * call. ARGV: prefix, ticket, holder, resultKey, body, ttlSeconds, keys…. Returns 1 if recorded.
+ */
+export const RECORD_SCRIPT = `${COMMON}
+local ticket, holder = ARGV[2], ARGV[3]
+for i = 7, #ARGV do
+  local held = redis.call('HGET', hkey(ARGV[i]), ticket)
+  if not held or holding(held) ~= holder then return 0 end
+end
+redis.call('SET', ARGV[4], ARGV[5], 'EX', ARGV[6])
+return 1
+`;
+
+/**
  * Lets go of the resources. With keepPlace '1' (the call will be retried) the ticket keeps its
  * place in line; otherwise it leaves. A holder that was taken over (its lease lapsed and a
  * redelivery of its call holds the lock now, or held and let go) lets go of nothing: only the

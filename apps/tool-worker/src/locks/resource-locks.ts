@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { ACQUIRE_SCRIPT, REGISTER_SCRIPT, RELEASE_SCRIPT, RENEW_SCRIPT } from './lock-scripts.ts';
+import { ACQUIRE_SCRIPT, RECORD_SCRIPT, REGISTER_SCRIPT, RELEASE_SCRIPT, RENEW_SCRIPT } from './lock-scripts.ts';
 import type { Claim } from './resource-claims.ts';
 
 export interface LockPlanRef {
@@ -19,6 +19,7 @@ type ScriptedRedis = Redis & {
   volleyLockAcquire(...args: (string | number)[]): Promise<[number, ...(number | string)[]]>;
   volleyLockRenew(...args: (string | number)[]): Promise<number>;
   volleyLockRelease(...args: (string | number)[]): Promise<string[]>;
+  volleyLockRecord(...args: (string | number)[]): Promise<number>;
 };
 
 /** Plans outlive any message's fan-out by far; they only need to last while its calls run. */
@@ -42,6 +43,7 @@ export class ResourceLocks {
       redis.defineCommand('volleyLockAcquire', { numberOfKeys: 1, lua: ACQUIRE_SCRIPT });
       redis.defineCommand('volleyLockRenew', { numberOfKeys: 1, lua: RENEW_SCRIPT });
       redis.defineCommand('volleyLockRelease', { numberOfKeys: 1, lua: RELEASE_SCRIPT });
+      redis.defineCommand('volleyLockRecord', { numberOfKeys: 1, lua: RECORD_SCRIPT });
     }
     this.redis = redis;
     this.prefix = deps.prefix;
@@ -97,6 +99,12 @@ export class ResourceLocks {
     );
     if (ok === 1) return { acquired: true, fences: rest as number[] };
     return { acquired: false, blockedBy: String(rest[0]), ...(rest[1] === undefined ? {} : { retryAfterMs: Number(rest[1]) }) };
+  }
+
+  /** Sets `key` to `body` (for `ttlSeconds`) only while `holder` holds every claim; whether it did. */
+  async setWhileHolding(ticket: string, holder: string, claims: readonly Claim[], key: string, body: string, ttlSeconds: number): Promise<boolean> {
+    const set = await this.redis.volleyLockRecord(this.routingKey, this.prefix, ticket, holder, key, body, ttlSeconds, ...claims.map((c) => c.key));
+    return set === 1;
   }
 
   async renew(ticket: string, holder: string, claims: readonly Claim[]): Promise<boolean> {

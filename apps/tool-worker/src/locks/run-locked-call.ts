@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { lockTicket, ToolError, type CallError, type ToolCallJobData, type ToolCallResult } from '@volley/shared';
+import { lockTicket, ToolError, type CallError, type Logger, type ToolCallJobData, type ToolCallResult } from '@volley/shared';
 import { DelayedError, type Job } from 'bullmq';
 import type { CallResults } from '../call-results.ts';
 import { CANCELLED_ERROR, RetryableToolFailure, type CallOutcome } from '../execute-tool.ts';
@@ -20,6 +20,7 @@ export interface LockingDeps {
   parkMs: number;
   /** How long a call waits for its locks at most (from its first declaration) before `lock_timeout`. */
   lockWaitTimeoutMs: number;
+  logger: Logger;
 }
 
 export interface LockedCall {
@@ -149,7 +150,9 @@ export async function runLockedCall(deps: LockingDeps, call: LockedCall): Promis
       heldOn = true;
     }
     // Recorded before the job completes: a redelivery from here on is answered from the record.
-    if (records) await deps.results.put(call.idempotencyKey, result);
+    if (records && !(await deps.results.putWhileHolding(call.idempotencyKey, result, deps.locks, { ticket, holder, claims }))) {
+      deps.logger.warn({ taskId: data.taskId, toolCallId: data.toolCallId }, 'result of a run that lost its locks not recorded: the redelivery of the call answers for it');
+    }
     if (heldOn) return result;
     renewal.stop();
     await leave(deps, ticket, holder, claims);

@@ -18,7 +18,7 @@ import type { Job } from 'bullmq';
 import { CANCELLED_ERROR, executeTool, RetryableToolFailure, type CallOutcome } from './execute-tool.ts';
 import { runLockedCall, type LockedCall, type LockingDeps } from './locks/run-locked-call.ts';
 import { UNKNOWN_TOOL_LABEL, type CallTimings, type ToolCallMetrics } from './metrics/tool-call-metrics.ts';
-import type { PickupCheck } from './pickup-check.ts';
+import type { Pickup, PickupCheck } from './pickup-check.ts';
 import { prepareCall, type PreparedCall } from './prepare-call.ts';
 import type { ToolSet } from './tool-set.ts';
 
@@ -51,12 +51,28 @@ type ReadyCall = Extract<PreparedCall, { ok: true }>;
  * retryable tool error, or (DelayedError) when a call parks to wait for a resource.
  */
 export function createToolCallProcessor(deps: ToolCallRunnerDeps) {
-  const processCall = async (job: Job, token: string | undefined, jobSignal: AbortSignal | undefined, data: ToolCallJobData, ended: boolean): Promise<ToolCallResult> => {
+  const processCall = async (
+    job: Job,
+    token: string | undefined,
+    jobSignal: AbortSignal | undefined,
+    data: ToolCallJobData,
+    pickedUp: Promise<Pickup> | undefined,
+  ): Promise<ToolCallResult> => {
     const startedAt = Date.now();
     const attempt = job.attemptsMade + (job.stalledCounter ?? 0) + 1;
     const timings: CallTimings = {};
-    const cancelled = ended || (deps.cancelled?.has(job.id) ?? false);
     const prepared = prepareCall(deps.tools, data, deps.maxArgumentDepth);
+    // The pick-up check's round trip ran while the arguments were parsed and validated.
+    const pickup = (await pickedUp) ?? { kind: 'run', ended: false };
+    if (pickup.kind === 'gathered') {
+      deps.logger.warn({ taskId: data.taskId, toolCallId: data.toolCallId, jobId: job.id }, 'call already gathered was enqueued again; answered from its fan-in, not run');
+      return pickup.result;
+    }
+    if (pickup.kind === 'orphaned') {
+      deps.logger.warn({ taskId: data.taskId, toolCallId: data.toolCallId, jobId: job.id }, 'call whose fan-in is over was enqueued again; not run');
+      return finish(data.toolCallId, startedAt, attempt, { error: { code: 'cancelled', message: 'the fan-in of this call is over; it did not run' } });
+    }
+    const cancelled = pickup.ended || (deps.cancelled?.has(job.id) ?? false);
     const idempotencyKey = `${job.id}/${data.toolCallId}`;
     const canRetry = attempt < (job.opts.attempts ?? 1);
     let toolSpan: { trace_id: string; span_id: string } | undefined;
@@ -158,18 +174,10 @@ export function createToolCallProcessor(deps: ToolCallRunnerDeps) {
       return result;
     }
     const data = parsedData.data;
-    const pickup = deps.pickup ? await deps.pickup.check(job, data) : { kind: 'run' as const, ended: false };
-    if (pickup.kind === 'gathered') {
-      deps.logger.warn({ taskId: data.taskId, toolCallId: data.toolCallId, jobId: job.id }, 'call already gathered was enqueued again; answered from its fan-in, not run');
-      return pickup.result;
-    }
-    if (pickup.kind === 'orphaned') {
-      deps.logger.warn({ taskId: data.taskId, toolCallId: data.toolCallId, jobId: job.id }, 'call whose fan-in is over was enqueued again; not run');
-      return finish(data.toolCallId, Date.now(), attempt, { error: { code: 'cancelled', message: 'the fan-in of this call is over; it did not run' } });
-    }
+    const pickedUp = deps.pickup?.check(job, data);
     const stopTracking = deps.cancelled?.track(String(job.id), data.taskId);
     try {
-      return await processCall(job, token, jobSignal, data, pickup.ended);
+      return await processCall(job, token, jobSignal, data, pickedUp);
     } finally {
       stopTracking?.();
     }

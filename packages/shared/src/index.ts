@@ -44,6 +44,8 @@ export {
 export { toolCallJobDataSchema, toolCallResultSchema, callErrorSchema, failedResult } from './queue/tool-call-job.ts';
 export type { ToolCallJobData, ToolCallResult, CallError } from './queue/tool-call-job.ts';
 export { toToolMessage } from './tool-message.ts';
+export { TASK_EVENT_NAMES, TaskEvents, taskEventsKey } from './events/task-events.ts';
+export type { TaskEventName, TaskEventFields } from './events/task-events.ts';
 export {
   registerWorker,
   listLiveWorkers,

@@ -13,6 +13,7 @@ import { traceRequests } from './http/trace-requests.ts';
 import { measureRequests } from './metrics/http-metrics.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerMetricsRoute } from './routes/metrics.ts';
+import { registerTaskListRoutes } from './routes/task-list.ts';
 import { registerTaskRoutes } from './routes/tasks.ts';
 import { registerToolCallRoutes } from './routes/tool-calls.ts';
 import { registerToolRoutes } from './routes/tools.ts';
@@ -67,6 +68,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   if (deps.metrics) registerMetricsRoute(app, deps.metrics);
   registerToolRoutes(app, deps);
   registerTaskRoutes(app, deps);
+  registerTaskListRoutes(app, deps);
   registerToolCallRoutes(app, deps);
   registerQueueDashboard(app, deps);
   return app;

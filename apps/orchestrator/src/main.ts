@@ -12,6 +12,7 @@ import { createRequestRedis, whenRedisReady } from './http/request-redis.ts';
 import { instrumentModelClient } from './metrics/instrument-model-client.ts';
 import { registerQueueMetrics } from './metrics/queue-metrics.ts';
 import { countTasks } from './metrics/task-metrics.ts';
+import { TaskIndex } from './tasks/task-index.ts';
 import { TaskStore } from './tasks/task-store.ts';
 import { ToolCatalog } from './tools/tool-catalog.ts';
 import { createOpenAIModelClient } from './turn/model-client.ts';
@@ -71,6 +72,7 @@ const fanOut = new FanOutQueue({ connection: redis, prefix });
 // The same, over request handling's connection, for the routes. A Queue or FlowProducer shares
 // the connection it is given (BullMQ duplicates only for blocking commands, and neither blocks).
 const requestStore = new TaskStore({ redis: requestRedis, prefix, ttlSeconds: config.VOLLEY_TASK_TTL_SECONDS, onTransition });
+const requestIndex = new TaskIndex({ redis: requestRedis, prefix, ttlSeconds: config.VOLLEY_TASK_TTL_SECONDS });
 const requestCatalog = new ToolCatalog({ redis: requestRedis, prefix });
 const requestFanOut = new FanOutQueue({ connection: requestRedis, prefix });
 // Scrapes read on the engine's connection: a scrape gives up on a slow read after 2 s by itself,
@@ -107,6 +109,7 @@ const turnWorker = startTurnWorker({
 
 const app = buildApp({
   store: requestStore,
+  index: requestIndex,
   catalog: requestCatalog,
   fanOut: requestFanOut,
   turnEvents,

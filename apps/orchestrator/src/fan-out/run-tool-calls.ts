@@ -70,6 +70,8 @@ export async function runToolCalls(
   allowed: ReadonlySet<string> | null = null,
   /** The caller's tenant (null with auth off): the calls' lock keys and `ctx.tenant`. */
   tenant: string | null = null,
+  /** Told just before the calls go on the queues (nothing was enqueued when it was not called). */
+  beforeEnqueue: () => void = () => undefined,
 ): Promise<{ messages: ToolMessage[]; calls: CallRecord[] }> {
   const calls = body.message.tool_calls ?? [];
   if (calls.length === 0) throw new VolleyError('no_tool_calls', 'message.tool_calls must hold at least one tool call');
@@ -102,6 +104,7 @@ export async function runToolCalls(
 
   let results = plan.slots.map((slot) => ('result' in slot ? slot.result : undefined));
   if (plan.children.length > 0) {
+    beforeEnqueue();
     const parent = await deps.fanOut.enqueue(
       { name: FAN_IN_JOB, jobId: id, data: { slots: plan.slots, ...(fanOutSpan ? { fan_out_span: fanOutSpan } : {}) } },
       plan.children,

@@ -1,7 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { cancelTask, type CancelTaskDeps } from '../tasks/cancel-task.ts';
-import { createTask, createTaskBodySchema, type CreateTaskDeps } from '../tasks/create-task.ts';
+import { REPLAYED_HEADER } from '../idempotency/idempotency-key.ts';
+import { submitTask } from '../idempotency/submit-task.ts';
+import type { CreateTaskDeps } from '../tasks/create-task.ts';
 import { withLiveCallStatus } from '../tasks/live-call-status.ts';
 import { loadTaskFor } from '../tasks/load-task-for.ts';
 
@@ -9,7 +11,8 @@ const taskParamsSchema = z.object({ id: z.string().min(1).max(200) });
 
 export function registerTaskRoutes(app: FastifyInstance, deps: CreateTaskDeps & CancelTaskDeps): void {
   app.post('/v1/tasks', async (request, reply) => {
-    const task = await createTask(deps, createTaskBodySchema.parse(request.body), request.traceContext, request.caller);
+    const { task, replayed } = await submitTask(deps, request);
+    if (replayed) void reply.header(REPLAYED_HEADER, 'true');
     return reply.status(202).send({ id: task.id, status: task.status });
   });
 

@@ -5,6 +5,8 @@ import { mayUseTool, type Caller } from '../auth/caller.ts';
 import type { FanOutQueue } from '../fan-out/fan-out-queue.ts';
 import type { ToolCatalog } from '../tools/tool-catalog.ts';
 import { TASK_STEP_JOB } from '../turn/task-step.ts';
+import type { TaskIndex } from './task-index.ts';
+import { metadataSchema } from './task-metadata.ts';
 import type { TaskRecord } from './task-record.ts';
 import type { TaskStore } from './task-store.ts';
 
@@ -18,11 +20,15 @@ export const createTaskBodySchema = z.strictObject({
   max_turns: z.number().int().min(1).max(100).optional(),
   /** The whole task's time limit: past it the task ends `failed` with `task_timeout`, its calls cancelled. */
   timeout_ms: z.number().int().positive().max(7 * 24 * 3600 * 1000).optional(),
+  /** The caller's own labels, kept on the record and filterable in `GET /v1/tasks`. */
+  metadata: metadataSchema.optional(),
 });
 export type CreateTaskBody = z.infer<typeof createTaskBodySchema>;
 
 export interface CreateTaskDeps {
   store: TaskStore;
+  /** The tenant's listing (`GET /v1/tasks`). */
+  index: TaskIndex;
   catalog: ToolCatalog;
   fanOut: FanOutQueue;
   defaults: { model: string; maxTurns: number };
@@ -33,7 +39,14 @@ export interface CreateTaskDeps {
  * belongs to the caller's tenant, and offers only tools the caller may use: a tool it may not
  * use is as unknown as one no worker serves.
  */
-export async function createTask(deps: CreateTaskDeps, body: CreateTaskBody, traceContext: Context, caller: Caller): Promise<TaskRecord> {
+export async function createTask(
+  deps: CreateTaskDeps,
+  body: CreateTaskBody,
+  traceContext: Context,
+  caller: Caller,
+  /** Made in advance when an idempotency key must name the task before it exists. */
+  id: string = randomUUID(),
+): Promise<TaskRecord> {
   if (body.tools) {
     const catalog = await deps.catalog.covering(body.tools.filter((name) => mayUseTool(caller, name)));
     const unknown = body.tools.filter((name) => !mayUseTool(caller, name) || !catalog.has(name));
@@ -46,11 +59,12 @@ export async function createTask(deps: CreateTaskDeps, body: CreateTaskBody, tra
   const now = Date.now();
   const taskSpan = reserveSpan(traceContext, now) ?? null;
   const task: TaskRecord = {
-    id: randomUUID(),
+    id,
     status: 'queued',
     created_at: now,
     updated_at: now,
     model: body.model ?? deps.defaults.model,
+    metadata: body.metadata ?? {},
     tenant: caller.tenant,
     // A restricted caller's task is held to the tools it may use, whatever workers serve later.
     tools: body.tools ? [...new Set(body.tools)] : caller.tools ? [...caller.tools].sort() : null,
@@ -65,6 +79,8 @@ export async function createTask(deps: CreateTaskDeps, body: CreateTaskBody, tra
     trace_id: taskSpan?.trace_id ?? null,
     task_span: taskSpan,
   };
+  // Listed before it is written: a listing skips an entry whose record is not there (yet).
+  await deps.index.add(task);
   await deps.store.put(task);
   if (task.deadline_at !== undefined) await deps.fanOut.scheduleDeadline(task.id, task.deadline_at);
   await deps.fanOut.enqueue({ name: TASK_STEP_JOB, jobId: taskStepJobId(task.id, 0), data: { taskId: task.id, turn: 0 } }, []);

@@ -35,6 +35,8 @@ export interface TaskRecord {
   created_at: number;
   updated_at: number;
   model: string;
+  /** The caller's own labels (at most 16 string pairs), given at submission; `{}` when none. */
+  metadata: Record<string, string>;
   /** Tool names offered to the model; null means every tool some live worker serves. */
   tools: string[] | null;
   parallel_tool_calls?: boolean;

@@ -83,16 +83,22 @@ export class TaskStore {
 
   async get(id: string): Promise<TaskRecord | undefined> {
     const [body, ended] = await this.redis.mget(this.key(id), taskEndedKey(this.prefix, id));
-    if (body === null || body === undefined) return undefined;
-    const task = JSON.parse(body) as TaskRecord;
-    if (ended && !TERMINAL_STATUSES.has(task.status)) {
-      // Ended from outside its steps: the record keeps what happened up to then.
-      const ending = JSON.parse(ended) as TaskEnding;
-      task.status = ending.status;
-      task.updated_at = ending.at;
-      if (ending.error) task.error = ending.error;
-    }
-    return task;
+    return recordOf(body ?? null, ended ?? null);
+  }
+
+  /**
+   * Several records at once (one MGET), each as `get` reads it; undefined where there is none.
+   * Records are whole transcripts, parsed in full.
+   */
+  async getMany(ids: readonly string[]): Promise<Array<TaskRecord | undefined>> {
+    if (ids.length === 0) return [];
+    const values = await this.redis.mget(ids.flatMap((id) => [this.key(id), taskEndedKey(this.prefix, id)]));
+    return ids.map((_, index) => recordOf(values[2 * index] ?? null, values[2 * index + 1] ?? null));
+  }
+
+  /** The keys that hold a task: its record and its ended and gathered marks. */
+  keysOf(id: string): string[] {
+    return [this.key(id), taskEndedKey(this.prefix, id), taskGatheredKey(this.prefix, id)];
   }
 
   /**
@@ -135,6 +141,20 @@ export class TaskStore {
     if (ended) this.onTransition(ending.status);
     return ended;
   }
+}
+
+/** A record as stored, with its ended mark laid over it. */
+function recordOf(body: string | null, ended: string | null): TaskRecord | undefined {
+  if (body === null) return undefined;
+  const task = JSON.parse(body) as TaskRecord;
+  if (ended && !TERMINAL_STATUSES.has(task.status)) {
+    // Ended from outside its steps: the record keeps what happened up to then.
+    const ending = JSON.parse(ended) as TaskEnding;
+    task.status = ending.status;
+    task.updated_at = ending.at;
+    if (ending.error) task.error = ending.error;
+  }
+  return task;
 }
 
 function endingOf(task: TaskRecord): TaskEnding {

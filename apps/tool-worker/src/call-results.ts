@@ -1,4 +1,4 @@
-import { toolCallResultSchema, type ToolCallResult } from '@volley/shared';
+import { callResultKey, toolCallResultSchema, type ToolCallResult } from '@volley/shared';
 import type { Redis } from 'ioredis';
 import type { Claim } from './locks/resource-claims.ts';
 import type { ResourceLocks } from './locks/resource-locks.ts';
@@ -20,7 +20,7 @@ export class CallResults {
   }
 
   private key(idempotencyKey: string): string {
-    return `${this.prefix}:callresult:${idempotencyKey}`;
+    return callResultKey(this.prefix, idempotencyKey);
   }
 
   async get(idempotencyKey: string): Promise<ToolCallResult | undefined> {

@@ -1,5 +1,6 @@
 import {
   ATTR,
+  callIdempotencyKey,
   context,
   extractTraceContext,
   isTracingEnabled,
@@ -73,7 +74,7 @@ export function createToolCallProcessor(deps: ToolCallRunnerDeps) {
       return finish(data.toolCallId, startedAt, attempt, { error: { code: 'cancelled', message: 'the fan-in of this call is over; it did not run' } });
     }
     const cancelled = pickup.ended || (deps.cancelled?.has(job.id) ?? false);
-    const idempotencyKey = `${job.id}/${data.toolCallId}`;
+    const idempotencyKey = callIdempotencyKey(String(job.id), data.toolCallId);
     const canRetry = attempt < (job.opts.attempts ?? 1);
     let toolSpan: { trace_id: string; span_id: string } | undefined;
     const run = async (grant: RunGrant): Promise<CallOutcome> => {

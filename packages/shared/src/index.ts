@@ -40,6 +40,9 @@ export {
   cancelChannel,
   taskEndedKey,
   taskGatheredKey,
+  callIdempotencyKey,
+  callResultKey,
+  lockPlanKey,
 } from './queue/names.ts';
 export { toolCallJobDataSchema, toolCallResultSchema, callErrorSchema, failedResult } from './queue/tool-call-job.ts';
 export type { ToolCallJobData, ToolCallResult, CallError } from './queue/tool-call-job.ts';

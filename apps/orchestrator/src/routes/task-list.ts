@@ -17,7 +17,7 @@ export function registerTaskListRoutes(app: FastifyInstance, deps: { store: Task
   app.delete('/v1/tasks/:id', async (request) => {
     const { id } = taskParamsSchema.parse(request.params);
     const task = await loadTaskFor(deps.store, request.caller.tenant, id);
-    await deleteTask({ ...deps, prefix: deps.fanOut.prefix }, task);
+    await deleteTask(deps, task);
     return { id: task.id, deleted: true };
   });
 }

@@ -1,3 +1,4 @@
+import { lockPlanKey } from '@volley/shared';
 import type { Redis } from 'ioredis';
 import { ACQUIRE_SCRIPT, RECORD_SCRIPT, REGISTER_SCRIPT, RELEASE_SCRIPT, RENEW_SCRIPT } from './lock-scripts.ts';
 import type { Claim } from './resource-claims.ts';
@@ -63,7 +64,7 @@ export class ResourceLocks {
     const [state, registeredAt] = await this.redis.volleyLockRegister(
       this.routingKey,
       this.prefix,
-      `${this.prefix}:lockplan:${plan.group}`,
+      lockPlanKey(this.prefix, plan.group),
       `${this.prefix}:lock:seq`,
       plan.rank,
       plan.siblings.length,

@@ -71,6 +71,24 @@ export function taskGatheredKey(prefix: string, taskId: string): string {
   return `${prefix}:task:${taskId}:gathered`;
 }
 
+/** A call's `ctx.idempotencyKey`: the same on every retry and redelivery of the call's job. */
+export function callIdempotencyKey(jobId: string, toolCallId: string): string {
+  return `${jobId}/${toolCallId}`;
+}
+
+/**
+ * The recorded result of a side-effecting call, under its idempotency key (`<job id>/<tool_call_id>`):
+ * a redelivered call is answered from it instead of running again.
+ */
+export function callResultKey(prefix: string, idempotencyKey: string): string {
+  return `${prefix}:callresult:${idempotencyKey}`;
+}
+
+/** The lock plan of one fan-out's locking calls (`group` is the fan-out id). */
+export function lockPlanKey(prefix: string, group: string): string {
+  return `${prefix}:lockplan:${group}`;
+}
+
 /** Where orchestrators announce cancelled calls (job ids) to every worker. */
 export function cancelChannel(prefix: string): string {
   return `${prefix}:cancel`;

@@ -3,6 +3,7 @@ import type { Responder } from '@volley/scripted-model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type Api, type Cluster } from './support/cluster.ts';
 import { assistant, ask, call, callsFromQuestion } from './support/scripted-calls.ts';
+import { keysMatching } from './support/volley-keys.ts';
 
 const newKey = () => `vk_${randomBytes(24).toString('hex')}`;
 const KEYS = { acme: newKey(), globex: newKey() };
@@ -184,5 +185,16 @@ describe('Idempotency-Key on submissions', () => {
       expect(answer.status).toBe(400);
       expect(answer.body.error.code).toBe('invalid_idempotency_key');
     });
+  });
+
+  it('keeps every idempotency record and task index under a TTL', async () => {
+    const keys = [...(await keysMatching(cluster.client, 'idem:*')), ...(await keysMatching(cluster.client, 'tasks:*'))];
+    expect(keys.some((key) => key.startsWith('volley:idem:tasks:acme:'))).toBe(true);
+    expect(keys.some((key) => key.startsWith('volley:idem:tool-calls:acme:'))).toBe(true);
+    expect(keys).toContain('volley:tasks:acme');
+    const ttls = await Promise.all(keys.map((key) => cluster.client.ttl(key)));
+    expect(ttls.filter((ttl) => ttl <= 0)).toEqual([]);
+    const idemTtls = ttls.filter((_, i) => keys[i]!.startsWith('volley:idem:'));
+    expect(Math.max(...idemTtls)).toBeLessThanOrEqual(24 * 3600);
   });
 });

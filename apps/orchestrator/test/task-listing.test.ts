@@ -246,3 +246,28 @@ describe('DELETE /v1/tasks/:id of a cancelled task whose calls are still queued'
     expect(await keysMatching(cluster.client, `*${queued}*`)).toEqual([]);
   });
 });
+
+describe('GET /v1/tasks when records expire', () => {
+  let cluster: Cluster;
+
+  beforeAll(async () => {
+    cluster = await startCluster({ workers: 1, respond, orchestratorEnv: { VOLLEY_TASK_TTL_SECONDS: '1' } });
+  });
+
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it('skips a task whose record has expired, and its index expires too', async () => {
+    const api = cluster.api;
+    const old = (await api.post('/v1/tasks', plain())).body.id as string;
+    await api.waitForTask(old);
+    await waitFor(async () => (await api.get(`/v1/tasks/${old}`)).status === 404, { timeoutMs: 5_000 });
+    const fresh = (await api.post('/v1/tasks', plain())).body.id as string;
+    expect((await api.get<Page>('/v1/tasks')).body.tasks.map((t) => t.id)).toEqual([fresh]);
+    // Auth off: the index of tasks without a tenant, kept as long as a record of it may live.
+    const ttl = await cluster.client.ttl('volley:tasks:-');
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(1 + 7 * 24 * 3600);
+  });
+});

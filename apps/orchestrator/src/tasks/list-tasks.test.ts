@@ -7,6 +7,10 @@ describe('parseListTasksQuery', () => {
       expect(parseListTasksQuery({})).toEqual({ limit: 20, metadata: {} });
     });
 
+    it('keeps a metadata filter named like a prototype key as a filter', () => {
+      expect(Object.entries(parseListTasksQuery({ 'metadata.__proto__': 'x' }).metadata)).toEqual([['__proto__', 'x']]);
+    });
+
     it('reads status, limit and every metadata filter', () => {
       expect(parseListTasksQuery({ status: 'completed', limit: '5', 'metadata.team': 'search', 'metadata.run.id': 'r-1' })).toEqual({
         status: 'completed',
@@ -23,6 +27,7 @@ describe('parseListTasksQuery', () => {
       ['a limit of 101', { limit: '101' }],
       ['a limit that is not a number', { limit: 'ten' }],
       ['an unknown parameter', { colour: 'red' }],
+      ['a __proto__ parameter', JSON.parse('{"__proto__": "x"}')],
       ['a parameter given twice', { status: ['queued', 'running'] }],
       ['a metadata key out of its charset', { 'metadata.a b': 'x' }],
       ['an empty metadata key', { 'metadata.': 'x' }],

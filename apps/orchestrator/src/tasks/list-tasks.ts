@@ -37,6 +37,7 @@ const MAX_SCANNED = 1_000;
 /** An entry without a record is dropped from the index only once it is this old (a task may be between its listing and its write). */
 const MISSING_GRACE_MS = 60_000;
 
+const FIXED_PARAMS = new Set(['status', 'limit', 'cursor']);
 const fixedParams = z.strictObject({
   status: z.enum(['queued', 'running', 'completed', 'failed', 'cancelled']).optional(),
   limit: z.coerce.number().int().min(1).max(100).default(20),
@@ -49,11 +50,13 @@ const fixedParams = z.strictObject({
  * or any other name is a 400.
  */
 export function parseListTasksQuery(query: Record<string, unknown>): ListTasksQuery {
-  const metadata: Record<string, string> = {};
+  // No prototype: a key such as `__proto__` is a key like any other here.
+  const metadata: Record<string, string> = Object.create(null);
   const rest: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(query)) {
     if (Array.isArray(value)) throw new VolleyError('invalid_request', `query parameter ${JSON.stringify(name)} is given more than once`);
     if (!name.startsWith('metadata.')) {
+      if (!FIXED_PARAMS.has(name)) throw new VolleyError('invalid_request', `unknown query parameter ${JSON.stringify(name)}`);
       rest[name] = value;
       continue;
     }

@@ -7,21 +7,29 @@ export interface IndexEntry {
 }
 
 /**
+ * How long past the records' TTL an entry is kept: a record expires its TTL after its last write,
+ * which may come this long after the task was created (the longest `timeout_ms` a task may have).
+ */
+const LONGEST_TASK_SECONDS = 7 * 24 * 3600;
+
+/**
  * The tasks of each tenant, newest first: a sorted set per tenant (`tasks:<tenant>`, `-` with
  * auth off) of task ids scored by `created_at`. It stays bounded: every add drops the members
- * older than the records' TTL and renews the set's own TTL to it, so a tenant that stops
- * submitting leaves nothing behind; members whose record expired sooner are skipped (and
- * removed) when listed, and a deleted task leaves it with its record.
+ * created longer ago than a record can live (its TTL plus the longest task) and renews the set's
+ * own TTL to that, so a tenant that stops submitting leaves nothing behind; members whose record
+ * expired sooner are skipped (and removed) when listed, and a deleted task leaves it with its record.
  */
 export class TaskIndex {
   private readonly redis: Redis;
   private readonly prefix: string;
-  private readonly ttlSeconds: number;
+  /** How long an entry (and the set, after its last add) is kept. */
+  private readonly retentionSeconds: number;
 
+  /** `ttlSeconds`: the task records' (`VOLLEY_TASK_TTL_SECONDS`). */
   constructor(deps: { redis: Redis; prefix: string; ttlSeconds: number }) {
     this.redis = deps.redis;
     this.prefix = deps.prefix;
-    this.ttlSeconds = deps.ttlSeconds;
+    this.retentionSeconds = deps.ttlSeconds + LONGEST_TASK_SECONDS;
   }
 
   key(tenant: string | null): string {
@@ -33,8 +41,8 @@ export class TaskIndex {
     const replies = await this.redis
       .multi()
       .zadd(key, task.created_at, task.id)
-      .zremrangebyscore(key, '-inf', `(${Date.now() - this.ttlSeconds * 1000}`)
-      .expire(key, this.ttlSeconds)
+      .zremrangebyscore(key, '-inf', `(${Date.now() - this.retentionSeconds * 1000}`)
+      .expire(key, this.retentionSeconds)
       .exec();
     for (const [error] of replies ?? []) if (error) throw error;
   }

@@ -3,6 +3,8 @@ import type { Responder } from '@volley/scripted-model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type Api, type Cluster } from './support/cluster.ts';
 import { assistant, ask, call, callsFromQuestion } from './support/scripted-calls.ts';
+import { bodyFingerprint, idempotencyRecordKey } from '../src/idempotency/idempotency-key.ts';
+import { STALE_CLAIM_MS } from '../src/idempotency/submit-task-once.ts';
 import { keysMatching } from './support/volley-keys.ts';
 
 const newKey = () => `vk_${randomBytes(24).toString('hex')}`;
@@ -119,6 +121,49 @@ describe('Idempotency-Key on submissions', () => {
       expect((await globex.get(`/v1/tasks/${mine.body.id}`)).status).toBe(404);
     });
 
+    it('makes a new task for a key whose task was deleted', async () => {
+      const key = randomUUID();
+      const body = { messages: [{ role: 'user', content: 'deleted later' }] };
+      const first = await submit(acme[0]!, body, key);
+      await acme[0]!.waitForTask(first.body.id);
+      expect((await acme[0]!.request('DELETE', `/v1/tasks/${first.body.id}`)).status).toBe(200);
+      const again = await submit(acme[1]!, body, key);
+      expect(again.status).toBe(202);
+      expect(again.body.id).not.toBe(first.body.id);
+      expect(again.headers.get('idempotent-replayed')).toBeNull();
+      expect((await submit(acme[0]!, body, key)).body.id).toBe(again.body.id);
+    });
+
+    it('takes over a stale claim whose task was never written (its request died after claiming)', async () => {
+      const key = randomUUID();
+      const body = { messages: [{ role: 'user', content: 'orphaned claim' }] };
+      const claim = { fingerprint: bodyFingerprint(body), task_id: randomUUID(), claimed_at: Date.now() - STALE_CLAIM_MS - 1 };
+      await cluster.client.set(idempotencyRecordKey('volley', 'tasks', 'acme', key), JSON.stringify(claim), 'EX', 60);
+      const answers = await Promise.all([0, 1, 2].map((i) => submit(acme[i % 2]!, body, key)));
+      expect(answers.map((a) => a.status)).toEqual([202, 202, 202]);
+      expect(new Set(answers.map((a) => a.body.id)).size).toBe(1);
+      expect(answers[0]!.body.id).not.toBe(claim.task_id);
+      expect(answers.filter((a) => a.headers.get('idempotent-replayed') === null)).toHaveLength(1);
+    });
+
+    it('waits for a fresh claim whose task is still being written, then answers that task', async () => {
+      const key = randomUUID();
+      const body = { messages: [{ role: 'user', content: 'slow writer' }] };
+      const claim = { fingerprint: bodyFingerprint(body), task_id: randomUUID(), claimed_at: Date.now() };
+      await cluster.client.set(idempotencyRecordKey('volley', 'tasks', 'acme', key), JSON.stringify(claim), 'EX', 60);
+      const started = Date.now();
+      const answer = submit(acme[0]!, body, key);
+      // The first request, slow to write its task: it lands 400 ms after the claim.
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      await cluster.client.set(`volley:task:${claim.task_id}`, JSON.stringify({ id: claim.task_id, tenant: 'acme', status: 'queued' }), 'EX', 60);
+      const replayed = await answer;
+      expect(replayed.status).toBe(202);
+      expect(replayed.body).toEqual({ id: claim.task_id, status: 'queued' });
+      expect(replayed.headers.get('idempotent-replayed')).toBe('true');
+      expect(Date.now() - started).toBeGreaterThanOrEqual(400);
+      await cluster.client.del(`volley:task:${claim.task_id}`);
+    });
+
     it.each([
       ['256 characters', 'k'.repeat(256)],
       ['a space', 'two words'],
@@ -168,6 +213,27 @@ describe('Idempotency-Key on submissions', () => {
       expect(other.status).toBe(422);
       expect(other.body.error.code).toBe('idempotency_key_reused');
       expect((await first).status).toBe(200);
+    });
+
+    it('answers 409 idempotency_key_in_use when the first request recorded no answer by its deadline, and runs nothing', async () => {
+      const key = randomUUID();
+      const account = `tc-${randomUUID().slice(0, 8)}`;
+      const body = fanOut(account);
+      const record = { state: 'running', fingerprint: bodyFingerprint(body), claimed_at: Date.now() - 70_000, timeout_ms: 60_000 };
+      await cluster.client.set(idempotencyRecordKey('volley', 'tool-calls', 'acme', key), JSON.stringify(record), 'EX', 60);
+      const answer = await run(acme[0]!, body, key);
+      expect(answer.status).toBe(409);
+      expect(answer.body.error.code).toBe('idempotency_key_in_use');
+      expect(await ledgerEntries('acme', account)).toHaveLength(0);
+    });
+
+    it('frees a key whose request was refused before fanning out', async () => {
+      const key = randomUUID();
+      const refused = await run(acme[0]!, { message: assistant(call('a', 'nap', { ms: 1 }), call('a', 'nap', { ms: 1 })) }, key);
+      expect(refused.body.error.code).toBe('duplicate_tool_call_id');
+      const corrected = await run(acme[0]!, { message: assistant(call('a', 'nap', { ms: 1 })) }, key);
+      expect(corrected.status).toBe(200);
+      expect(corrected.headers.get('idempotent-replayed')).toBeNull();
     });
 
     it('keeps tenants apart', async () => {

@@ -10,7 +10,17 @@ if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1],
 return 1
 `;
 
-type SwappingRedis = Redis & { volleyIdempotencySwap(key: string, expected: string, next: string, ttl: number): Promise<number> };
+/** Deletes the record while it holds ARGV[1] and KEYS[2] (what the request was making) does not exist. */
+const RELEASE_UNLESS_MADE_SCRIPT = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] or redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+redis.call('DEL', KEYS[1])
+return 1
+`;
+
+type SwappingRedis = Redis & {
+  volleyIdempotencySwap(key: string, expected: string, next: string, ttl: number): Promise<number>;
+  volleyIdempotencyReleaseUnlessMade(key: string, made: string, expected: string): Promise<number>;
+};
 
 /**
  * The records behind `Idempotency-Key`: one string per (route, tenant, key), claimed with
@@ -23,7 +33,10 @@ export class IdempotencyRecords {
 
   constructor(redis: Redis) {
     const scripted = redis as SwappingRedis;
-    if (typeof scripted.volleyIdempotencySwap !== 'function') scripted.defineCommand('volleyIdempotencySwap', { numberOfKeys: 1, lua: SWAP_SCRIPT });
+    if (typeof scripted.volleyIdempotencySwap !== 'function') {
+      scripted.defineCommand('volleyIdempotencySwap', { numberOfKeys: 1, lua: SWAP_SCRIPT });
+      scripted.defineCommand('volleyIdempotencyReleaseUnlessMade', { numberOfKeys: 2, lua: RELEASE_UNLESS_MADE_SCRIPT });
+    }
     this.redis = scripted;
   }
 
@@ -44,6 +57,22 @@ export class IdempotencyRecords {
   /** Gives the key back, if it still holds `expected`: a request that did nothing frees it. */
   async release(key: string, expected: string): Promise<void> {
     await this.redis.volleyIdempotencySwap(key, expected, '', IDEMPOTENCY_TTL_SECONDS);
+  }
+
+  /** Gives the key back, if it still holds `expected`, unless `made` (the key of what the request was creating) exists. */
+  async releaseUnlessMade(key: string, expected: string, made: string): Promise<void> {
+    await this.redis.volleyIdempotencyReleaseUnlessMade(key, made, expected);
+  }
+
+  /**
+   * After a command of this request failed (Redis did not answer): gives the key back without
+   * waiting. A frozen Redis runs the commands it was sent in order when it wakes, so this comes
+   * after the claim (and after whatever `made` was written by), and the key is not left claimed by
+   * a request that answered 503.
+   */
+  releaseAfterFailure(key: string, expected: string, made?: string): void {
+    const release = made === undefined ? this.release(key, expected) : this.releaseUnlessMade(key, expected, made);
+    release.catch(() => undefined);
   }
 }
 

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { VolleyError, type Logger } from '@volley/shared';
 import { z } from 'zod';
 import { IdempotencyRecords, pollPause, sleep } from './idempotency-records.ts';
@@ -6,7 +7,8 @@ import { IdempotencyRecords, pollPause, sleep } from './idempotency-records.ts';
 const ANSWER_SLACK_MS = 5_000;
 
 const recordSchema = z.discriminatedUnion('state', [
-  z.object({ state: z.literal('running'), fingerprint: z.string(), claimed_at: z.number(), timeout_ms: z.number() }),
+  /** `request`: this claim's own id, so a request only ever gives back its own claim. */
+  z.object({ state: z.literal('running'), fingerprint: z.string(), claimed_at: z.number(), timeout_ms: z.number(), request: z.string().optional() }),
   z.object({ state: z.literal('done'), fingerprint: z.string(), answer: z.unknown() }),
 ]);
 type IdempotencyRecord = z.infer<typeof recordSchema>;
@@ -32,8 +34,21 @@ export interface RunOnceInput<T> {
 export async function runToolCallsOnce<T>(deps: { records: IdempotencyRecords; logger: Logger }, input: RunOnceInput<T>): Promise<{ answer: T; replayed: boolean }> {
   const { records } = deps;
   for (let attempt = 0; ; attempt += 1) {
-    const mine = JSON.stringify({ state: 'running', fingerprint: input.fingerprint, claimed_at: Date.now(), timeout_ms: input.timeoutMs } satisfies IdempotencyRecord);
-    if (await records.claim(input.key, mine)) return { answer: await runUnder(deps, input, mine), replayed: false };
+    const mine = JSON.stringify({
+      state: 'running',
+      fingerprint: input.fingerprint,
+      claimed_at: Date.now(),
+      timeout_ms: input.timeoutMs,
+      request: randomUUID(),
+    } satisfies IdempotencyRecord);
+    let claimed: boolean;
+    try {
+      claimed = await records.claim(input.key, mine);
+    } catch (error) {
+      records.releaseAfterFailure(input.key, mine); // the claim may land when Redis wakes; this lands after it
+      throw error;
+    }
+    if (claimed) return { answer: await runUnder(deps, input, mine), replayed: false };
 
     const current = await records.read(input.key);
     if (current === null) continue; // given back or expired just now: claim it again
@@ -60,7 +75,12 @@ async function runUnder<T>(deps: { records: IdempotencyRecords; logger: Logger }
       enqueued = true;
     });
   } catch (error) {
-    if (!enqueued) await deps.records.release(input.key, claim).catch(() => undefined);
+    // Nothing was enqueued: the key is free again (at once for a refused request, behind the
+    // failed commands when Redis did not answer). Once enqueued, the calls may run: the key stays.
+    if (!enqueued) {
+      if (VolleyError.isInstance(error) && error.status < 500) await deps.records.release(input.key, claim).catch(() => undefined);
+      else deps.records.releaseAfterFailure(input.key, claim);
+    }
     throw error;
   }
   const done = JSON.stringify({ state: 'done', fingerprint: input.fingerprint, answer } satisfies IdempotencyRecord);

@@ -27,6 +27,8 @@ export interface SubmitOnceInput {
   fingerprint: string;
   /** Creates the task under the given id; a 4xx it throws must come before anything is written. */
   create: (id: string) => Promise<TaskRecord>;
+  /** The Redis key of the record of task `id` (`TaskStore.keysOf(id)[0]`). */
+  recordKey: (id: string) => string;
 }
 
 /**
@@ -43,7 +45,7 @@ export async function submitTaskOnce(deps: { records: IdempotencyRecords; store:
   for (let attempt = 0; Date.now() < deadline; attempt += 1) {
     const id = randomUUID();
     const mine = JSON.stringify({ fingerprint: input.fingerprint, task_id: id, claimed_at: Date.now() } satisfies Claim);
-    if (await records.claim(input.key, mine)) return { task: await createUnder(records, input, id, mine), replayed: false };
+    if (await claimOrRelease(records, input.key, mine)) return { task: await createUnder(records, input, id, mine), replayed: false };
 
     const current = await records.read(input.key);
     if (current === null) continue; // expired or given back just now: claim it again
@@ -62,14 +64,25 @@ export async function submitTaskOnce(deps: { records: IdempotencyRecords; store:
   throw new VolleyError('idempotency_key_in_use', 'a request with this Idempotency-Key is still being handled; retry shortly');
 }
 
+/** Claims the key; when Redis did not answer (the claim may yet land), gives it back behind the claim. */
+async function claimOrRelease(records: IdempotencyRecords, key: string, value: string): Promise<boolean> {
+  try {
+    return await records.claim(key, value);
+  } catch (error) {
+    records.releaseAfterFailure(key, value);
+    throw error;
+  }
+}
+
 async function createUnder(records: IdempotencyRecords, input: SubmitOnceInput, id: string, claim: string): Promise<TaskRecord> {
   let task: TaskRecord;
   try {
     task = await input.create(id);
   } catch (error) {
-    // Refused before anything was written: the key is free for a corrected request. A Redis
-    // failure may have written the task anyway, so its claim stays until it goes stale.
+    // Refused before anything was written: the key is free for a corrected request. After a Redis
+    // failure the task may have been written anyway: the key is given back only if it was not.
     if (VolleyError.isInstance(error) && error.status < 500) await records.release(input.key, claim).catch(() => undefined);
+    else records.releaseAfterFailure(input.key, claim, input.recordKey(id));
     throw error;
   }
   const created = JSON.stringify({ ...(JSON.parse(claim) as Claim), created: true } satisfies Claim);

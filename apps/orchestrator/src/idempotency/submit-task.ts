@@ -18,6 +18,11 @@ export async function submitTask(deps: CreateTaskDeps & { redis: Redis }, reques
   if (key === undefined) return { task: await create(), replayed: false };
   return submitTaskOnce(
     { records: new IdempotencyRecords(deps.redis), store: deps.store },
-    { key: idempotencyRecordKey(deps.fanOut.prefix, 'tasks', request.caller.tenant, key), fingerprint: bodyFingerprint(request.body), create },
+    {
+      key: idempotencyRecordKey(deps.fanOut.prefix, 'tasks', request.caller.tenant, key),
+      fingerprint: bodyFingerprint(request.body),
+      create,
+      recordKey: (id) => deps.store.keysOf(id)[0]!,
+    },
   );
 }

@@ -1,5 +1,6 @@
 import { Worker } from 'bullmq';
 import {
+  Approvals,
   createLogger,
   createRedis,
   settlesWithin,
@@ -79,6 +80,14 @@ const worker = new Worker<unknown, ToolCallResult>(
     locking,
     cancelled,
     pickup: new PickupCheck({ redis, prefix }),
+    approvals: {
+      approvals: new Approvals({ redis, prefix }),
+      redis,
+      prefix,
+      timeoutMs: config.VOLLEY_APPROVAL_TIMEOUT_MS,
+      parkMs: config.VOLLEY_LOCK_PARK_MS,
+      logger,
+    },
     metrics: createToolCallMetrics(metrics),
   }),
   {

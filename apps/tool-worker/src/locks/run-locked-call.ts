@@ -33,6 +33,8 @@ export interface LockedCall {
   /** The call was cancelled: it leaves every line it stands in without running. */
   cancelled?: boolean;
   idempotencyKey: string;
+  /** When its lock wait starts counting, if later than its declaration (a call approved only now). */
+  waitFrom?: number;
   /** Runs the tool with what the locks grant it, and when it queued for them. */
   run(grant: {
     fencingToken?: number | Record<string, number>;
@@ -88,7 +90,7 @@ export async function runLockedCall(deps: LockingDeps, call: LockedCall): Promis
   if (failure) return call.finish({ error: failure });
   // The wait ends at the lock wait timeout or the job's deadline, whichever comes first.
   const deadline = data.deadline ?? Number.POSITIVE_INFINITY;
-  const waitEnds = Math.min(registered.registeredAt + deps.lockWaitTimeoutMs, deadline);
+  const waitEnds = Math.min(Math.max(registered.registeredAt, call.waitFrom ?? 0) + deps.lockWaitTimeoutMs, deadline);
   const timedOut = async (): Promise<ToolCallResult> => {
     await leave(deps, ticket, '*', claims);
     const waited = Date.now() - registered.registeredAt;
@@ -171,7 +173,7 @@ function final(outcome: CallOutcome): { content: string } | { error: CallError }
   return outcome;
 }
 
-function claimsOf(prepared: Extract<PreparedCall, { ok: true }>, lock: NonNullable<ToolCallJobData['lock']>, tenant: string | null): Claim[] {
+export function claimsOf(prepared: Extract<PreparedCall, { ok: true }>, lock: NonNullable<ToolCallJobData['lock']>, tenant: string | null): Claim[] {
   const { tool } = prepared.loaded;
   const declared = tool.resources ? tool.resources(prepared.args) : tool.sideEffects ? [`tool:${tool.name}`] : [];
   const claims = normalizeClaims(declared, tenant);

@@ -1,6 +1,7 @@
-import type { CallError, ChatMessage, ReservedSpan, TokenUsage } from '@volley/shared';
+import type { ApprovalRule, CallError, ChatMessage, ReservedSpan, TokenUsage } from '@volley/shared';
 
-export type TaskStatus = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
+/** `awaiting_approval` is never stored: a read shows it while a call of the running turn waits for a decision. */
+export type TaskStatus = 'queued' | 'running' | 'awaiting_approval' | 'completed' | 'failed' | 'cancelled';
 export type CallStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'skipped';
 
 export interface CallRecord {
@@ -40,6 +41,8 @@ export interface TaskRecord {
   parallel_tool_calls?: boolean;
   execution: 'parallel' | 'sequential';
   max_turns: number;
+  /** Which calls need a person's approval beyond what their tools declare (see `ApprovalRule`). */
+  require_approval?: ApprovalRule;
   /** The whole task's time limit, if it has one; at `deadline_at` it ends `failed` with `task_timeout`. */
   timeout_ms?: number;
   deadline_at?: number;

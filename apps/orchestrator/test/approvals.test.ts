@@ -83,6 +83,7 @@ describe('approval of tool calls', () => {
       const waiting = await awaitingApproval(acme, created.id, ['g1']);
       expect(waiting.pending_approvals[0]).toMatchObject({ tool_call_id: 'g1', name: 'guarded_write', arguments: JSON.stringify(calls[0]!.arguments) });
       expect(waiting.pending_approvals[0].requested_at).toBeLessThanOrEqual(Date.now());
+      expect(waiting.turns[0].tool_calls[0]).toMatchObject({ id: 'g1', status: 'awaiting_approval', started_at: null });
 
       await waitFor(async () => (await runs(redis, ['q1'])).length === 1);
       // The later writer of rec-1 waits behind the waiting call, though it needs no approval.
@@ -241,7 +242,8 @@ describe('a call waiting for approval, on one worker with one slot', () => {
     cluster = await startCluster({
       workers: 1,
       toolModules: [APPROVAL_TOOLS],
-      workerEnv: { ...WORKER_ENV, VOLLEY_WORKER_CONCURRENCY: '1', VOLLEY_APPROVAL_TIMEOUT_MS: String(TIMEOUT_MS) },
+      // Shorter than the approval timeout: a call behind a waiting one must outlast it anyway.
+      workerEnv: { ...WORKER_ENV, VOLLEY_WORKER_CONCURRENCY: '1', VOLLEY_APPROVAL_TIMEOUT_MS: String(TIMEOUT_MS), VOLLEY_LOCK_WAIT_TIMEOUT_MS: '500' },
       respond: callsFromQuestion,
     });
     redis = cluster.client;
@@ -251,8 +253,8 @@ describe('a call waiting for approval, on one worker with one slot', () => {
     await cluster?.stop();
   });
 
-  it('holds no slot: another task runs meanwhile; nobody deciding denies it with approval_timeout', async () => {
-    const { body: waiting } = await cluster.api.post('/v1/tasks', ask([write('t-g', 'guarded_write', 'rec-t')]));
+  it('holds no slot: another task runs meanwhile; nobody deciding denies it with approval_timeout, and the call behind it runs', async () => {
+    const { body: waiting } = await cluster.api.post('/v1/tasks', ask([write('t-g', 'guarded_write', 'rec-t'), write('t-w', 'plain_write', 'rec-t')]));
     const shown = await awaitingApproval(cluster.api, waiting.id, ['t-g']);
     const { body: other } = await cluster.api.post('/v1/tasks', ask([quick('t-q1', 50), quick('t-q2', 50)]));
     const otherTask = await cluster.api.waitForTask(other.id, 5_000);
@@ -265,7 +267,9 @@ describe('a call waiting for approval, on one worker with one slot', () => {
     const late = task.turns[0].tool_calls[0].finished_at - shown.pending_approvals[0].timeout_at;
     process.stdout.write(`approval timeout answered ${late} ms past timeout_at\n`);
     expect(late).toBeLessThan(1_500);
-    expect(await runs(redis, ['t-g'])).toEqual([]);
+    // The later writer waited past its own lock wait timeout (500 ms), behind the waiting call.
+    expect((await runs(redis, ['t-g', 't-w'])).map((r) => r.label)).toEqual(['t-w']);
+    expect(task.turns[0].tool_calls[1]).toMatchObject({ id: 't-w', status: 'succeeded' });
     const decided = (await events(redis, waiting.id)).find((e) => e.event === 'approval.decided');
     expect(decided?.data).toMatchObject({ tool_call_id: 't-g', approve: false, by: 'timeout' });
   });
@@ -280,7 +284,8 @@ describe('an approval across the death of every process', () => {
       workers: 2,
       orchestrators: 2,
       toolModules: [APPROVAL_TOOLS],
-      workerEnv: WORKER_ENV,
+      // A call killed mid-pick-up (a parked call looks again every second) is back within ~3 s.
+      workerEnv: { ...WORKER_ENV, VOLLEY_JOB_LOCK_MS: '2000', VOLLEY_STALLED_INTERVAL_MS: '1000' },
       respond: callsFromQuestion,
       redis: { appendOnly: true, backend: 'redis-server' },
     });
@@ -297,6 +302,7 @@ describe('an approval across the death of every process', () => {
     await awaitingApproval(cluster.api, created.id, ['c-g']);
     await waitFor(async () => (await runs(redis, ['c-q'])).length === 1);
 
+    const killedAt = Date.now();
     await Promise.all([...cluster.workers, ...cluster.orchestrators].map((child) => child.kill()));
     await cluster.redis.restart!();
     await cluster.addWorker('worker-3');
@@ -304,9 +310,11 @@ describe('an approval across the death of every process', () => {
 
     const shown = await awaitingApproval(api, created.id, ['c-g']);
     expect(shown.pending_approvals[0].name).toBe('guarded_write');
+    const restartedAt = Date.now();
     const decided = await api.post(`/v1/tasks/${created.id}/approvals`, { decisions: [{ tool_call_id: 'c-g', approve: true }] });
     expect(decided.status).toBe(200);
     const task = await api.waitForTask(created.id, 30_000);
+    process.stdout.write(`kill + Redis restart → processes back: ${restartedAt - killedAt} ms; approval → task completed: ${Date.now() - restartedAt} ms\n`);
     expect(task.status).toBe('completed');
     const [g, w] = await runs(redis, ['c-g', 'c-w']);
     expect([g?.label, w?.label]).toEqual(['c-g', 'c-w']);

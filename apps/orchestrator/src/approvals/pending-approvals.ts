@@ -29,5 +29,13 @@ export async function withPendingApprovals(
     .filter((record) => !record.decision && record.turn === open.turn.index && unfinished.has(record.tool_call_id))
     .sort((a, b) => a.requested_at - b.requested_at || a.job_id.localeCompare(b.job_id))
     .map(({ tool_call_id, name, arguments: args, requested_at, timeout_at }) => ({ tool_call_id, name, arguments: args, requested_at, timeout_at }));
-  return { ...task, ...(pending.length > 0 ? { status: 'awaiting_approval' as const } : {}), pending_approvals: pending };
+  if (pending.length === 0) return { ...task, pending_approvals: [] };
+  // Its job was picked up (and parked), but its tool has not started.
+  const waiting = new Set(pending.map((p) => p.tool_call_id));
+  const turns = task.turns.map((turn) =>
+    turn === open.turn
+      ? { ...turn, tool_calls: turn.tool_calls.map((c) => (waiting.has(c.id) ? { ...c, status: 'awaiting_approval' as const, started_at: null } : c)) }
+      : turn,
+  );
+  return { ...task, status: 'awaiting_approval', turns, pending_approvals: pending };
 }

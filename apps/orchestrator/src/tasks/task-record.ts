@@ -2,7 +2,8 @@ import type { ApprovalRule, CallError, ChatMessage, ReservedSpan, TokenUsage } f
 
 /** `awaiting_approval` is never stored: a read shows it while a call of the running turn waits for a decision. */
 export type TaskStatus = 'queued' | 'running' | 'awaiting_approval' | 'completed' | 'failed' | 'cancelled';
-export type CallStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'skipped';
+/** `awaiting_approval`, like the task's, is only ever shown by a read (see withPendingApprovals). */
+export type CallStatus = 'queued' | 'running' | 'awaiting_approval' | 'succeeded' | 'failed' | 'skipped';
 
 export interface CallRecord {
   id: string;

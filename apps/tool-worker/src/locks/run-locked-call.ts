@@ -20,6 +20,8 @@ export interface LockingDeps {
   parkMs: number;
   /** How long a call waits for its locks at most (from its first declaration) before `lock_timeout`. */
   lockWaitTimeoutMs: number;
+  /** Whether the call of this ticket waits for a person's approval (it then holds up the calls behind it). */
+  waitsForApproval?: (ticket: string) => Promise<boolean>;
   logger: Logger;
 }
 
@@ -90,10 +92,12 @@ export async function runLockedCall(deps: LockingDeps, call: LockedCall): Promis
   if (failure) return call.finish({ error: failure });
   // The wait ends at the lock wait timeout or the job's deadline, whichever comes first.
   const deadline = data.deadline ?? Number.POSITIVE_INFINITY;
-  const waitEnds = Math.min(Math.max(registered.registeredAt, call.waitFrom ?? 0) + deps.lockWaitTimeoutMs, deadline);
+  // A call approved only now waits for its locks from its approval on.
+  const waitStart = Math.max(registered.registeredAt, call.waitFrom ?? 0);
+  const waitEnds = Math.min(waitStart + deps.lockWaitTimeoutMs, deadline);
   const timedOut = async (): Promise<ToolCallResult> => {
     await leave(deps, ticket, '*', claims);
-    const waited = Date.now() - registered.registeredAt;
+    const waited = Date.now() - waitStart;
     const message =
       Date.now() >= deadline
         ? `the call reached its deadline after waiting ${waited} ms for its resources; it did not run`
@@ -115,11 +119,17 @@ export async function runLockedCall(deps: LockingDeps, call: LockedCall): Promis
   if (!acquired.acquired) {
     // A redelivery waiting out its own old run's lease held the lock already: only its deadline binds.
     const ends = acquired.retryAfterMs === undefined ? waitEnds : deadline;
-    if (Date.now() >= ends) return timedOut();
+    if (Date.now() >= ends) {
+      // Behind a call that waits for a person, it waits as long as that call may (model order holds).
+      if (acquired.retryAfterMs === undefined && Date.now() < deadline && (await deps.waitsForApproval?.(acquired.blockedBy).catch(() => false))) {
+        return park(deps, call, () => deps.locks.wouldAcquire(ticket, holder, claims), Math.min(Date.now() + deps.parkMs, deadline));
+      }
+      return timedOut();
+    }
     return park(deps, call, () => deps.locks.wouldAcquire(ticket, holder, claims), ends, acquired.retryAfterMs);
   }
   const acquiredAt = Date.now();
-  const lockWaitMs = Math.max(0, acquiredAt - registered.registeredAt);
+  const lockWaitMs = Math.max(0, acquiredAt - waitStart);
   const fencingToken = fencingTokenOf(claims, acquired.fences);
 
   const lost = new AbortController();

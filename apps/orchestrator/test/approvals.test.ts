@@ -175,6 +175,20 @@ describe('approval of tool calls', () => {
       expect(await runs(redis, ['g6', 'w6'])).toEqual([]);
     });
 
+    it('keeps a sequential message in model order: later calls wait behind the waiting one', async () => {
+      const calls = [quick('sq-1'), write('sq-g', 'guarded_write', 'rec-sq'), quick('sq-2')];
+      const { body: created } = await acme.post('/v1/tasks', { ...ask(calls), execution: 'sequential' });
+      await awaitingApproval(acme, created.id, ['sq-g']);
+      await waitFor(async () => (await runs(redis, ['sq-1'])).length === 1);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect((await runs(redis, ['sq-g', 'sq-2'])).length).toBe(0);
+      await acme.post(`/v1/tasks/${created.id}/approvals`, { decisions: [{ tool_call_id: 'sq-g', approve: true }] });
+      expect((await acme.waitForTask(created.id)).status).toBe('completed');
+      const order = await runs(redis, ['sq-1', 'sq-g', 'sq-2']);
+      expect(order.map((r) => r.label)).toEqual(['sq-1', 'sq-g', 'sq-2']);
+      expect(order[2]!.enter).toBeGreaterThanOrEqual(order[1]!.exit);
+    });
+
     it('asks only above the limit when needsApproval is a function of the arguments', async () => {
       const calls = [
         { id: 's-small', name: 'spend', arguments: { label: 's-small', amount: 50 } },

@@ -289,6 +289,40 @@ describe('a call waiting for approval, on one worker with one slot', () => {
   });
 });
 
+describe('a call approved late, on workers with a short lock wait', () => {
+  let cluster: Cluster;
+  let redis: Redis;
+
+  beforeAll(async () => {
+    cluster = await startCluster({
+      workers: 2,
+      toolModules: [APPROVAL_TOOLS],
+      // The call behind looks again every 100 ms, so it surely looks while the approved call runs.
+      workerEnv: { VOLLEY_LOCK_PARK_MS: '100', VOLLEY_LOCK_WAIT_TIMEOUT_MS: '500' },
+      respond: callsFromQuestion,
+    });
+    redis = cluster.client;
+  });
+
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it('lets the call behind it wait out the approved run, a lock wait from the approval, though it waited longer already', async () => {
+    const { body: created } = await cluster.api.post('/v1/tasks', ask([write('l-g', 'guarded_write', 'rec-l', 400), write('l-w', 'plain_write', 'rec-l')]));
+    await awaitingApproval(cluster.api, created.id, ['l-g']);
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    await cluster.api.post(`/v1/tasks/${created.id}/approvals`, { decisions: [{ tool_call_id: 'l-g', approve: true }] });
+    const task = await cluster.api.waitForTask(created.id);
+    expect(task.turns[0].tool_calls.map((c: any) => [c.id, c.status])).toEqual([
+      ['l-g', 'succeeded'],
+      ['l-w', 'succeeded'],
+    ]);
+    const [g, w] = await runs(redis, ['l-g', 'l-w']);
+    expect(w!.enter).toBeGreaterThanOrEqual(g!.exit);
+  });
+});
+
 describe('an approval across the death of every process', () => {
   let cluster: Cluster;
   let redis: Redis;

@@ -19,7 +19,7 @@ import { loadToolModules } from './load-tool-modules.ts';
 import { CallResults } from './call-results.ts';
 import { CancelledCalls } from './cancelled-calls.ts';
 import { PickupCheck } from './pickup-check.ts';
-import { waitsForApproval } from './approvals/waits-for-approval.ts';
+import { blockerApproval } from './approvals/blocker-approval.ts';
 import { JobWaker } from './locks/job-waker.ts';
 import { OverrunHolds } from './locks/overrun-holds.ts';
 import { ResourceLocks } from './locks/resource-locks.ts';
@@ -67,7 +67,7 @@ const locking = {
   overruns: new OverrunHolds({ locks, waker, abandonAfterMs: config.VOLLEY_ABANDON_AFTER_MS, logger, onAbandoned: lockMetrics.bodyAbandoned }),
   parkMs: config.VOLLEY_LOCK_PARK_MS,
   lockWaitTimeoutMs: config.VOLLEY_LOCK_WAIT_TIMEOUT_MS,
-  waitsForApproval: waitsForApproval({ redis, prefix, approvals }),
+  blockerApproval: blockerApproval({ redis, prefix, approvals }),
   logger,
 };
 const cancelled = new CancelledCalls();

@@ -20,8 +20,8 @@ export interface LockingDeps {
   parkMs: number;
   /** How long a call waits for its locks at most (from its first declaration) before `lock_timeout`. */
   lockWaitTimeoutMs: number;
-  /** Whether the call of this ticket waits for a person's approval (it then holds up the calls behind it). */
-  waitsForApproval?: (ticket: string) => Promise<boolean>;
+  /** The approval state of the call of this ticket, if it asked for one (see blockerApproval). */
+  blockerApproval?: (ticket: string) => Promise<{ pending: true } | { pending: false; decidedAt: number } | undefined>;
   logger: Logger;
 }
 
@@ -120,8 +120,7 @@ export async function runLockedCall(deps: LockingDeps, call: LockedCall): Promis
     // A redelivery waiting out its own old run's lease held the lock already: only its deadline binds.
     const ends = acquired.retryAfterMs === undefined ? waitEnds : deadline;
     if (Date.now() >= ends) {
-      // Behind a call that waits for a person, it waits as long as that call may (model order holds).
-      if (acquired.retryAfterMs === undefined && Date.now() < deadline && (await deps.waitsForApproval?.(acquired.blockedBy).catch(() => false))) {
+      if (acquired.retryAfterMs === undefined && Date.now() < deadline && (await heldUpByApproval(deps, acquired.blockedBy))) {
         return park(deps, call, () => deps.locks.wouldAcquire(ticket, holder, claims), Math.min(Date.now() + deps.parkMs, deadline));
       }
       return timedOut();
@@ -172,6 +171,16 @@ export async function runLockedCall(deps: LockingDeps, call: LockedCall): Promis
   } finally {
     if (!heldOn) renewal.stop();
   }
+}
+
+/**
+ * Behind a call that waits for a person, a call waits as long as that one may (model order
+ * holds); behind one approved lately, a lock wait from that approval.
+ */
+async function heldUpByApproval(deps: LockingDeps, blocker: string): Promise<boolean> {
+  const approval = await deps.blockerApproval?.(blocker).catch(() => undefined);
+  if (!approval) return false;
+  return approval.pending || Date.now() < approval.decidedAt + deps.lockWaitTimeoutMs;
 }
 
 async function leave(deps: LockingDeps, ticket: string, holder: string, claims: readonly Claim[]): Promise<void> {

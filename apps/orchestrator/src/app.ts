@@ -11,6 +11,7 @@ import { QUEUE_DASHBOARD_PATH, registerQueueDashboard } from './http/queue-dashb
 import { registerRedisGate, type RedisGate } from './http/redis-gate.ts';
 import { traceRequests } from './http/trace-requests.ts';
 import { measureRequests } from './metrics/http-metrics.ts';
+import { registerApprovalRoutes } from './routes/approvals.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerMetricsRoute } from './routes/metrics.ts';
 import { registerTaskListRoutes } from './routes/task-list.ts';
@@ -70,6 +71,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   registerTaskRoutes(app, deps);
   registerTaskListRoutes(app, deps);
   registerToolCallRoutes(app, deps);
+  registerApprovalRoutes(app, deps);
   registerQueueDashboard(app, deps);
   return app;
 }

@@ -17,6 +17,9 @@ export const workerConfigSchema = z
     VOLLEY_LOCK_PARK_MS: env.durationMs(5_000),
     /** A call waits this long for its locks at most (then `lock_timeout`); its job's deadline may end the wait sooner. */
     VOLLEY_LOCK_WAIT_TIMEOUT_MS: env.durationMs(300_000),
+    /** A call waits this long for a person's approval at most (then it is denied with `approval_timeout`). */
+    // At most 12 h: a waiting call keeps its place in lock lines and plans that expire 24 h after their last use.
+    VOLLEY_APPROVAL_TIMEOUT_MS: z.coerce.number().int().positive().max(43_200_000, 'at most 43200000 (12 h)').default(3_600_000),
     /** How long past its answer (timeout, cancel) a tool body still running keeps its locks before they go. */
     VOLLEY_ABANDON_AFTER_MS: env.durationMs(30_000),
     /** How often the ended marks of running calls' tasks are read: the bound on hearing of a lost cancel. */

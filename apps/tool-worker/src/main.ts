@@ -1,5 +1,6 @@
 import { Worker } from 'bullmq';
 import {
+  Approvals,
   createLogger,
   createRedis,
   settlesWithin,
@@ -18,6 +19,7 @@ import { loadToolModules } from './load-tool-modules.ts';
 import { CallResults } from './call-results.ts';
 import { CancelledCalls } from './cancelled-calls.ts';
 import { PickupCheck } from './pickup-check.ts';
+import { blockerApproval } from './approvals/blocker-approval.ts';
 import { JobWaker } from './locks/job-waker.ts';
 import { OverrunHolds } from './locks/overrun-holds.ts';
 import { ResourceLocks } from './locks/resource-locks.ts';
@@ -57,6 +59,7 @@ const queue = toolQueueName(config.VOLLEY_POOL);
 const waker = new JobWaker({ connection: redis, prefix });
 const locks = new ResourceLocks({ redis, prefix, leaseMs: config.VOLLEY_LOCK_LEASE_MS });
 const lockMetrics = createLockMetrics(metrics);
+const approvals = new Approvals({ redis, prefix });
 const locking = {
   locks,
   waker,
@@ -64,6 +67,7 @@ const locking = {
   overruns: new OverrunHolds({ locks, waker, abandonAfterMs: config.VOLLEY_ABANDON_AFTER_MS, logger, onAbandoned: lockMetrics.bodyAbandoned }),
   parkMs: config.VOLLEY_LOCK_PARK_MS,
   lockWaitTimeoutMs: config.VOLLEY_LOCK_WAIT_TIMEOUT_MS,
+  blockerApproval: blockerApproval({ redis, prefix, approvals }),
   logger,
 };
 const cancelled = new CancelledCalls();
@@ -79,6 +83,14 @@ const worker = new Worker<unknown, ToolCallResult>(
     locking,
     cancelled,
     pickup: new PickupCheck({ redis, prefix }),
+    approvals: {
+      approvals,
+      redis,
+      prefix,
+      timeoutMs: config.VOLLEY_APPROVAL_TIMEOUT_MS,
+      parkMs: config.VOLLEY_LOCK_PARK_MS,
+      logger,
+    },
     metrics: createToolCallMetrics(metrics),
   }),
   {

@@ -17,6 +17,7 @@ import {
 } from '@volley/shared';
 import type { Job } from 'bullmq';
 import { CANCELLED_ERROR, executeTool, RetryableToolFailure, type CallOutcome } from './execute-tool.ts';
+import { gateApproval, type ApprovalGateDeps } from './approvals/approval-gate.ts';
 import { runLockedCall, type LockedCall, type LockingDeps } from './locks/run-locked-call.ts';
 import { UNKNOWN_TOOL_LABEL, type CallTimings, type ToolCallMetrics } from './metrics/tool-call-metrics.ts';
 import type { Pickup, PickupCheck } from './pickup-check.ts';
@@ -37,6 +38,8 @@ export interface ToolCallRunnerDeps {
   cancelled?: { has(jobId: string | undefined): boolean; track(jobId: string, taskId: string): () => void };
   /** The durable checks made before a call runs (its task ended, its fan-in already has it). */
   pickup?: PickupCheck;
+  /** Needed by calls that may need a person's approval (see gateApproval). */
+  approvals?: ApprovalGateDeps;
   /** Told of every call that finishes here, with where its time went. */
   metrics?: ToolCallMetrics;
 }
@@ -62,7 +65,7 @@ export function createToolCallProcessor(deps: ToolCallRunnerDeps) {
     const startedAt = Date.now();
     const attempt = job.attemptsMade + (job.stalledCounter ?? 0) + 1;
     const timings: CallTimings = {};
-    const prepared = prepareCall(deps.tools, data, deps.maxArgumentDepth);
+    let prepared = prepareCall(deps.tools, data, deps.maxArgumentDepth);
     // The pick-up check's round trip ran while the arguments were parsed and validated.
     const pickup = (await pickedUp) ?? { kind: 'run', ended: false };
     if (pickup.kind === 'gathered') {
@@ -74,6 +77,15 @@ export function createToolCallProcessor(deps: ToolCallRunnerDeps) {
       return finish(data.toolCallId, startedAt, attempt, { error: { code: 'cancelled', message: 'the fan-in of this call is over; it did not run' } });
     }
     const cancelled = pickup.ended || (deps.cancelled?.has(job.id) ?? false);
+    // A call that needs approval runs only once approved (it parks until then), maybe with edited
+    // arguments; a denied one is answered like a call with bad arguments.
+    let approvedAt: number | undefined;
+    if (prepared.ok && !cancelled && deps.approvals) {
+      const gate = await gateApproval(deps.approvals, { job, token, data, prepared, tools: deps.tools, maxArgumentDepth: deps.maxArgumentDepth, locking: deps.locking });
+      if (gate.kind === 'answer') prepared = { ok: false, error: gate.error };
+      else if (gate.prepared) prepared = gate.prepared;
+      approvedAt = gate.kind === 'run' ? gate.decidedAt : undefined;
+    }
     const idempotencyKey = callIdempotencyKey(String(job.id), data.toolCallId);
     const canRetry = attempt < (job.opts.attempts ?? 1);
     let toolSpan: { trace_id: string; span_id: string } | undefined;
@@ -146,6 +158,7 @@ export function createToolCallProcessor(deps: ToolCallRunnerDeps) {
         prepared,
         cancelled,
         idempotencyKey,
+        ...(approvedAt === undefined ? {} : { waitFrom: approvedAt }),
         run,
         finish: (outcome, timing) =>
           finish(data.toolCallId, timing?.startedAt ?? Date.now(), attempt, outcome, { lockWaitMs: timing?.lockWaitMs, span: toolSpan }),

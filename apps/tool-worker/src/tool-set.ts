@@ -21,6 +21,7 @@ const toolShapeSchema = z.object({
   execute: z.custom<Tool['execute']>((value) => typeof value === 'function', 'execute must be a function'),
   sideEffects: z.boolean().optional(),
   resources: z.custom((value) => typeof value === 'function', 'resources must be a function').optional(),
+  needsApproval: z.union([z.boolean(), z.custom((value) => typeof value === 'function', 'needsApproval must be a boolean or a function')]).optional(),
   // Timers take at most 2^31 - 1 ms (about 24.8 days).
   timeoutMs: z.number().int().positive().max(2_147_483_647).optional(),
   retries: z.number().int().min(0).max(20).optional(),
@@ -63,6 +64,9 @@ export function createToolSet(sources: readonly ToolSource[]): ToolSet {
           locks: tool.sideEffects === true || tool.resources !== undefined,
           ...(tool.timeoutMs === undefined ? {} : { timeoutMs: tool.timeoutMs }),
           retries: tool.retries ?? 0,
+          ...(tool.needsApproval === undefined || tool.needsApproval === false
+            ? {}
+            : { needsApproval: typeof tool.needsApproval === 'function' ? ('dynamic' as const) : true }),
         },
       },
     });

@@ -23,6 +23,9 @@ export const ERROR_STATUS = {
   idempotency_key_reused: 422,
   idempotency_key_in_use: 409,
   task_not_finished: 409,
+  unknown_tool_call: 400,
+  already_decided: 409,
+  task_ended: 409,
   redis_unavailable: 503,
   overloaded: 503,
   internal_error: 500,
@@ -37,6 +40,10 @@ export const ERROR_STATUS = {
   lock_timeout: 409,
   tool_crashed: 500,
   result_not_serializable: 500,
+  // A call that needs a person's approval: refused (no task to wait in), denied, or never decided
+  approval_required: 403,
+  denied: 403,
+  approval_timeout: 408,
   // Task-level errors
   llm_error: 502,
   max_turns_exceeded: 409,

@@ -24,7 +24,7 @@ export type {
   TokenUsage,
 } from './openai-wire.ts';
 export { defineTool, isZodSchema } from './tools/define-tool.ts';
-export type { Tool, ZodTool, JsonSchemaTool, ToolContext, ResourceClaim } from './tools/define-tool.ts';
+export type { Tool, ZodTool, JsonSchemaTool, ToolContext, ResourceClaim, ApprovalContext } from './tools/define-tool.ts';
 export { toOpenAITool } from './tools/to-openai-tool.ts';
 export {
   DEFAULT_POOL,
@@ -44,8 +44,10 @@ export {
   callResultKey,
   lockPlanKey,
 } from './queue/names.ts';
-export { toolCallJobDataSchema, toolCallResultSchema, callErrorSchema, failedResult } from './queue/tool-call-job.ts';
-export type { ToolCallJobData, ToolCallResult, CallError } from './queue/tool-call-job.ts';
+export { toolCallJobDataSchema, toolCallResultSchema, callErrorSchema, failedResult, approvalRuleSchema } from './queue/tool-call-job.ts';
+export type { ToolCallJobData, ToolCallResult, CallError, ApprovalRule } from './queue/tool-call-job.ts';
+export { Approvals, approvalRecordSchema, taskApprovalsKey } from './approvals/approvals.ts';
+export type { ApprovalRecord, ApprovalDecision, DecideOutcome } from './approvals/approvals.ts';
 export { toToolMessage } from './tool-message.ts';
 export { TASK_EVENT_NAMES, TaskEvents, taskEventsKey } from './events/task-events.ts';
 export type { TaskEventName, TaskEventFields } from './events/task-events.ts';

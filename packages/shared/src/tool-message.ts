@@ -25,6 +25,12 @@ function hintFor(code: string): string {
       return 'The call was not run. Fix the arguments to match the tool schema and call it again.';
     case 'unknown_tool':
       return 'The call was not run. Call only the tools you were given, spelled exactly.';
+    case 'denied':
+      return 'The call was not run: a person denied it. Read the reason, and do not repeat the call unchanged.';
+    case 'approval_required':
+      return 'The call was not run: it needs a person\'s approval, which this request did not carry.';
+    case 'approval_timeout':
+      return 'The call was not run: nobody approved it in time.';
     case 'tool_timeout':
       return 'The tool did not finish in time.';
     default:

@@ -160,3 +160,26 @@ describe('planFanOut', () => {
     });
   });
 });
+
+describe('planFanOut approval', () => {
+  const toolCalls = [call('call_a', 'get_weather'), call('call_b', 'charge_card')];
+  const approvalOf = (overrides: Partial<PlanInput>) => plan(toolCalls, overrides).children.map((child) => (child.data as { approval?: unknown }).approval);
+
+  describe('when neither a rule nor pre-approvals are given', () => {
+    it('adds nothing to the job data (the tools alone decide, on the worker)', () => {
+      expect(approvalOf({})).toEqual([undefined, undefined]);
+    });
+  });
+
+  describe('when the task has a rule', () => {
+    it('carries it on every call, for the worker to apply to the tool it runs', () => {
+      expect(approvalOf({ approval: { require: ['charge_card'] } })).toEqual([{ require: ['charge_card'] }, { require: ['charge_card'] }]);
+    });
+  });
+
+  describe('when the request approved calls in advance', () => {
+    it('marks exactly those calls approved', () => {
+      expect(approvalOf({ approval: { approved: new Set(['call_b', 'call_z']) } })).toEqual([undefined, { approved: true }]);
+    });
+  });
+});

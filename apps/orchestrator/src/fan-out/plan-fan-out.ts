@@ -3,6 +3,7 @@ import {
   lockTicket,
   toolCallJobId,
   toolQueueName,
+  type ApprovalRule,
   type ToolCall,
   type ToolCallJobData,
   type ToolCallResult,
@@ -39,6 +40,11 @@ export interface PlanInput {
   sequential?: boolean;
   /** Trace context every call carries: its spans are children of the turn's fan-out span. */
   trace?: Record<string, string>;
+  /**
+   * Approval beyond the tools' own: the task's rule, and the calls approved in advance (by id).
+   * The worker decides, since `needsApproval` may depend on the validated arguments.
+   */
+  approval?: { require?: ApprovalRule; approved?: ReadonlySet<string> };
   /** Larger arguments (UTF-8 bytes) are refused here, before they are copied into Redis. */
   maxArgumentBytes: number;
 }
@@ -76,6 +82,8 @@ export function planFanOut(input: PlanInput): FanOutPlan {
       ...(typeof input.tenant === 'string' ? { tenant: input.tenant } : {}),
       ...(input.trace && Object.keys(input.trace).length > 0 ? { trace: input.trace } : {}),
     };
+    const approval = approvalOf(input.approval, call.id);
+    if (approval) data.approval = approval;
     if (sequential || entry.tool.volley.locks) {
       data.lock = { group: input.fanOutId, rank: lockers.length, siblings: [], sequential };
       lockers.push(data);
@@ -97,4 +105,10 @@ export function planFanOut(input: PlanInput): FanOutPlan {
   const siblings = children.flatMap((child) => ((child.data as ToolCallJobData).lock ? [lockTicket(child.queueName, child.opts.jobId)] : []));
   for (const data of lockers) data.lock!.siblings = siblings;
   return { slots, children };
+}
+
+function approvalOf(approval: PlanInput['approval'], toolCallId: string): ToolCallJobData['approval'] {
+  if (!approval) return undefined;
+  if (approval.approved?.has(toolCallId)) return { approved: true };
+  return approval.require === undefined ? undefined : { require: approval.require };
 }

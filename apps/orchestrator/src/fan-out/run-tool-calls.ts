@@ -33,6 +33,8 @@ export const toolCallsBodySchema = z.strictObject({
   message: assistantMessageSchema,
   timeout_ms: z.number().int().positive().max(3_600_000).optional(),
   execution: z.enum(['parallel', 'sequential']).default('parallel'),
+  /** Ids of calls approved in advance: calls that need approval and are not listed answer `approval_required`. */
+  approved: z.array(z.string()).max(1024).optional(),
 });
 export type ToolCallsBody = z.infer<typeof toolCallsBodySchema>;
 
@@ -99,6 +101,7 @@ export async function runToolCalls(
     sequential: body.execution === 'sequential',
     trace: injectTraceContext(contextOf(fanOutSpan)),
     maxArgumentBytes: deps.limits.maxArgumentBytes,
+    ...(body.approved ? { approval: { approved: new Set(body.approved) } } : {}),
   });
   deps.logger.debug({ fanOut: id, tool_calls: calls.length, routed: plan.children.length }, 'fan-out');
 

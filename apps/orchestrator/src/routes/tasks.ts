@@ -1,4 +1,6 @@
+import { Approvals } from '@volley/shared';
 import type { FastifyInstance } from 'fastify';
+import { withPendingApprovals } from '../approvals/pending-approvals.ts';
 import { z } from 'zod';
 import { cancelTask, type CancelTaskDeps } from '../tasks/cancel-task.ts';
 import { REPLAYED_HEADER } from '../idempotency/idempotency-key.ts';
@@ -10,6 +12,7 @@ import { loadTaskFor } from '../tasks/load-task-for.ts';
 const taskParamsSchema = z.object({ id: z.string().min(1).max(200) });
 
 export function registerTaskRoutes(app: FastifyInstance, deps: CreateTaskDeps & CancelTaskDeps): void {
+  const approvals = new Approvals({ redis: deps.redis, prefix: deps.fanOut.prefix });
   app.post('/v1/tasks', async (request, reply) => {
     const { task, replayed } = await submitTask(deps, request);
     if (replayed) void reply.header(REPLAYED_HEADER, 'true');
@@ -19,7 +22,7 @@ export function registerTaskRoutes(app: FastifyInstance, deps: CreateTaskDeps & 
   app.get('/v1/tasks/:id', async (request) => {
     const { id } = taskParamsSchema.parse(request.params);
     const task = await loadTaskFor(deps.store, request.caller.tenant, id);
-    return withLiveCallStatus(task, deps.fanOut);
+    return withPendingApprovals(await withLiveCallStatus(task, deps.fanOut), approvals);
   });
 
   app.post('/v1/tasks/:id/cancel', async (request) => {

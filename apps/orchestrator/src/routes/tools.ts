@@ -12,6 +12,7 @@ export function registerToolRoutes(app: FastifyInstance, deps: { catalog: ToolCa
         pool: entry.pool,
         workers: entry.workers,
         side_effects: entry.tool.volley.sideEffects,
+        ...(entry.tool.volley.needsApproval === undefined ? {} : { needs_approval: entry.tool.volley.needsApproval }),
       })),
     };
   });

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { chatMessageSchema, reserveSpan, taskStepJobId, VolleyError, type Context } from '@volley/shared';
+import { approvalRuleSchema, chatMessageSchema, reserveSpan, taskStepJobId, VolleyError, type Context } from '@volley/shared';
 import { z } from 'zod';
 import { mayUseTool, type Caller } from '../auth/caller.ts';
 import type { FanOutQueue } from '../fan-out/fan-out-queue.ts';
@@ -22,6 +22,8 @@ export const createTaskBodySchema = z.strictObject({
   timeout_ms: z.number().int().positive().max(7 * 24 * 3600 * 1000).optional(),
   /** The caller's own labels, kept on the record and filterable in `GET /v1/tasks`. */
   metadata: metadataSchema.optional(),
+  /** Calls that wait for a person's approval besides those whose tools ask for it. */
+  require_approval: approvalRuleSchema.optional(),
 });
 export type CreateTaskBody = z.infer<typeof createTaskBodySchema>;
 
@@ -71,6 +73,7 @@ export async function createTask(
     ...(body.parallel_tool_calls === undefined ? {} : { parallel_tool_calls: body.parallel_tool_calls }),
     execution: body.execution ?? (body.parallel_tool_calls === false ? 'sequential' : 'parallel'),
     max_turns: body.max_turns ?? deps.defaults.maxTurns,
+    ...(body.require_approval === undefined ? {} : { require_approval: body.require_approval }),
     ...(body.timeout_ms === undefined ? {} : { timeout_ms: body.timeout_ms, deadline_at: now + body.timeout_ms }),
     messages: body.messages,
     turns: [],

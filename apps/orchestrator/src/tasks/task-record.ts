@@ -1,7 +1,9 @@
-import type { CallError, ChatMessage, ReservedSpan, TokenUsage } from '@volley/shared';
+import type { ApprovalRule, CallError, ChatMessage, ReservedSpan, TokenUsage } from '@volley/shared';
 
-export type TaskStatus = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
-export type CallStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'skipped';
+/** `awaiting_approval` is never stored: a read shows it while a call of the running turn waits for a decision. */
+export type TaskStatus = 'queued' | 'running' | 'awaiting_approval' | 'completed' | 'failed' | 'cancelled';
+/** `awaiting_approval`, like the task's, is only ever shown by a read (see withPendingApprovals). */
+export type CallStatus = 'queued' | 'running' | 'awaiting_approval' | 'succeeded' | 'failed' | 'skipped';
 
 export interface CallRecord {
   id: string;
@@ -42,6 +44,8 @@ export interface TaskRecord {
   parallel_tool_calls?: boolean;
   execution: 'parallel' | 'sequential';
   max_turns: number;
+  /** Which calls need a person's approval beyond what their tools declare (see `ApprovalRule`). */
+  require_approval?: ApprovalRule;
   /** The whole task's time limit, if it has one; at `deadline_at` it ends `failed` with `task_timeout`. */
   timeout_ms?: number;
   deadline_at?: number;

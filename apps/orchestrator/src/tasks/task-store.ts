@@ -4,7 +4,7 @@ import { TERMINAL_STATUSES, type TaskRecord, type TaskStatus } from './task-reco
 
 /** How a task ended, kept beside its record (see `taskEndedKey`). */
 export interface TaskEnding {
-  status: Exclude<TaskStatus, 'queued' | 'running'>;
+  status: Exclude<TaskStatus, 'queued' | 'running' | 'awaiting_approval'>;
   at: number;
   error?: CallError;
 }

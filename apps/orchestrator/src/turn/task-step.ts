@@ -206,6 +206,7 @@ async function fanOutTurn(
     sequential: task.execution === 'sequential',
     trace: injectTraceContext(contextOf(turn.fan_out_span)),
     maxArgumentBytes: deps.maxArgumentBytes,
+    ...(task.require_approval === undefined ? {} : { approval: { require: task.require_approval } }),
     ...(task.deadline_at === undefined ? {} : { deadline: task.deadline_at }),
     turn: turn.index,
   });

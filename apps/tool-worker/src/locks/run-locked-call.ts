@@ -20,6 +20,8 @@ export interface LockingDeps {
   parkMs: number;
   /** How long a call waits for its locks at most (from its first declaration) before `lock_timeout`. */
   lockWaitTimeoutMs: number;
+  /** The approval state of the call of this ticket, if it asked for one (see blockerApproval). */
+  blockerApproval?: (ticket: string) => Promise<{ pending: true } | { pending: false; decidedAt: number } | undefined>;
   logger: Logger;
 }
 
@@ -33,6 +35,8 @@ export interface LockedCall {
   /** The call was cancelled: it leaves every line it stands in without running. */
   cancelled?: boolean;
   idempotencyKey: string;
+  /** When its lock wait starts counting, if later than its declaration (a call approved only now). */
+  waitFrom?: number;
   /** Runs the tool with what the locks grant it, and when it queued for them. */
   run(grant: {
     fencingToken?: number | Record<string, number>;
@@ -88,10 +92,12 @@ export async function runLockedCall(deps: LockingDeps, call: LockedCall): Promis
   if (failure) return call.finish({ error: failure });
   // The wait ends at the lock wait timeout or the job's deadline, whichever comes first.
   const deadline = data.deadline ?? Number.POSITIVE_INFINITY;
-  const waitEnds = Math.min(registered.registeredAt + deps.lockWaitTimeoutMs, deadline);
+  // A call approved only now waits for its locks from its approval on.
+  const waitStart = Math.max(registered.registeredAt, call.waitFrom ?? 0);
+  const waitEnds = Math.min(waitStart + deps.lockWaitTimeoutMs, deadline);
   const timedOut = async (): Promise<ToolCallResult> => {
     await leave(deps, ticket, '*', claims);
-    const waited = Date.now() - registered.registeredAt;
+    const waited = Date.now() - waitStart;
     const message =
       Date.now() >= deadline
         ? `the call reached its deadline after waiting ${waited} ms for its resources; it did not run`
@@ -113,11 +119,16 @@ export async function runLockedCall(deps: LockingDeps, call: LockedCall): Promis
   if (!acquired.acquired) {
     // A redelivery waiting out its own old run's lease held the lock already: only its deadline binds.
     const ends = acquired.retryAfterMs === undefined ? waitEnds : deadline;
-    if (Date.now() >= ends) return timedOut();
+    if (Date.now() >= ends) {
+      if (acquired.retryAfterMs === undefined && Date.now() < deadline && (await heldUpByApproval(deps, acquired.blockedBy))) {
+        return park(deps, call, () => deps.locks.wouldAcquire(ticket, holder, claims), Math.min(Date.now() + deps.parkMs, deadline));
+      }
+      return timedOut();
+    }
     return park(deps, call, () => deps.locks.wouldAcquire(ticket, holder, claims), ends, acquired.retryAfterMs);
   }
   const acquiredAt = Date.now();
-  const lockWaitMs = Math.max(0, acquiredAt - registered.registeredAt);
+  const lockWaitMs = Math.max(0, acquiredAt - waitStart);
   const fencingToken = fencingTokenOf(claims, acquired.fences);
 
   const lost = new AbortController();
@@ -162,6 +173,16 @@ export async function runLockedCall(deps: LockingDeps, call: LockedCall): Promis
   }
 }
 
+/**
+ * Behind a call that waits for a person, a call waits as long as that one may (model order
+ * holds); behind one approved lately, a lock wait from that approval.
+ */
+async function heldUpByApproval(deps: LockingDeps, blocker: string): Promise<boolean> {
+  const approval = await deps.blockerApproval?.(blocker).catch(() => undefined);
+  if (!approval) return false;
+  return approval.pending || Date.now() < approval.decidedAt + deps.lockWaitTimeoutMs;
+}
+
 async function leave(deps: LockingDeps, ticket: string, holder: string, claims: readonly Claim[]): Promise<void> {
   await deps.waker.wake(await deps.locks.release(ticket, holder, claims, { keepPlace: false }));
 }
@@ -171,7 +192,7 @@ function final(outcome: CallOutcome): { content: string } | { error: CallError }
   return outcome;
 }
 
-function claimsOf(prepared: Extract<PreparedCall, { ok: true }>, lock: NonNullable<ToolCallJobData['lock']>, tenant: string | null): Claim[] {
+export function claimsOf(prepared: Extract<PreparedCall, { ok: true }>, lock: NonNullable<ToolCallJobData['lock']>, tenant: string | null): Claim[] {
   const { tool } = prepared.loaded;
   const declared = tool.resources ? tool.resources(prepared.args) : tool.sideEffects ? [`tool:${tool.name}`] : [];
   const claims = normalizeClaims(declared, tenant);

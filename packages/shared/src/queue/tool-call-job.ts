@@ -1,5 +1,12 @@
 import { z } from 'zod';
 
+/**
+ * A task's rule on which calls need approval beyond what their tools declare: every call with
+ * side effects, every call, or the calls to these tools.
+ */
+export const approvalRuleSchema = z.union([z.enum(['side_effects', 'all']), z.array(z.string().min(1).max(64)).max(256)]);
+export type ApprovalRule = z.infer<typeof approvalRuleSchema>;
+
 /** What a tool-call job carries from the orchestrator to a worker. */
 export const toolCallJobDataSchema = z.object({
   taskId: z.string(),
@@ -31,6 +38,12 @@ export const toolCallJobDataSchema = z.object({
       sequential: z.boolean(),
     })
     .optional(),
+  /**
+   * Approval beyond the tool's own `needsApproval`: the task's rule (`require`), or the call was
+   * approved in advance by its request (`approved`). Whether it waits for a decision or is
+   * refused `approval_required` at once follows from `turn`: a task's call waits, a bare one is refused.
+   */
+  approval: z.object({ require: approvalRuleSchema.optional(), approved: z.literal(true).optional() }).optional(),
 });
 export type ToolCallJobData = z.infer<typeof toolCallJobDataSchema>;
 

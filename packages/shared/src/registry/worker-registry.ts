@@ -16,6 +16,8 @@ export const publishedToolSchema = openAIToolSchema.extend({
     locks: z.boolean(),
     timeoutMs: z.number().optional(),
     retries: z.number().int().min(0),
+    /** Calls need a person's approval: always, or depending on their arguments ('dynamic'). */
+    needsApproval: z.union([z.boolean(), z.literal('dynamic')]).optional(),
   }),
 });
 export type PublishedTool = z.infer<typeof publishedToolSchema>;

@@ -40,6 +40,13 @@ export interface ToolContext {
  */
 export type ResourceClaim = string | { key: string; mode: 'read' | 'write'; shared?: boolean };
 
+/** What a tool's `needsApproval` function knows about the call it is asked about. */
+export interface ApprovalContext {
+  toolCallId: string;
+  taskId: string;
+  tenant: string | null;
+}
+
 type ZodParameters = z.ZodType<Record<string, unknown>>;
 
 interface ToolBase<Args> {
@@ -52,6 +59,14 @@ interface ToolBase<Args> {
   sideEffects?: boolean;
   /** The resources one call touches, derived from its (validated) arguments. */
   resources?: (args: Args) => ResourceClaim[];
+  /**
+   * A person must approve the call before it runs: always, or as a function of its (validated)
+   * arguments. A task's call waits (holding no worker slot) for a decision on
+   * `POST /v1/tasks/:id/approvals`; a call of `POST /v1/tool-calls` is answered
+   * `approval_required` unless the request lists it in `approved`. A function that throws
+   * counts as `true`.
+   */
+  needsApproval?: boolean | ((args: Args, ctx: ApprovalContext) => boolean | Promise<boolean>);
   /** Per-call time limit; the worker's default applies when unset. */
   timeoutMs?: number;
   /** How often a call that fails with a retryable `ToolError` is tried again. */

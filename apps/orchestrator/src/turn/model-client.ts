@@ -51,6 +51,9 @@ export function createOpenAIModelClient(options: {
     async complete(request) {
       const startedAt = Date.now();
       let completion: StreamedCompletion;
+      // The SDK's timeout ends at the response's headers; a stream that stalls after them is cut
+      // when no chunk came for the same time.
+      const stalled = new AbortController();
       try {
         const stream = await client.chat.completions.create({
           model: request.model,
@@ -63,8 +66,8 @@ export function createOpenAIModelClient(options: {
             : {}),
           stream: true,
           stream_options: { include_usage: true },
-        });
-        completion = await assembleStream(stream, request.onText);
+        }, { signal: stalled.signal });
+        completion = await assembleStream(stream, request.onText, { idleMs: options.timeoutMs, stall: () => stalled.abort() });
       } catch (error) {
         throw new VolleyError('llm_error', `the model call failed: ${(error as Error).message}`, { cause: error });
       }
@@ -103,30 +106,49 @@ interface StreamedCompletion {
  * tool call put together from its deltas by `index` (its id and name come first, its arguments
  * in pieces), and the usage of the last chunk (`include_usage`).
  */
-async function assembleStream(stream: AsyncIterable<OpenAI.Chat.Completions.ChatCompletionChunk>, onText?: (text: string) => void): Promise<StreamedCompletion> {
+async function assembleStream(
+  stream: AsyncIterable<OpenAI.Chat.Completions.ChatCompletionChunk>,
+  onText: ((text: string) => void) | undefined,
+  idle: { idleMs: number; stall: () => void },
+): Promise<StreamedCompletion> {
   let model = '';
   let content: string | null = null;
   let finishReason: string | null = null;
   let usage: OpenAI.Completions.CompletionUsage | null = null;
   const calls: Array<{ id: string; type: 'function'; function: { name: string; arguments: string } }> = [];
-  for await (const chunk of stream) {
-    if (chunk.model) model = chunk.model;
-    if (chunk.usage) usage = chunk.usage;
-    const choice = chunk.choices[0];
-    if (!choice) continue;
-    if (choice.finish_reason) finishReason = choice.finish_reason;
-    const { delta } = choice;
-    if (typeof delta.content === 'string' && delta.content !== '') {
-      content = (content ?? '') + delta.content;
-      onText?.(delta.content);
-    } else if (delta.content === '' && content === null) content = '';
-    for (const part of delta.tool_calls ?? []) {
-      const call = (calls[part.index] ??= { id: '', type: 'function', function: { name: '', arguments: '' } });
-      if (part.id) call.id = part.id;
-      if (part.function?.name) call.function.name += part.function.name;
-      if (part.function?.arguments) call.function.arguments += part.function.arguments;
+  let stalledAfter: number | undefined;
+  const timer = setTimeout(() => {
+    stalledAfter = idle.idleMs;
+    idle.stall();
+  }, idle.idleMs);
+  try {
+    for await (const chunk of stream) {
+      timer.refresh();
+      if (chunk.model) model = chunk.model;
+      if (chunk.usage) usage = chunk.usage;
+      const choice = chunk.choices[0];
+      if (!choice) continue;
+      if (choice.finish_reason) finishReason = choice.finish_reason;
+      const { delta } = choice;
+      if (typeof delta.content === 'string' && delta.content !== '') {
+        content = (content ?? '') + delta.content;
+        onText?.(delta.content);
+      } else if (delta.content === '' && content === null) content = '';
+      for (const part of delta.tool_calls ?? []) {
+        const call = (calls[part.index] ??= { id: '', type: 'function', function: { name: '', arguments: '' } });
+        if (part.id) call.id = part.id;
+        if (part.function?.name) call.function.name += part.function.name;
+        if (part.function?.arguments) call.function.arguments += part.function.arguments;
+      }
     }
+  } catch (error) {
+    if (stalledAfter !== undefined) throw new Error(`the answer's stream stalled: no chunk for ${stalledAfter} ms`, { cause: error });
+    throw error;
+  } finally {
+    clearTimeout(timer);
   }
+  // The SDK ends an aborted stream quietly: a cut stream is a failed call, not a short answer.
+  if (stalledAfter !== undefined) throw new Error(`the answer's stream stalled: no chunk for ${stalledAfter} ms`);
   const toolCalls = calls.filter((call) => call !== undefined);
   // A streamed answer that only calls tools may open with an empty content: it has none.
   if (content === '' && toolCalls.length > 0) content = null;

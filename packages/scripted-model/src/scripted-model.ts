@@ -235,7 +235,7 @@ function sendJson(
 
 /**
  * Server-Sent Events as the API streams them: one `data:` line per chunk, then `data: [DONE]`.
- * Each chunk is its own write after a turn of the event loop, so a client sees them arrive apart.
+ * Each chunk is its own write after a turn of the event loop (no timer: a long answer stays fast).
  */
 async function sendStream(res: ServerResponse, chunks: readonly object[], signal: AbortSignal): Promise<void> {
   if (res.destroyed) return;
@@ -243,7 +243,9 @@ async function sendStream(res: ServerResponse, chunks: readonly object[], signal
   for (const chunk of chunks) {
     if (res.destroyed) return;
     res.write(`data: ${JSON.stringify(chunk)}\n\n`);
-    await sleep(0, undefined, { signal });
+    // A turn of the event loop, not a timer: setTimeout's 1 ms floor would make a long answer slow.
+    await new Promise((resolve) => setImmediate(resolve));
+    if (signal.aborted) return void res.destroy();
   }
   res.end('data: [DONE]\n\n');
 }

@@ -96,12 +96,16 @@ async function step(deps: TaskStepDeps, job: Job, fence: StepFence | undefined):
     }
     // A model call is the one thing of a step no write fences: a run that lost its step makes none.
     if (fence && !(await deps.store.owns(fence))) throw new StepSuperseded(task.id);
-    await emitModelStarted(deps.events, task, data.turn, wasQueued);
+    // Its round trip overlaps the model call: the events after it go on the same connection, in order.
+    const started = emitModelStarted(deps.events, task, data.turn, wasQueued);
+    started.catch(() => undefined);
     try {
       turn = await callModel(deps, task, data.turn);
+      await started;
     } catch (error) {
       if (!VolleyError.isInstance(error) || error.code !== 'llm_error') throw error;
       deps.logger.warn({ taskId: task.id, turn: data.turn, err: error }, 'model call failed');
+      await started;
       await emitModelFailed(deps.events, task.id, data.turn, { code: error.code, message: error.message });
       return finish(deps, task, 'failed', { code: error.code, message: error.message }, fence);
     }
@@ -230,8 +234,11 @@ async function fanOutTurn(
   // Fanned out already by an earlier run of this step: adding the flow again would re-create
   // calls that finished and were removed (workers also refuse to run a call already gathered).
   if (await deps.fanOut.hasTurnJob(next)) return;
-  await emitFannedOut(deps.events, task.id, turn.index, plan.slots);
+  // Sent before the flow on the same connection, so Redis has the calls queued before a worker can start one.
+  const queued = emitFannedOut(deps.events, task.id, turn.index, plan.slots);
+  queued.catch(() => undefined);
   await deps.fanOut.enqueue({ name: TASK_STEP_JOB, jobId: next, data: { taskId: task.id, turn: turn.index + 1, slots: plan.slots } }, plan.children);
+  await queued;
 }
 
 async function finish(

@@ -196,6 +196,29 @@ describe('task events', () => {
     });
   });
 
+  describe('when the orchestrator serving a stream shuts down', () => {
+    it('ends the stream (the client resumes elsewhere) instead of holding the shutdown', async () => {
+      const other = await cluster.addOrchestrator();
+      const id = await submit('nap 3000');
+      let endedAt = 0;
+      const reading = readSse(`${other.baseUrl}/v1/tasks/${id}/events`, { headers: auth(KEYS.acme) }).finally(() => {
+        endedAt = Date.now();
+      });
+      await readSse(eventsUrl(id), { headers: auth(KEYS.acme), until: (event) => event.event === 'tool_call.started' });
+
+      const stoppingAt = Date.now();
+      const exit = await cluster.orchestrators.at(-1)!.stop('SIGTERM', 10_000);
+      const read = await reading;
+
+      expect(exit.code).toBe(0);
+      expect(endedAt - stoppingAt).toBeLessThan(1_000);
+      expect(read.ended).toBe(true);
+      expect(names(read.events)).not.toContain('task.finished');
+      const resumed = await readSse(eventsUrl(id), { headers: auth(KEYS.acme, { 'last-event-id': read.events.at(-1)!.id! }) });
+      expect(resumed.events.at(-1)!.event).toBe('task.finished');
+    });
+  });
+
   describe('GET /v1/tasks/:id?wait_ms=', () => {
     it('returns as soon as the task ends', async () => {
       const id = await submit('nap 300');

@@ -59,6 +59,7 @@ export async function viaPromiseAll(calls: readonly ToolCall[]): Promise<void> {
         workerId: 'in-process',
         tenant: null,
         idempotencyKey: call.id,
+        progress: () => undefined,
       };
       const output = await tool.execute(args, ctx);
       return typeof output === 'string' ? output : JSON.stringify(output);

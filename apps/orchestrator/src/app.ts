@@ -1,4 +1,4 @@
-import { errorBody, type Logger, type Metrics } from '@volley/shared';
+import { errorBody, type Logger, type Metrics, type TaskEvents } from '@volley/shared';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { registerSecurity, type Security } from './auth/security.ts';
@@ -19,6 +19,8 @@ import { registerTaskRoutes } from './routes/tasks.ts';
 import { registerToolCallRoutes } from './routes/tool-calls.ts';
 import { registerToolRoutes } from './routes/tools.ts';
 import type { CreateTaskDeps } from './tasks/create-task.ts';
+import type { EventStreamDeps } from './events/event-streams.ts';
+import { registerTaskEventRoutes } from './routes/task-events.ts';
 
 export type AppDeps = CreateTaskDeps &
   RunToolCallsDeps & {
@@ -37,6 +39,10 @@ export type AppDeps = CreateTaskDeps &
     maxBodyDepth: number;
     /** API keys, tenants' tools and the submission rate limit (see `createSecurity`). */
     security: Security;
+    /** Where a cancel's `task.status`/`task.finished` go (request handling's connection). */
+    events?: TaskEvents;
+    /** The blocking readers of `GET /v1/tasks/:id/events` and `?wait_ms=`. */
+    eventStreams: EventStreamDeps;
     /** When given: `GET /metrics`, and every request timed. */
     metrics?: Metrics;
   };
@@ -70,6 +76,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   registerToolRoutes(app, deps);
   registerTaskRoutes(app, deps);
   registerTaskListRoutes(app, deps);
+  registerTaskEventRoutes(app, { ...deps.eventStreams, store: deps.store });
   registerToolCallRoutes(app, deps);
   registerApprovalRoutes(app, deps);
   registerQueueDashboard(app, deps);

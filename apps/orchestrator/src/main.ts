@@ -1,4 +1,4 @@
-import { createLogger, settlesWithin, createRedis, redisTargetOf, loadEnvOrExit, Metrics, parseEnv, startTelemetry, TURN_QUEUE, waitForRedisOrExit } from '@volley/shared';
+import { createLogger, settlesWithin, createRedis, redisTargetOf, loadEnvOrExit, Metrics, parseEnv, startTelemetry, TaskEvents, TURN_QUEUE, waitForRedisOrExit } from '@volley/shared';
 import { QueueEvents } from 'bullmq';
 import { buildApp } from './app.ts';
 import { watchApiKeysFile } from './auth/api-keys-file-watch.ts';
@@ -68,6 +68,7 @@ const metrics = new Metrics({ onCollectError: (collector, error) => logger.warn(
 const onTransition = countTasks(metrics);
 const store = new TaskStore({ redis, prefix, ttlSeconds: config.VOLLEY_TASK_TTL_SECONDS, onTransition });
 const catalog = new ToolCatalog({ redis, prefix });
+const events = new TaskEvents({ redis, prefix, ttlSeconds: config.VOLLEY_TASK_TTL_SECONDS });
 const fanOut = new FanOutQueue({ connection: redis, prefix });
 // The same, over request handling's connection, for the routes. A Queue or FlowProducer shares
 // the connection it is given (BullMQ duplicates only for blocking commands, and neither blocks).
@@ -75,6 +76,7 @@ const requestStore = new TaskStore({ redis: requestRedis, prefix, ttlSeconds: co
 const requestIndex = new TaskIndex({ redis: requestRedis, prefix, ttlSeconds: config.VOLLEY_TASK_TTL_SECONDS });
 const requestCatalog = new ToolCatalog({ redis: requestRedis, prefix });
 const requestFanOut = new FanOutQueue({ connection: requestRedis, prefix });
+const requestEvents = new TaskEvents({ redis: requestRedis, prefix, ttlSeconds: config.VOLLEY_TASK_TTL_SECONDS });
 // Scrapes read on the engine's connection: a scrape gives up on a slow read after 2 s by itself,
 // and each collector keeps one read in flight at most, so an outage leaves one read per collector
 // waiting, not one per scrape (a timed-out command would leave its own behind each time).
@@ -95,6 +97,7 @@ const turnWorker = startTurnWorker({
   store,
   catalog,
   fanOut,
+  events,
   model: instrumentModelClient(model, metrics),
   prefix,
   logger,
@@ -112,6 +115,8 @@ const app = buildApp({
   index: requestIndex,
   catalog: requestCatalog,
   fanOut: requestFanOut,
+  events: requestEvents,
+  eventStreams: { blockingRedis: () => createRedis(redisTarget), prefix, heartbeatMs: config.VOLLEY_EVENTS_HEARTBEAT_MS },
   turnEvents,
   fanInWaiters,
   redis: requestRedis,

@@ -28,6 +28,8 @@ export const workerConfigSchema = z
     VOLLEY_STALLED_INTERVAL_MS: env.durationMs(5_000),
     VOLLEY_MAX_STALLED_COUNT: z.coerce.number().int().min(0).max(100).default(3),
     VOLLEY_SHUTDOWN_TIMEOUT_MS: env.durationMs(10_000),
+    /** How long a task's events (the calls' tool_call.*) are kept after its last one: the orchestrator's task TTL. */
+    VOLLEY_TASK_TTL_SECONDS: env.positiveInt(7 * 24 * 3600),
     /** `/metrics`, `/healthz` and `/readyz`; 0 takes any free port (logged as `metricsPort`). */
     VOLLEY_METRICS_PORT: env.port(9464),
     VOLLEY_METRICS_HOST: z.string().default('0.0.0.0'),

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { executeTool } from './execute-tool.ts';
 import { createToolSet } from './tool-set.ts';
 
-const ctx: Omit<ToolContext, 'signal'> = { toolCallId: 'call_1', taskId: 'task-1', attempt: 1, workerId: 'w', tenant: null, idempotencyKey: 'k' };
+const ctx: Omit<ToolContext, 'signal'> = { toolCallId: 'call_1', taskId: 'task-1', attempt: 1, workerId: 'w', tenant: null, idempotencyKey: 'k', progress: () => undefined };
 
 function loaded(execute: (args: Record<string, unknown>, ctx: ToolContext) => unknown) {
   const tool = defineTool({ name: 'probe', description: 'test tool', parameters: { type: 'object', properties: {} }, execute });

@@ -16,6 +16,7 @@ import {
 import { builtinTools } from './builtin-tools/index.ts';
 import { workerConfigSchema } from './config.ts';
 import { loadToolModules } from './load-tool-modules.ts';
+import { CallEvents } from './call-events.ts';
 import { CallResults } from './call-results.ts';
 import { CancelledCalls } from './cancelled-calls.ts';
 import { PickupCheck } from './pickup-check.ts';
@@ -92,6 +93,7 @@ const worker = new Worker<unknown, ToolCallResult>(
       logger,
     },
     metrics: createToolCallMetrics(metrics),
+    events: new CallEvents({ redis, prefix, ttlSeconds: config.VOLLEY_TASK_TTL_SECONDS, logger }),
   }),
   {
     connection: redis,

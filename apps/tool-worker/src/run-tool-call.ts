@@ -16,6 +16,7 @@ import {
   type ToolCallResult,
 } from '@volley/shared';
 import type { Job } from 'bullmq';
+import type { CallEvents } from './call-events.ts';
 import { CANCELLED_ERROR, executeTool, RetryableToolFailure, type CallOutcome } from './execute-tool.ts';
 import { gateApproval, type ApprovalGateDeps } from './approvals/approval-gate.ts';
 import { runLockedCall, type LockedCall, type LockingDeps } from './locks/run-locked-call.ts';
@@ -42,6 +43,8 @@ export interface ToolCallRunnerDeps {
   approvals?: ApprovalGateDeps;
   /** Told of every call that finishes here, with where its time went. */
   metrics?: ToolCallMetrics;
+  /** The task events of task calls (see `CallEvents`); none are emitted without it. */
+  events?: CallEvents;
 }
 
 type Finished = { content: string } | { error: CallError };
@@ -88,9 +91,11 @@ export function createToolCallProcessor(deps: ToolCallRunnerDeps) {
     }
     const idempotencyKey = callIdempotencyKey(String(job.id), data.toolCallId);
     const canRetry = attempt < (job.opts.attempts ?? 1);
+    const sink = deps.events?.forCall(data, String(job.id), deps.workerId);
     let toolSpan: { trace_id: string; span_id: string } | undefined;
     const run = async (grant: RunGrant): Promise<CallOutcome> => {
       if (!prepared.ok) return { error: prepared.error };
+      sink?.started(attempt);
       const pickedUpAt = grant.waits?.registeredAt ?? startedAt;
       timings.queueWaitMs = pickedUpAt - job.timestamp;
       if (grant.waits) timings.lockWaitMs = grant.waits.acquiredAt - grant.waits.registeredAt;
@@ -134,6 +139,7 @@ export function createToolCallProcessor(deps: ToolCallRunnerDeps) {
           workerId: deps.workerId,
           tenant: data.tenant ?? null,
           idempotencyKey,
+          progress: sink ? sink.progress : noProgress,
           ...(grant.fencingToken === undefined ? {} : { fencingToken: grant.fencingToken }),
         },
         {
@@ -160,6 +166,7 @@ export function createToolCallProcessor(deps: ToolCallRunnerDeps) {
         idempotencyKey,
         ...(approvedAt === undefined ? {} : { waitFrom: approvedAt }),
         run,
+        ...(sink ? { onPark: () => sink.waitingLock() } : {}),
         finish: (outcome, timing) =>
           finish(data.toolCallId, timing?.startedAt ?? Date.now(), attempt, outcome, { lockWaitMs: timing?.lockWaitMs, span: toolSpan }),
       });
@@ -172,6 +179,8 @@ export function createToolCallProcessor(deps: ToolCallRunnerDeps) {
     }
     // A call answered without reaching its tool (bad arguments, cancelled) was picked up just now.
     if (timings.queueWaitMs === undefined && !data.lock) timings.queueWaitMs = startedAt - job.timestamp;
+    // Before the job completes: a call's tool_call.finished always comes before its turn.gathered.
+    await sink?.finished(result);
     deps.metrics?.finished(deps.tools.has(data.name) ? data.name : UNKNOWN_TOOL_LABEL, result, timings);
     deps.logger.debug({ taskId: data.taskId, toolCallId: data.toolCallId, tool: data.name, ok: result.ok }, 'tool call finished');
     return result;
@@ -219,6 +228,8 @@ export function createToolCallProcessor(deps: ToolCallRunnerDeps) {
       : { ok: false as const, error: outcome.error, ...timing };
   }
 }
+
+function noProgress(): void {}
 
 function remainingTime(prepared: ReadyCall, data: ToolCallJobData, defaultTimeoutMs: number): number {
   const own = prepared.loaded.tool.timeoutMs ?? defaultTimeoutMs;

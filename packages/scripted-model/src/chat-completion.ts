@@ -60,6 +60,7 @@ const requestSchema = z.looseObject({
     .array(z.looseObject({ type: z.literal('function'), function: z.looseObject({ name: z.string() }) }))
     .optional(),
   stream: z.boolean().nullish(),
+  stream_options: z.looseObject({ include_usage: z.boolean().nullish() }).nullish(),
 });
 
 export type ParsedRequest =
@@ -77,9 +78,6 @@ export function parseChatCompletionRequest(raw: string): ParsedRequest {
   if (!parsed.success) {
     const issues = parsed.error.issues.map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`);
     return { ok: false, message: `invalid request body: ${issues.join('; ')}` };
-  }
-  if (parsed.data.stream === true) {
-    return { ok: false, message: 'streaming is not supported by the scripted model', param: 'stream' };
   }
   return { ok: true, request: parsed.data as ChatCompletionRequest };
 }

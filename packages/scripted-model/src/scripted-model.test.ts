@@ -226,7 +226,6 @@ describe('scripted model', () => {
       ['is not JSON', '{"model":'],
       ['lacks messages', JSON.stringify({ model: 'scripted' })],
       ['lacks a model', JSON.stringify({ messages: [] })],
-      ['asks for streaming', JSON.stringify({ model: 'scripted', messages: [], stream: true })],
     ])('answers 400 with an OpenAI error body when the body %s', async (_case, body) => {
       const { model } = await start();
 
@@ -242,17 +241,6 @@ describe('scripted model', () => {
         error: { type: 'invalid_request_error', message: expect.any(String) },
       });
       expect(model.requests).toHaveLength(0);
-    });
-
-    it('names streaming as the unsupported feature', async () => {
-      const { client } = await start();
-
-      const error = await client.chat.completions
-        .create({ model: 'scripted', messages: ASK, stream: true })
-        .catch((e) => e);
-
-      expect(error).toMatchObject({ status: 400, param: 'stream' });
-      expect(error.message).toContain('streaming is not supported by the scripted model');
     });
   });
 

@@ -11,6 +11,7 @@ import {
   type ReplyMessage,
   type Responder,
 } from './chat-completion.ts';
+import { toCompletionChunks } from './completion-chunks.ts';
 import { openAIError } from './openai-error.ts';
 
 export interface ScriptedModelOptions {
@@ -132,6 +133,10 @@ export async function startScriptedModel(options: ScriptedModelOptions): Promise
     usage.prompt_tokens += replyUsage.prompt_tokens;
     usage.completion_tokens += replyUsage.completion_tokens;
     usage.calls += 1;
+    if (request.stream === true) {
+      const includeUsage = (request.stream_options as { include_usage?: boolean } | null | undefined)?.include_usage === true;
+      return sendStream(res, toCompletionChunks(request.model, reply, replyUsage, includeUsage), closing.signal);
+    }
     sendJson(res, 200, toChatCompletion(request.model, reply, replyUsage));
   }
 
@@ -226,6 +231,23 @@ function sendJson(
     'content-length': Buffer.byteLength(payload),
   });
   res.end(payload);
+}
+
+/**
+ * Server-Sent Events as the API streams them: one `data:` line per chunk, then `data: [DONE]`.
+ * Each chunk is its own write after a turn of the event loop (no timer: a long answer stays fast).
+ */
+async function sendStream(res: ServerResponse, chunks: readonly object[], signal: AbortSignal): Promise<void> {
+  if (res.destroyed) return;
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+  for (const chunk of chunks) {
+    if (res.destroyed) return;
+    res.write(`data: ${JSON.stringify(chunk)}\n\n`);
+    // A turn of the event loop, not a timer: setTimeout's 1 ms floor would make a long answer slow.
+    await new Promise((resolve) => setImmediate(resolve));
+    if (signal.aborted) return void res.destroy();
+  }
+  res.end('data: [DONE]\n\n');
 }
 
 function checkedLatency(ms: number): number {

@@ -1,4 +1,5 @@
 import { Approvals } from '@volley/shared';
+import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { withPendingApprovals } from '../approvals/pending-approvals.ts';
 import { z } from 'zod';
@@ -8,10 +9,13 @@ import { submitTask } from '../idempotency/submit-task.ts';
 import type { CreateTaskDeps } from '../tasks/create-task.ts';
 import { withLiveCallStatus } from '../tasks/live-call-status.ts';
 import { loadTaskFor } from '../tasks/load-task-for.ts';
+import type { EventStreamDeps } from '../events/event-streams.ts';
+import { MAX_WAIT_MS, waitForTaskEnd } from '../events/wait-for-end.ts';
 
 const taskParamsSchema = z.object({ id: z.string().min(1).max(200) });
+const getTaskQuerySchema = z.object({ wait_ms: z.coerce.number().int().min(0).max(MAX_WAIT_MS).optional() });
 
-export function registerTaskRoutes(app: FastifyInstance, deps: CreateTaskDeps & CancelTaskDeps): void {
+export function registerTaskRoutes(app: FastifyInstance, deps: CreateTaskDeps & CancelTaskDeps & { eventStreams: EventStreamDeps }): void {
   const approvals = new Approvals({ redis: deps.redis, prefix: deps.fanOut.prefix });
   app.post('/v1/tasks', async (request, reply) => {
     const { task, replayed } = await submitTask(deps, request);
@@ -19,9 +23,11 @@ export function registerTaskRoutes(app: FastifyInstance, deps: CreateTaskDeps & 
     return reply.status(202).send({ id: task.id, status: task.status });
   });
 
-  app.get('/v1/tasks/:id', async (request) => {
+  app.get('/v1/tasks/:id', async (request, reply) => {
     const { id } = taskParamsSchema.parse(request.params);
-    const task = await loadTaskFor(deps.store, request.caller.tenant, id);
+    const { wait_ms } = getTaskQuerySchema.parse(request.query);
+    const load = () => loadTaskFor(deps.store, request.caller.tenant, id);
+    const task = wait_ms ? await waitForTaskEnd({ ...deps.eventStreams, redis: deps.redis }, id, wait_ms, load, abortOnClose(reply.raw)) : await load();
     return withPendingApprovals(await withLiveCallStatus(task, deps.fanOut), approvals);
   });
 
@@ -31,4 +37,12 @@ export function registerTaskRoutes(app: FastifyInstance, deps: CreateTaskDeps & 
     const cancelled = await cancelTask(deps, task);
     return { id: cancelled.id, status: cancelled.status };
   });
+}
+
+/** Aborts when the client goes away before its answer, so a waiting request lets go of its reader. */
+function abortOnClose(response: ServerResponse): AbortSignal {
+  const controller = new AbortController();
+  // The response's close, not the request's: a request closes once its (empty) body was read.
+  response.once('close', () => controller.abort());
+  return controller.signal;
 }

@@ -1,4 +1,5 @@
-import type { Logger } from '@volley/shared';
+import type { Logger, TaskEvents } from '@volley/shared';
+import { emitTaskFinished } from '../events/step-events.ts';
 import type { Redis } from 'ioredis';
 import type { FanOutQueue } from '../fan-out/fan-out-queue.ts';
 import { withdrawCalls } from '../fan-out/withdraw-calls.ts';
@@ -11,6 +12,8 @@ export interface EndTaskDeps {
   fanOut: FanOutQueue;
   redis: Redis;
   logger: Logger;
+  /** Where the ending's `task.status` and `task.finished` go; none are emitted without it. */
+  events?: TaskEvents;
 }
 
 /**
@@ -23,6 +26,7 @@ export async function endTask(deps: EndTaskDeps, id: string, ending: Omit<TaskEn
   if (!(await deps.store.end(id, ending))) return false;
   const task = await deps.store.get(id);
   if (!task) return true;
+  await emitTaskFinished(deps.events, task, null);
   await withdrawCalls(deps, openTurn(task)?.queued ?? []);
   deps.logger.info({ taskId: id, status: ending.status, error: ending.error }, 'task ended from outside its steps');
   emitTaskSpan(task, ending.status, ending.error ?? { code: 'cancelled', message: 'the task was cancelled' });

@@ -13,6 +13,8 @@ export interface ModelRequest {
   messages: readonly ChatMessage[];
   tools: readonly OpenAITool[];
   parallelToolCalls?: boolean;
+  /** Told each piece of the answer's text as it streams in (called synchronously, in order). */
+  onText?: (text: string) => void;
 }
 
 export interface ModelAnswer {
@@ -48,9 +50,12 @@ export function createOpenAIModelClient(options: {
   return {
     async complete(request) {
       const startedAt = Date.now();
-      let completion: OpenAI.Chat.Completions.ChatCompletion;
+      let completion: StreamedCompletion;
+      // The SDK's timeout ends at the response's headers; a stream that stalls after them is cut
+      // when no chunk came for the same time.
+      const stalled = new AbortController();
       try {
-        completion = await client.chat.completions.create({
+        const stream = await client.chat.completions.create({
           model: request.model,
           messages: [...request.messages] as OpenAI.Chat.Completions.ChatCompletionMessageParam[],
           ...(request.tools.length > 0
@@ -59,13 +64,15 @@ export function createOpenAIModelClient(options: {
                 ...(request.parallelToolCalls === undefined ? {} : { parallel_tool_calls: request.parallelToolCalls }),
               }
             : {}),
-        });
+          stream: true,
+          stream_options: { include_usage: true },
+        }, { signal: stalled.signal });
+        completion = await assembleStream(stream, request.onText, { idleMs: options.timeoutMs, stall: () => stalled.abort() });
       } catch (error) {
         throw new VolleyError('llm_error', `the model call failed: ${(error as Error).message}`, { cause: error });
       }
       const finishedAt = Date.now();
-      const choice = completion.choices[0];
-      const parsed = assistantMessageSchema.safeParse(choice?.message);
+      const parsed = assistantMessageSchema.safeParse(completion.message);
       if (!parsed.success) {
         throw new VolleyError('llm_error', 'the model answered without a usable assistant message');
       }
@@ -75,7 +82,7 @@ export function createOpenAIModelClient(options: {
       return {
         message,
         model: completion.model,
-        finishReason: choice?.finish_reason ?? null,
+        finishReason: completion.finishReason,
         usage: {
           prompt_tokens: completion.usage?.prompt_tokens ?? 0,
           completion_tokens: completion.usage?.completion_tokens ?? 0,
@@ -85,4 +92,65 @@ export function createOpenAIModelClient(options: {
       };
     },
   };
+}
+
+interface StreamedCompletion {
+  model: string;
+  message: { role: 'assistant'; content: string | null; tool_calls?: Array<{ id: string; type: 'function'; function: { name: string; arguments: string } }> };
+  finishReason: string | null;
+  usage: OpenAI.Completions.CompletionUsage | null;
+}
+
+/**
+ * Reads a streamed completion into the message it spells: the content's pieces joined, each
+ * tool call put together from its deltas by `index` (its id and name come first, its arguments
+ * in pieces), and the usage of the last chunk (`include_usage`).
+ */
+async function assembleStream(
+  stream: AsyncIterable<OpenAI.Chat.Completions.ChatCompletionChunk>,
+  onText: ((text: string) => void) | undefined,
+  idle: { idleMs: number; stall: () => void },
+): Promise<StreamedCompletion> {
+  let model = '';
+  let content: string | null = null;
+  let finishReason: string | null = null;
+  let usage: OpenAI.Completions.CompletionUsage | null = null;
+  const calls: Array<{ id: string; type: 'function'; function: { name: string; arguments: string } }> = [];
+  let stalledAfter: number | undefined;
+  const timer = setTimeout(() => {
+    stalledAfter = idle.idleMs;
+    idle.stall();
+  }, idle.idleMs);
+  try {
+    for await (const chunk of stream) {
+      timer.refresh();
+      if (chunk.model) model = chunk.model;
+      if (chunk.usage) usage = chunk.usage;
+      const choice = chunk.choices[0];
+      if (!choice) continue;
+      if (choice.finish_reason) finishReason = choice.finish_reason;
+      const { delta } = choice;
+      if (typeof delta.content === 'string' && delta.content !== '') {
+        content = (content ?? '') + delta.content;
+        onText?.(delta.content);
+      } else if (delta.content === '' && content === null) content = '';
+      for (const part of delta.tool_calls ?? []) {
+        const call = (calls[part.index] ??= { id: '', type: 'function', function: { name: '', arguments: '' } });
+        if (part.id) call.id = part.id;
+        if (part.function?.name) call.function.name += part.function.name;
+        if (part.function?.arguments) call.function.arguments += part.function.arguments;
+      }
+    }
+  } catch (error) {
+    if (stalledAfter !== undefined) throw new Error(`the answer's stream stalled: no chunk for ${stalledAfter} ms`, { cause: error });
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+  // The SDK ends an aborted stream quietly: a cut stream is a failed call, not a short answer.
+  if (stalledAfter !== undefined) throw new Error(`the answer's stream stalled: no chunk for ${stalledAfter} ms`);
+  const toolCalls = calls.filter((call) => call !== undefined);
+  // A streamed answer that only calls tools may open with an empty content: it has none.
+  if (content === '' && toolCalls.length > 0) content = null;
+  return { model, message: { role: 'assistant', content, ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}) }, finishReason, usage };
 }

@@ -12,9 +12,11 @@ import {
   VolleyError,
   type AssistantMessage,
   type Logger,
+  type TaskEvents,
 } from '@volley/shared';
 import type { Job } from 'bullmq';
 import { z } from 'zod';
+import { emitFannedOut, emitModelFailed, emitModelFinished, emitModelStarted, emitTaskFinished, emitTurnGathered, modelTextEvents } from '../events/step-events.ts';
 import { finishedCallRecord, pendingCallRecord } from '../fan-out/call-record.ts';
 import { fanInSlotSchema } from '../fan-out/fan-in-slot-schema.ts';
 import type { FanOutQueue } from '../fan-out/fan-out-queue.ts';
@@ -43,6 +45,8 @@ export interface TaskStepDeps {
   prefix: string;
   logger: Logger;
   maxArgumentBytes: number;
+  /** Where the task's events go (see `events/step-events.ts`); none are emitted without it. */
+  events?: TaskEvents;
 }
 
 /**
@@ -72,12 +76,14 @@ async function step(deps: TaskStepDeps, job: Job, fence: StepFence | undefined):
   const data = taskStepDataSchema.parse(job.data);
   const task = await deps.store.get(data.taskId);
   if (!task || TERMINAL_STATUSES.has(task.status)) return;
-  if (task.status === 'queued') task.status = 'running';
+  const wasQueued = task.status === 'queued';
+  if (wasQueued) task.status = 'running';
 
   const previous = task.turns[data.turn - 1];
   if (previous && previous.gathered_at === undefined) {
     await gatherTurn(deps, job, task, previous, data.slots ?? []);
     await deps.store.put(task, fence, previous.index);
+    await emitTurnGathered(deps.events, task.id, previous);
   }
 
   let turn = task.turns[data.turn];
@@ -90,11 +96,17 @@ async function step(deps: TaskStepDeps, job: Job, fence: StepFence | undefined):
     }
     // A model call is the one thing of a step no write fences: a run that lost its step makes none.
     if (fence && !(await deps.store.owns(fence))) throw new StepSuperseded(task.id);
+    // Its round trip overlaps the model call: the events after it go on the same connection, in order.
+    const started = emitModelStarted(deps.events, task, data.turn, wasQueued);
+    started.catch(() => undefined);
     try {
       turn = await callModel(deps, task, data.turn);
+      await started;
     } catch (error) {
       if (!VolleyError.isInstance(error) || error.code !== 'llm_error') throw error;
       deps.logger.warn({ taskId: task.id, turn: data.turn, err: error }, 'model call failed');
+      await started;
+      await emitModelFailed(deps.events, task.id, data.turn, { code: error.code, message: error.message });
       return finish(deps, task, 'failed', { code: error.code, message: error.message }, fence);
     }
   }
@@ -140,6 +152,7 @@ async function gatherTurn(deps: TaskStepDeps, job: Job, task: TaskRecord, turn: 
 async function callModel(deps: TaskStepDeps, task: TaskRecord, index: number): Promise<TurnRecord> {
   const catalog = await deps.catalog.current();
   const entries = task.tools === null ? [...catalog.values()] : task.tools.flatMap((name) => catalog.get(name) ?? []);
+  const text = modelTextEvents(deps.events, task.id, index);
   const answer = await inSpan(
     `chat ${task.model}`,
     {
@@ -159,6 +172,7 @@ async function callModel(deps: TaskStepDeps, task: TaskRecord, index: number): P
         messages: task.messages,
         tools: entries.map(modelTool),
         ...(task.parallel_tool_calls === undefined ? {} : { parallelToolCalls: task.parallel_tool_calls }),
+        ...(text.onText ? { onText: text.onText } : {}),
       });
       span.setAttributes({
         [ATTR.genAiResponseModel]: answer.model,
@@ -169,7 +183,11 @@ async function callModel(deps: TaskStepDeps, task: TaskRecord, index: number): P
       });
       return answer;
     },
-  );
+  ).catch(async (error: unknown) => {
+    await text.flush(true).catch(() => undefined);
+    throw error;
+  });
+  await text.flush();
   const toolCallCount = answer.message.tool_calls?.length ?? 0;
   // Whether the model really calls tools in parallel is the first thing a user wants to know.
   deps.logger.info({ taskId: task.id, turn: index, tool_calls: toolCallCount, usage: answer.usage }, 'model answer');
@@ -183,6 +201,7 @@ async function callModel(deps: TaskStepDeps, task: TaskRecord, index: number): P
   task.usage.prompt_tokens += answer.usage.prompt_tokens;
   task.usage.completion_tokens += answer.usage.completion_tokens;
   task.usage.llm_calls += 1;
+  await emitModelFinished(deps.events, task.id, turn);
   return turn;
 }
 
@@ -216,7 +235,11 @@ async function fanOutTurn(
   // Fanned out already by an earlier run of this step: adding the flow again would re-create
   // calls that finished and were removed (workers also refuse to run a call already gathered).
   if (await deps.fanOut.hasTurnJob(next)) return;
+  // Sent before the flow on the same connection, so Redis has the calls queued before a worker can start one.
+  const queued = emitFannedOut(deps.events, task.id, turn.index, plan.slots);
+  queued.catch(() => undefined);
   await deps.fanOut.enqueue({ name: TASK_STEP_JOB, jobId: next, data: { taskId: task.id, turn: turn.index + 1, slots: plan.slots } }, plan.children);
+  await queued;
 }
 
 async function finish(
@@ -226,9 +249,11 @@ async function finish(
   error?: { code: string; message: string },
   fence?: StepFence,
 ) {
+  const previous = task.status;
   task.status = status;
   if (error) task.error = error;
   await deps.store.put(task, fence);
+  await emitTaskFinished(deps.events, task, previous);
   if (task.deadline_at !== undefined) await deps.fanOut.cancelDeadline(task.id);
   emitTaskSpan(task, status, error);
   deps.logger.info({ taskId: task.id, status, turns: task.turns.length, usage: task.usage, error }, 'task finished');

@@ -37,6 +37,8 @@ export interface LockedCall {
   idempotencyKey: string;
   /** When its lock wait starts counting, if later than its declaration (a call approved only now). */
   waitFrom?: number;
+  /** Told each time the call is about to park for its locks (before it does). */
+  onPark?: () => Promise<void>;
   /** Runs the tool with what the locks grant it, and when it queued for them. */
   run(grant: {
     fencingToken?: number | Record<string, number>;
@@ -224,6 +226,7 @@ async function park(deps: LockingDeps, call: LockedCall, ready: () => Promise<bo
   // Waiting out its own old holder's lease: nobody will wake it, so it sets its own alarm.
   const alarm = wakeInMs === undefined ? deps.parkMs : Math.min(deps.parkMs, wakeInMs + 10);
   const delay = Math.max(1, Math.min(alarm, waitEnds - now));
+  await call.onPark?.();
   await call.job.moveToDelayed(now + delay, call.token);
   if (await ready().catch(() => false)) await call.job.promote().catch(() => undefined);
   throw new DelayedError();

@@ -31,6 +31,13 @@ export interface ToolContext {
    * lease (or whose body ran on past its answer and was abandoned).
    */
   fencingToken?: number | Record<string, number>;
+  /**
+   * Reports how far the call got: a JSON-serializable value (at most 4 KiB of JSON) that the
+   * task's event stream shows as `tool_call.progress`. Cheap to call often: reports are
+   * coalesced (the latest wins, at most one every 100 ms) and never wait. A no-op for calls
+   * outside a task.
+   */
+  progress(value: unknown): void;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { cancelChannel, taskEndedKey, type Logger } from '@volley/shared';
+import { cancelChannel, taskEndedKey, ToolError, type Logger } from '@volley/shared';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 
@@ -7,37 +7,58 @@ const REMEMBER_MS = 10 * 60 * 1000;
 
 const messageSchema = z.object({ jobs: z.array(z.string()).max(10_000) });
 
+/** A call running here, with the signal its cancel fires. */
+interface RunningCall {
+  taskId: string;
+  controller: AbortController;
+}
+
 /**
  * The calls orchestrators cancelled. Heard on a pub/sub channel (the fast path: a call running
  * here is aborted at once, one that reaches a worker later is answered `cancelled` without
  * running), and, since a pub/sub message can be lost (a dropped subscriber connection hears
  * nothing until it resubscribes), found by polling the ended marks of the tasks whose calls run
  * here: a running call learns of its cancel within one poll interval whatever happened to the
- * message.
+ * message. Each running call gets a signal of its own here rather than relying on BullMQ's
+ * `cancelJob`: a call that parks and is woken at once runs again while its parked run is still
+ * being untracked, and BullMQ's untrack of the old run drops the new run's controller.
  */
 export class CancelledCalls {
   private readonly ids = new Map<string, number>();
-  /** Calls running here: job id → task id. */
-  private readonly running = new Map<string, string>();
+  /** Calls running here, by job id. */
+  private readonly running = new Map<string, RunningCall>();
 
   has(jobId: string | undefined): boolean {
     return jobId !== undefined && this.ids.has(jobId);
   }
 
+  /** Remembers the calls as cancelled and fires the signals of those running here. */
   add(jobIds: readonly string[]): void {
     const now = Date.now();
     for (const [id, at] of this.ids) if (now - at > REMEMBER_MS) this.ids.delete(id);
-    for (const id of jobIds) this.ids.set(id, now);
+    for (const id of jobIds) {
+      this.ids.set(id, now);
+      this.running.get(id)?.controller.abort(new ToolError('the call was cancelled with its task', { code: 'cancelled' }));
+    }
   }
 
-  /** While a call runs here, its task's ended mark is polled; the returned function stops that. */
-  track(jobId: string, taskId: string): () => void {
-    this.running.set(jobId, taskId);
-    return () => this.running.delete(jobId);
+  /**
+   * While a call runs here, its task's ended mark is polled and `signal` fires on its cancel;
+   * `stop` ends that (only for this run: a later run of the same job keeps its own).
+   */
+  track(jobId: string, taskId: string): { signal: AbortSignal; stop(): void } {
+    const call: RunningCall = { taskId, controller: new AbortController() };
+    this.running.set(jobId, call);
+    return {
+      signal: call.controller.signal,
+      stop: () => {
+        if (this.running.get(jobId) === call) this.running.delete(jobId);
+      },
+    };
   }
 
   /** Subscribes on its own connection (a subscribed connection can do nothing else). */
-  async listen(subscriber: Redis, prefix: string, onCancel: (jobIds: string[]) => void, logger: Logger): Promise<void> {
+  async listen(subscriber: Redis, prefix: string, logger: Logger): Promise<void> {
     subscriber.on('message', (_channel: string, body: string) => {
       let parsed: z.infer<typeof messageSchema>;
       try {
@@ -47,7 +68,6 @@ export class CancelledCalls {
         return;
       }
       this.add(parsed.jobs);
-      onCancel(parsed.jobs);
     });
     await subscriber.subscribe(cancelChannel(prefix));
   }
@@ -56,12 +76,12 @@ export class CancelledCalls {
    * Every `intervalMs`, one round trip reads the ended marks of the tasks with calls running
    * here; their calls are cancelled. Returns a function that stops polling.
    */
-  poll(redis: Redis, prefix: string, intervalMs: number, onCancel: (jobIds: string[]) => void, logger: Logger): () => void {
+  poll(redis: Redis, prefix: string, intervalMs: number, logger: Logger): () => void {
     let busy = false;
     const timer = setInterval(() => {
       if (busy || this.running.size === 0) return;
       busy = true;
-      const calls = [...this.running];
+      const calls = [...this.running].map(([jobId, call]): [string, string] => [jobId, call.taskId]);
       const tasks = [...new Set(calls.map(([, taskId]) => taskId))];
       const pipeline = redis.pipeline();
       for (const taskId of tasks) pipeline.exists(taskEndedKey(prefix, taskId));
@@ -70,9 +90,7 @@ export class CancelledCalls {
         .then((replies) => {
           const ended = new Set(tasks.filter((_, index) => replies?.[index]?.[1] === 1));
           const jobIds = calls.filter(([jobId, taskId]) => ended.has(taskId) && !this.has(jobId)).map(([jobId]) => jobId);
-          if (jobIds.length === 0) return;
-          this.add(jobIds);
-          onCancel(jobIds);
+          if (jobIds.length > 0) this.add(jobIds);
         })
         .catch((error: unknown) => logger.warn({ err: error }, 'cancel poll failed'))
         .finally(() => {

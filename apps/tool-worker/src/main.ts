@@ -109,9 +109,8 @@ const worker = new Worker<unknown, ToolCallResult>(
 worker.on('error', (error) => logger.error({ err: error }, 'worker error'));
 await worker.waitUntilReady();
 // A cancelled call running here sees its AbortSignal fire; later ones are answered without running.
-const cancelJobs = (jobIds: string[]) => jobIds.forEach((id) => worker.cancelJob(id, 'cancelled'));
-await cancelled.listen(subscriber, prefix, cancelJobs, logger);
-const stopCancelPoll = cancelled.poll(redis, prefix, config.VOLLEY_CANCEL_POLL_MS, cancelJobs, logger);
+await cancelled.listen(subscriber, prefix, logger);
+const stopCancelPoll = cancelled.poll(redis, prefix, config.VOLLEY_CANCEL_POLL_MS, logger);
 
 const registration = await registerWorker(
   redis,

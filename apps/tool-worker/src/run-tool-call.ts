@@ -36,7 +36,7 @@ export interface ToolCallRunnerDeps {
   /** Needed by calls that take resource locks. */
   locking?: LockingDeps;
   /** Calls cancelled before they reached this worker; calls running here are tracked for its poll. */
-  cancelled?: { has(jobId: string | undefined): boolean; track(jobId: string, taskId: string): () => void };
+  cancelled?: { has(jobId: string | undefined): boolean; track(jobId: string, taskId: string): { signal: AbortSignal; stop(): void } };
   /** The durable checks made before a call runs (its task ended, its fan-in already has it). */
   pickup?: PickupCheck;
   /** Needed by calls that may need a person's approval (see gateApproval). */
@@ -61,7 +61,8 @@ export function createToolCallProcessor(deps: ToolCallRunnerDeps) {
   const processCall = async (
     job: Job,
     token: string | undefined,
-    jobSignal: AbortSignal | undefined,
+    /** The job's own (BullMQ) and its cancel's. */
+    callSignals: AbortSignal[],
     data: ToolCallJobData,
     pickedUp: Promise<Pickup> | undefined,
   ): Promise<ToolCallResult> => {
@@ -145,7 +146,7 @@ export function createToolCallProcessor(deps: ToolCallRunnerDeps) {
         {
           timeoutMs: remainingTime(call, data, deps.defaultTimeoutMs),
           canRetry,
-          abort: [jobSignal, grant.lockAbort].filter((signal) => signal !== undefined),
+          abort: grant.lockAbort ? [...callSignals, grant.lockAbort] : callSignals,
           onOverrun: grant.onOverrun,
         },
       );
@@ -198,11 +199,11 @@ export function createToolCallProcessor(deps: ToolCallRunnerDeps) {
     }
     const data = parsedData.data;
     const pickedUp = deps.pickup?.check(job, data);
-    const stopTracking = deps.cancelled?.track(String(job.id), data.taskId);
+    const tracked = deps.cancelled?.track(String(job.id), data.taskId);
     try {
-      return await processCall(job, token, jobSignal, data, pickedUp);
+      return await processCall(job, token, [jobSignal, tracked?.signal].filter((signal) => signal !== undefined), data, pickedUp);
     } finally {
-      stopTracking?.();
+      tracked?.stop();
     }
   };
 

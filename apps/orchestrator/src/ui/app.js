@@ -69,6 +69,7 @@ function el(tag, attributes = {}, ...children) {
   return node;
 }
 
+const clip = (text, length) => (text.length > length ? `${text.slice(0, length - 1)}…` : text);
 const time = (ms) => (ms ? new Date(ms).toLocaleString() : '—');
 const duration = (ms) => (ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`);
 const statusChip = (status, testid) => el('span', { class: `status status-${status}`, testid }, status ?? '…');
@@ -252,7 +253,9 @@ function showTask(id) {
     const now = timeline.finished ? timeline.lastAt : serverNow();
     const start = task?.created_at ? Math.min(task.created_at, timeline.firstAt ?? task.created_at) : timeline.firstAt;
     const end = Math.max(now ?? 0, timeline.lastAt ?? 0, (start ?? 0) + 1);
-    status.textContent = timeline.status ?? task?.status ?? '…';
+    const waiting = !timeline.finished && [...timeline.turns.values()].some((turn) => [...turn.calls.values()].some(isPending));
+    // The stream says running; a task with a call waiting for a person is awaiting_approval, as GET shows it.
+    status.textContent = waiting ? 'awaiting_approval' : (timeline.status ?? task?.status ?? '…');
     status.className = `status status-${status.textContent}`;
     if (start === undefined) return;
     const span = end - start;
@@ -268,7 +271,7 @@ function showTask(id) {
         const to = turn.llm.finishedAt ?? now;
         const bar = el('div', { class: `seg seg-llm${turn.llm.error ? ' seg-failed' : ''}${turn.llm.finishedAt ? '' : ' live'}`, testid: 'llm-bar', 'data-turn': turn.index, title: `model call: ${duration(to - turn.llm.startedAt)}` });
         place(bar, turn.llm.startedAt, to);
-        row.track.replaceChildren(bar, el('span', { class: 'bar-note', style: '' }, duration(to - turn.llm.startedAt)));
+        row.track.replaceChildren(bar, el('span', { class: 'bar-note' }, duration(to - turn.llm.startedAt)));
         row.track.lastChild.style.left = `calc(${((to - start) / span) * 100}% + 4px)`;
         order.push(row.node);
       }
@@ -301,7 +304,7 @@ function showTask(id) {
     }
     if (rows.children.length !== order.length || order.some((node, index) => rows.children[index] !== node)) rows.replaceChildren(...order);
     const calls = [...timeline.turns.values()].reduce((sum, turn) => sum + turn.calls.size, 0);
-    summary.textContent = `${task?.model ?? ''} · created ${time(task?.created_at)} · ${timeline.turns.size} turn(s), ${calls} call(s) · ${duration(span)}${task?.output && timeline.finished ? ` · answer: ${task.output}` : ''}`;
+    summary.textContent = `${task?.model ?? ''} · created ${time(task?.created_at)} · ${timeline.turns.size} turn(s), ${calls} call(s) · ${duration(span)}${task?.output && timeline.finished ? ` · answer: ${clip(task.output, 140)}` : ''}`;
   }
 
   async function loadTask() {

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page, type Request } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,7 +9,8 @@ import { startCluster, type Api, type Cluster } from './support/cluster.ts';
 import { ask, callsFromQuestion } from './support/scripted-calls.ts';
 
 const APPROVAL_TOOLS = fileURLToPath(new URL('./fixtures/approval-tools.ts', import.meta.url));
-const SCREENSHOT = fileURLToPath(new URL('../../../docs/ui-timeline.png', import.meta.url));
+/** README's picture is refreshed with `VOLLEY_UI_SCREENSHOT=docs/ui-timeline.png`; otherwise the shot goes to a temporary file. */
+const SCREENSHOT = process.env.VOLLEY_UI_SCREENSHOT || join(tmpdir(), `volley-ui-timeline-${process.pid}.png`);
 /** Debian's chromium: the test fails (never skips) without it. */
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -135,7 +138,24 @@ describe('the timeline page', () => {
       expect(await left('w1')).toBeGreaterThanOrEqual((await right('g1')) - 1);
       expect((await api.get(`/v1/tasks/${id}`)).body.status).toBe('completed');
       await page.screenshot({ path: SCREENSHOT });
+      expect(statSync(SCREENSHOT).size).toBeGreaterThan(10_000);
       process.stdout.write(`timeline page: load ${Math.round(timings.pageLoadMs!)} ms, approve click → run bar ${Math.round(timings.approveToRunBarMs!)} ms\n`);
+    });
+
+    it('denies a waiting call with the reason typed in, and the task goes on without it', async () => {
+      const { body: created } = await api.post('/v1/tasks', ask([write('g2', 'guarded_write', 'rec-2', 0), quick('q2', 0)]));
+      await page.goto(`${cluster.api.baseUrl}/ui/#/tasks/${created.id}`);
+      const pending = page.locator('[data-testid="call-row"][data-call-id="g2"]');
+      await pending.getByTestId('deny').click();
+      await pending.getByTestId('deny-reason').fill('not this record');
+      await pending.getByTestId('deny-confirm').click();
+      await expect.poll(() => pending.getByTestId('decision').textContent()).toBe('denied: not this record');
+      await expect.poll(() => page.getByTestId('task-status').textContent(), { timeout: 15_000 }).toBe('completed');
+      expect(await pending.getAttribute('data-status')).toBe('failed');
+      expect(await page.locator('[data-testid="seg-run"][data-call-id="g2"]').count()).toBe(0);
+      const task = await api.get(`/v1/tasks/${created.id}`);
+      const denied = task.body.messages.find((message: any) => message.role === 'tool' && message.tool_call_id === 'g2');
+      expect(denied.content).toContain('not this record');
     });
 
     it('made no request to any other host, and sent the key on every API call once it was given', () => {

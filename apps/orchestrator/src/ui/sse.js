@@ -17,9 +17,11 @@ export async function readSse(url, { headers, signal, onEvent }) {
     const { value, done } = await reader.read();
     if (done) return;
     buffer += value;
-    const lines = buffer.split(/\r\n|\r|\n/);
-    // The last piece may be a line still arriving (a lone '\r' at the end may be half a '\r\n').
-    buffer = lines.pop();
+    // A '\r' at the end may be half a '\r\n': held back until the next chunk says.
+    const held = buffer.endsWith('\r') ? '\r' : '';
+    const lines = (held ? buffer.slice(0, -1) : buffer).split(/\r\n|\r|\n/);
+    // The last piece is a line still arriving.
+    buffer = lines.pop() + held;
     for (const line of lines) {
       if (line === '') {
         if (event.data.length > 0) onEvent({ id: event.id, event: event.event, data: event.data.join('\n') });

@@ -158,6 +158,39 @@ describe('the timeline page', () => {
       expect(denied.content).toContain('not this record');
     });
 
+    it('resumes the event stream after the last event it got when the connection ends early', async () => {
+      const { body: created } = await api.post('/v1/tasks', ask([quick('q3', 200), quick('q4', 0)]));
+      const eventsPath = `/v1/tasks/${created.id}/events`;
+      const resumedAfter: Array<string | undefined> = [];
+      let cutAt: string | undefined;
+      await page.route(`**${eventsPath}`, async (route) => {
+        if (cutAt === undefined) {
+          // The first connection gets the stream up to q3's start, then ends without task.finished.
+          const whole = await (await route.fetch()).text();
+          const blocks = whole.split('\n\n');
+          const cut = blocks.findIndex((block) => block.includes('event: tool_call.started') && block.includes('"q3"'));
+          const kept = blocks.slice(0, cut + 1);
+          cutAt = /^id: (.+)$/m.exec(kept.at(-1)!)![1];
+          return route.fulfill({ status: 200, headers: { 'content-type': 'text/event-stream' }, body: `${kept.join('\n\n')}\n\n` });
+        }
+        resumedAfter.push(route.request().headers()['last-event-id']);
+        return route.continue();
+      });
+      try {
+        await page.goto(`${cluster.api.baseUrl}/ui/#/tasks/${created.id}`);
+        await expect.poll(() => page.getByTestId('task-status').textContent(), { timeout: 15_000 }).toBe('completed');
+      } finally {
+        await page.unroute(`**${eventsPath}`);
+      }
+      expect(cutAt).toMatch(/^\d+-\d+$/);
+      expect(resumedAfter).toEqual([cutAt]);
+      // Nothing lost, nothing twice: one row per call, both finished, both turns' model bars.
+      expect(await page.getByTestId('call-row').count()).toBe(2);
+      for (const call of ['q3', 'q4']) expect(await page.locator(`[data-testid="call-row"][data-call-id="${call}"]`).getAttribute('data-status')).toBe('succeeded');
+      expect(await page.getByTestId('llm-bar').count()).toBe(2);
+      expect(await page.locator('[data-testid="seg-run"][data-call-id="q3"]').count()).toBe(1);
+    });
+
     it('made no request to any other host, and sent the key on every API call once it was given', () => {
       const origin = new URL(cluster.api.baseUrl).origin;
       expect(requests.length).toBeGreaterThan(5);

@@ -21,6 +21,7 @@ import { registerToolRoutes } from './routes/tools.ts';
 import type { CreateTaskDeps } from './tasks/create-task.ts';
 import type { EventStreamDeps } from './events/event-streams.ts';
 import { registerTaskEventRoutes } from './routes/task-events.ts';
+import { registerUiRoutes, UI_ROUTES } from './routes/ui.ts';
 
 export type AppDeps = CreateTaskDeps &
   RunToolCallsDeps & {
@@ -65,7 +66,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   // Ahead of authentication and the rate limit, which asks Redis: while it does not answer,
   // requests are refused before anything waits on it (the probes are let through).
   registerRedisGate(app, deps.redisGate);
-  registerSecurity(app, deps.security, deps.logger, { basicAuthUnder: QUEUE_DASHBOARD_PATH });
+  registerSecurity(app, deps.security, deps.logger, { basicAuthUnder: QUEUE_DASHBOARD_PATH, publicRoutes: UI_ROUTES });
   limitBodiesInFlight(app, { maxBytes: deps.bodyBytesInFlight, bodyLimitBytes: deps.bodyLimitBytes });
   app.setErrorHandler(createErrorHandler(deps.logger, deps.redisGate));
   app.setNotFoundHandler((request, reply) =>
@@ -80,5 +81,6 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   registerToolCallRoutes(app, deps);
   registerApprovalRoutes(app, deps);
   registerQueueDashboard(app, deps);
+  registerUiRoutes(app);
   return app;
 }

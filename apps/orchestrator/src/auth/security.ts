@@ -35,6 +35,11 @@ export interface SecurityOptions {
    * Basic auth, and their 401 asks for Basic credentials, so a browser prompts for them.
    */
   basicAuthUnder?: string;
+  /**
+   * More routes anyone may open, matched exactly by their route pattern (not a prefix): pages
+   * that hold no data (the timeline page's files), whose API calls carry the key themselves.
+   */
+  publicRoutes?: readonly string[];
 }
 
 /** Routes anyone may call: probes and the Prometheus scrape must work without a key. */
@@ -76,10 +81,11 @@ export function createSecurity(config: SecurityEnv, deps: { redis: Redis; prefix
  */
 export function registerSecurity(app: FastifyInstance, security: Security, logger: Logger, options: SecurityOptions = {}): void {
   app.decorateRequest('caller', null as unknown as Caller);
+  const publicRoutes = new Set([...PUBLIC_ROUTES, ...(options.publicRoutes ?? [])]);
   app.addHook('onRequest', async (request, reply) => {
     request.caller = ANONYMOUS_CALLER;
     const route = request.routeOptions.url ?? '';
-    if (!security.keyring || PUBLIC_ROUTES.has(route)) return;
+    if (!security.keyring || publicRoutes.has(route)) return;
     // By the matched route, not the raw path: only the dashboard's own routes take Basic.
     const basic = options.basicAuthUnder !== undefined && isUnder(route, options.basicAuthUnder);
     const presented = presentedKey(request.headers, { basic });

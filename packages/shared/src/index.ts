@@ -44,7 +44,7 @@ export {
   callResultKey,
   lockPlanKey,
 } from './queue/names.ts';
-export { toolCallJobDataSchema, toolCallResultSchema, callErrorSchema, failedResult, approvalRuleSchema } from './queue/tool-call-job.ts';
+export { toolCallJobDataSchema, toolCallResultSchema, callErrorSchema, failedResult, approvalRuleSchema, TENANT_NAME_PATTERN } from './queue/tool-call-job.ts';
 export type { ToolCallJobData, ToolCallResult, CallError, ApprovalRule } from './queue/tool-call-job.ts';
 export { Approvals, approvalRecordSchema, taskApprovalsKey } from './approvals/approvals.ts';
 export type { ApprovalRecord, ApprovalDecision, DecideOutcome } from './approvals/approvals.ts';

@@ -1,4 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { TENANT_NAME_PATTERN } from '@volley/shared';
 
 /** One API key and the tenant it acts for. */
 export interface ApiKeyEntry {
@@ -6,7 +7,6 @@ export interface ApiKeyEntry {
   tenant: string;
 }
 
-export const TENANT_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 /** Shorter keys can be guessed; `openssl rand -hex 32` makes a good one. */
 const MIN_KEY_LENGTH = 16;
 /** Printable ASCII without spaces; ',' separates pairs and '#' starts a comment. */

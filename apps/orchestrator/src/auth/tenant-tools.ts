@@ -1,5 +1,4 @@
-import { TOOL_NAME_PATTERN } from '@volley/shared';
-import { TENANT_NAME_PATTERN } from './api-keys.ts';
+import { TENANT_NAME_PATTERN, TOOL_NAME_PATTERN } from '@volley/shared';
 
 /**
  * Which tools each tenant may use: a tenant that is absent, or mapped to null (`*`), may use

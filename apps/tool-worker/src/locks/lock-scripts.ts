@@ -36,6 +36,14 @@ local function holding(held)
   local bar = string.find(held, '|[^|]*$')
   return string.sub(held, 1, bar - 1), tonumber(string.sub(held, bar + 1))
 end
+-- Whether this run (holder) still holds every resource named in ARGV from index 'from' on.
+local function holdsAll(ticket, holder, from)
+  for i = from, #ARGV do
+    local held = redis.call('HGET', hkey(ARGV[i]), ticket)
+    if not held or holding(held) ~= holder then return false end
+  end
+  return true
+end
 -- In line on r: its job runs, or it holds r under a lease that has not lapsed.
 local function alive(r, ticket, now)
   if jobAlive(ticket) then return true end
@@ -140,10 +148,7 @@ return result
  */
 export const RENEW_SCRIPT = `${COMMON}
 local ticket, holder = ARGV[2], ARGV[3]
-for i = 5, #ARGV do
-  local held = redis.call('HGET', hkey(ARGV[i]), ticket)
-  if not held or holding(held) ~= holder then return 0 end
-end
+if not holdsAll(ticket, holder, 5) then return 0 end
 for i = 5, #ARGV do
   redis.call('HSET', hkey(ARGV[i]), ticket, holder .. '|' .. ARGV[4])
   keep(ARGV[i])
@@ -158,10 +163,7 @@ return 1
  */
 export const RECORD_SCRIPT = `${COMMON}
 local ticket, holder = ARGV[2], ARGV[3]
-for i = 7, #ARGV do
-  local held = redis.call('HGET', hkey(ARGV[i]), ticket)
-  if not held or holding(held) ~= holder then return 0 end
-end
+if not holdsAll(ticket, holder, 7) then return 0 end
 redis.call('SET', ARGV[4], ARGV[5], 'EX', ARGV[6])
 return 1
 `;
@@ -178,12 +180,7 @@ return 1
  */
 export const RELEASE_SCRIPT = `${COMMON}
 local ticket, holder, keepPlace, now = ARGV[2], ARGV[3], ARGV[4] == '1', tonumber(ARGV[5])
-if holder ~= '*' then
-  for i = 6, #ARGV do
-    local held = redis.call('HGET', hkey(ARGV[i]), ticket)
-    if not held or holding(held) ~= holder then return {} end
-  end
-end
+if holder ~= '*' and not holdsAll(ticket, holder, 6) then return {} end
 local wake, seen = {}, {}
 for i = 6, #ARGV do
   local r = ARGV[i]

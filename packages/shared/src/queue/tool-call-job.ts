@@ -1,5 +1,8 @@
 import { z } from 'zod';
 
+/** What a tenant may be called (API key config checks it; job data carries it). */
+export const TENANT_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
 /**
  * A task's rule on which calls need approval beyond what their tools declare: every call with
  * side effects, every call, or the calls to these tools.
@@ -22,7 +25,7 @@ export const toolCallJobDataSchema = z.object({
    * The tenant the call acts for (absent when auth is off): its resource lock keys are the
    * tenant's own, and the tool sees it as `ctx.tenant`. A tenant name, so never holding '/'.
    */
-  tenant: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/).optional(),
+  tenant: z.string().regex(TENANT_NAME_PATTERN).optional(),
   /** W3C trace context of the turn's fan-out span: the call's spans are its children. */
   trace: z.record(z.string(), z.string()).optional(),
   /**

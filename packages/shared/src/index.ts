@@ -13,6 +13,7 @@ export {
   chatMessageSchema,
   openAIToolSchema,
   jsonSchemaObjectSchema,
+  tokenUsageSchema,
 } from './openai-wire.ts';
 export type {
   ToolCall,

@@ -43,7 +43,7 @@ export interface SecurityOptions {
 }
 
 /** Routes anyone may call: probes and the Prometheus scrape must work without a key. */
-const PUBLIC_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
+export const PUBLIC_ROUTES: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics']);
 
 /** Builds the security policy and says in the log what it is (auth off is a warning). */
 export function createSecurity(config: SecurityEnv, deps: { redis: Redis; prefix: string; logger: Logger }): Security {

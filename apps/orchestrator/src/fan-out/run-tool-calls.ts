@@ -14,12 +14,11 @@ import {
   type Logger,
   type ToolCallJobData,
   type ToolCallResult,
-  type ToolMessage,
 } from '@volley/shared';
 import { Job, type QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import type { CallRecord } from '../tasks/task-record.ts';
+import { callRecordSchema } from '../tasks/task-record.ts';
 import type { ToolCatalog } from '../tools/tool-catalog.ts';
 import { finishedCallRecord } from './call-record.ts';
 import type { FanInWaiters } from './fan-in-waiters.ts';
@@ -37,6 +36,14 @@ export const toolCallsBodySchema = z.strictObject({
   approved: z.array(z.string()).max(1024).optional(),
 });
 export type ToolCallsBody = z.infer<typeof toolCallsBodySchema>;
+
+export const toolCallsAnswerSchema = z.object({
+  messages: z
+    .array(z.object({ role: z.literal('tool'), tool_call_id: z.string(), content: z.string() }))
+    .describe('One tool message per call, in `tool_calls` order, ready to append to the transcript; a call that failed is an error message.'),
+  calls: z.array(callRecordSchema),
+});
+export type ToolCallsAnswer = z.infer<typeof toolCallsAnswerSchema>;
 
 export interface RunToolCallsDeps {
   catalog: ToolCatalog;
@@ -74,7 +81,7 @@ export async function runToolCalls(
   tenant: string | null = null,
   /** Told just before the calls go on the queues (nothing was enqueued when it was not called). */
   beforeEnqueue: () => void = () => undefined,
-): Promise<{ messages: ToolMessage[]; calls: CallRecord[] }> {
+): Promise<ToolCallsAnswer> {
   const calls = body.message.tool_calls ?? [];
   if (calls.length === 0) throw new VolleyError('no_tool_calls', 'message.tool_calls must hold at least one tool call');
   if (calls.length > deps.limits.maxToolCalls) {

@@ -70,6 +70,7 @@ export function registerApiDocs(app: FastifyInstance, options: ApiDocsOptions): 
         securitySchemes: {
           bearer: { type: 'http', scheme: 'bearer', description: 'An API key of `VOLLEY_API_KEYS` (needed only when keys are configured).' },
           apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key', description: 'The same key in `x-api-key`.' },
+          basic: { type: 'http', scheme: 'basic', description: 'The queue dashboard only: any user name, the API key as the password (so a browser can log in).' },
         },
       },
       security: [{ bearer: [] }, { apiKey: [] }],
@@ -91,15 +92,18 @@ export function registerApiDocs(app: FastifyInstance, options: ApiDocsOptions): 
           tags: ['operations'],
           operationId: 'getOpenApiDocument',
           summary: 'This document',
-          response: { 200: z.looseObject({ openapi: z.string(), info: z.looseObject({}), paths: z.looseObject({}) }).describe('OpenAPI 3.1'), ...errorResponses({}, { auth: false }) },
+          response: {
+            200: z
+              .looseObject({ openapi: z.string(), info: z.looseObject({}), paths: z.looseObject({}) })
+              .describe('OpenAPI 3.1')
+              .meta({ examples: [{ openapi: '3.1.0', info: { title: 'Volley', version: options.version }, paths: {} }] }),
+            ...errorResponses({}, { auth: false }),
+          },
         },
       },
       async () => docs.swagger(),
     );
-    // Swagger UI hides its routes from the document; the page itself is one to list.
-    docs.addHook('onRoute', (route: RouteOptions) => {
-      if (route.url === DOCS_PATH) route.schema = { ...docsPageSchema, ...(route.schema as FastifySchema) , hide: false };
-    });
+    listHiddenPage(docs, DOCS_PATH, docsPageSchema);
     await docs.register(fastifySwaggerUi, {
       routePrefix: DOCS_PATH,
       staticCSP: CONTENT_SECURITY_POLICY,
@@ -110,6 +114,17 @@ export function registerApiDocs(app: FastifyInstance, options: ApiDocsOptions): 
 }
 
 type OpenApiDocument = ReturnType<SwaggerTransformObject>;
+
+/**
+ * A plugin that serves a page (Swagger UI, bull-board) hides all its routes from the document;
+ * the page itself is one to list, with `schema`, while its files and internal API stay out.
+ * Call it on the scope the plugin is registered in, before registering it.
+ */
+export function listHiddenPage(scope: FastifyInstance, url: string, schema: FastifySchema): void {
+  scope.addHook('onRoute', (route: RouteOptions) => {
+    if (route.url === url && String(route.method).toUpperCase() === 'GET') route.schema = { ...route.schema, ...schema, hide: false };
+  });
+}
 
 const docsPageSchema: FastifySchema = {
   tags: ['operations'],

@@ -1,4 +1,5 @@
-import type { ApprovalRule, CallError, ChatMessage, ReservedSpan, TokenUsage } from '@volley/shared';
+import type { ApprovalRule, CallError, ChatMessage, OpenAITool, ReservedSpan, TokenUsage, ToolCall } from '@volley/shared';
+import type { ModelOptions } from './model-options.ts';
 
 /** `awaiting_approval` is never stored: a read shows it while a call of the running turn waits for a decision. */
 export type TaskStatus = 'queued' | 'running' | 'awaiting_approval' | 'completed' | 'failed' | 'cancelled';
@@ -22,7 +23,7 @@ export interface CallRecord {
 
 export interface TurnRecord {
   index: number;
-  llm: { started_at: number; finished_at: number; usage: TokenUsage; tool_call_count: number };
+  llm: { started_at: number; finished_at: number; usage: TokenUsage; tool_call_count: number; finish_reason?: string | null };
   tool_calls: CallRecord[];
   gathered_at?: number;
   /** The turn's fan-out span, emitted when its results are gathered. */
@@ -49,10 +50,17 @@ export interface TaskRecord {
   /** The whole task's time limit, if it has one; at `deadline_at` it ends `failed` with `task_timeout`. */
   timeout_ms?: number;
   deadline_at?: number;
+  /** Functions the caller runs itself, offered to the model beside the cluster's tools. */
+  client_tools?: OpenAITool[];
+  model_options?: ModelOptions;
+  /** Which API's request made the task, when not `POST /v1/tasks` (see `TaskOrigin`). */
+  origin?: TaskOrigin;
   messages: ChatMessage[];
   turns: TurnRecord[];
   usage: TokenUsage & { llm_calls: number; tool_calls: number };
   output: string | null;
+  /** The last answer's calls of client tools: the task ended for the caller to run them. */
+  client_tool_calls?: ToolCall[];
   error?: CallError;
   /** The task's trace in OpenTelemetry (null when tracing is off): search it in Jaeger. */
   trace_id: string | null;
@@ -61,3 +69,14 @@ export interface TaskRecord {
 }
 
 export const TERMINAL_STATUSES: ReadonlySet<TaskStatus> = new Set(['completed', 'failed', 'cancelled']);
+
+/**
+ * A task made by an OpenAI-compatible route: `messages` opens with the request's
+ * `input_messages` (the first of them the `instructions` when `instructions` is set); what
+ * follows is the task's own.
+ */
+export interface TaskOrigin {
+  api: 'chat.completions' | 'responses';
+  input_messages: number;
+  instructions?: boolean;
+}

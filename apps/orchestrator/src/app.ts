@@ -15,6 +15,7 @@ import { ClientCallHistory } from './openai/client-call-history.ts';
 import { answerErrorsInOpenAIShape } from './openai/openai-error-shape.ts';
 import { registerApprovalRoutes } from './routes/approvals.ts';
 import { registerChatCompletionRoutes } from './routes/chat-completions.ts';
+import { registerResponsesRoutes } from './routes/responses.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerMetricsRoute } from './routes/metrics.ts';
 import { registerTaskListRoutes } from './routes/task-list.ts';
@@ -87,6 +88,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   void app.register(async (openAI) => {
     answerErrorsInOpenAIShape(openAI);
     registerChatCompletionRoutes(openAI, { ...deps, history });
+    registerResponsesRoutes(openAI, { ...deps, history });
   });
   registerQueueDashboard(app, deps);
   registerUiRoutes(app);

@@ -28,6 +28,8 @@ export interface DoorRequest {
   parallel_tool_calls?: boolean | undefined;
   model_options: ModelOptions;
   metadata?: Record<string, string> | undefined;
+  /** The task whose conversation `messages` continue. */
+  previousTask?: string | undefined;
 }
 
 /**
@@ -47,7 +49,12 @@ export async function startDoorTask(deps: DoorDeps, request: FastifyRequest, doo
     ...(Object.keys(door.model_options).length > 0 ? { model_options: door.model_options } : {}),
     ...(door.metadata === undefined ? {} : { metadata: door.metadata }),
   };
-  const origin: TaskOrigin = { api: door.api, input_messages: messages.length, ...(door.instructions === undefined ? {} : { instructions: true }) };
+  const origin: TaskOrigin = {
+    api: door.api,
+    input_messages: messages.length,
+    ...(door.instructions === undefined ? {} : { instructions: true }),
+    ...(door.previousTask === undefined ? {} : { previous_task: door.previousTask }),
+  };
   return createTask(deps, body, request.traceContext, request.caller, { origin });
 }
 

@@ -79,4 +79,6 @@ export interface TaskOrigin {
   api: 'chat.completions' | 'responses';
   input_messages: number;
   instructions?: boolean;
+  /** The task whose conversation this one continues (`previous_response_id`). */
+  previous_task?: string;
 }

@@ -145,6 +145,38 @@ describe('POST /v1/chat/completions with the openai SDK', () => {
     expect(body).toEqual({ error: { message: expect.any(String), type: 'authentication_error', param: null, code: 'unauthorized' } });
   });
 
+  it('cancels the task when the client goes away before the answer, streamed or not', async () => {
+    const cancelledAfter = async (id: string) => {
+      let record: any;
+      for (let tries = 0; tries < 50 && record?.status !== 'cancelled'; tries += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        record = await task(id);
+      }
+      return record;
+    };
+    const { data: stream, response } = await openai.chat.completions
+      .create({ model: 'scripted', messages: [{ role: 'user', content: 'slow, streamed' }], stream: true })
+      .withResponse();
+    for await (const chunk of stream) {
+      expect(chunk.choices[0]!.delta.role).toBe('assistant');
+      break;
+    }
+    const streamed = await cancelledAfter(response.headers.get('x-volley-task-id')!);
+    expect(streamed).toMatchObject({ status: 'cancelled', error: { code: 'cancelled' } });
+
+    // Found by its metadata, which the route keeps on the task: the aborted request never saw its headers.
+    const probe = randomBytes(8).toString('hex');
+    const leaving = new AbortController();
+    const pending = openai.chat.completions.create({ model: 'scripted', messages: [{ role: 'user', content: 'slow' }], metadata: { probe } }, { signal: leaving.signal }).catch((error: unknown) => error);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    leaving.abort();
+    expect(await pending).toBeInstanceOf(OpenAI.APIUserAbortError);
+    const listed = (await cluster.api.withHeaders({ authorization: `Bearer ${KEY}` }).get(`/v1/tasks?metadata.probe=${probe}`)).body.tasks as Array<{ id: string }>;
+    expect(listed).toHaveLength(1);
+    const started = listed[0]!;
+    expect(await cancelledAfter(started.id)).toMatchObject({ status: 'cancelled' });
+  });
+
   it('answers a task that failed with its error: the upstream model failing is a 502', async () => {
     cluster.model.failNext(3, 500);
     const error = await openai.chat.completions.create({ model: 'scripted', messages: [{ role: 'user', content: 'hi' }] }).catch((caught: unknown) => caught);

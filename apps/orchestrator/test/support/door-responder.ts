@@ -12,7 +12,7 @@ export const LOCAL_LOOKUP = {
  * "weather" calls the cluster's `get_weather` twice in one answer, with a line of text before;
  * "lookup" calls `local_lookup` (the client's), and `get_weather` with it when offered; with the
  * results in, it answers with each tool's name and result, in the order the calls were made.
- * Anything else is echoed back.
+ * "slow" naps for 10 s on the cluster. Anything else is echoed back.
  */
 export const doorResponder: Responder = (request) => {
   const turn = messagesSinceLastUser(request.messages);
@@ -32,6 +32,7 @@ export const doorResponder: Responder = (request) => {
       ],
     };
   }
+  if (/slow/i.test(question)) return { content: null, tool_calls: [{ name: 'nap', arguments: { ms: 10_000 } }] };
   if (/lookup/i.test(question)) {
     return {
       content: null,

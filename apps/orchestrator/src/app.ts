@@ -14,7 +14,11 @@ import { registerRedisGate, type RedisGate } from './http/redis-gate.ts';
 import { useZodSchemas } from './http/schema-compilers.ts';
 import { traceRequests } from './http/trace-requests.ts';
 import { measureRequests } from './metrics/http-metrics.ts';
+import { ClientCallHistory } from './openai/client-call-history.ts';
+import { answerErrorsInOpenAIShape } from './openai/openai-error-shape.ts';
 import { registerApprovalRoutes } from './routes/approvals.ts';
+import { registerChatCompletionRoutes } from './routes/chat-completions.ts';
+import { registerResponsesRoutes } from './routes/responses.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerMetricsRoute } from './routes/metrics.ts';
 import { registerTaskListRoutes } from './routes/task-list.ts';
@@ -88,6 +92,12 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     registerTaskEventRoutes(api, { ...deps.eventStreams, store: deps.store });
     registerToolCallRoutes(api, deps);
     registerApprovalRoutes(api, deps);
+    const history = new ClientCallHistory({ redis: deps.redis, store: deps.store, prefix: deps.fanOut.prefix });
+    await api.register(async (openAI) => {
+      answerErrorsInOpenAIShape(openAI);
+      registerChatCompletionRoutes(openAI, { ...deps, history });
+      registerResponsesRoutes(openAI, { ...deps, history });
+    });
     registerQueueDashboard(api, deps);
     registerUiRoutes(api);
   });

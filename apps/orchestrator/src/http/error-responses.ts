@@ -21,6 +21,12 @@ export interface ErrorResponseOptions {
    * @defaultValue false
    */
   body?: boolean;
+  /**
+   * The error body's schema for a status and its codes: a route that answers errors in another
+   * shape (the OpenAI-compatible ones) documents that shape.
+   * @defaultValue errorBodySchema
+   */
+  bodyOf?: (codes: readonly [ErrorCode, ...ErrorCode[]]) => z.ZodType;
 }
 
 const BODY_ERRORS: ErrorStatuses = { 400: ['invalid_json', 'invalid_request'], 413: ['payload_too_large'], 415: ['unsupported_media_type'], 503: ['overloaded'] };
@@ -54,7 +60,7 @@ export function errorResponses(own: ErrorStatuses, options: ErrorResponseOptions
   for (const [status, codes] of [...byStatus].sort(([a], [b]) => a - b)) {
     const [first, ...rest] = [...codes];
     if (first === undefined) continue;
-    responses[status] = errorBodySchema([first, ...rest]).describe(`${STATUS_CODES[status]}: ${[first, ...rest].map((code) => `\`${code}\``).join(', ')}`);
+    responses[status] = (options.bodyOf ?? errorBodySchema)([first, ...rest]).describe(`${STATUS_CODES[status]}: ${[first, ...rest].map((code) => `\`${code}\``).join(', ')}`);
   }
   return responses;
 }

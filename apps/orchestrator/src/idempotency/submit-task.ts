@@ -16,7 +16,7 @@ export async function submitTask(
   body: CreateTaskBody,
   request: Pick<FastifyRequest, 'idempotency' | 'traceContext' | 'caller'>,
 ): Promise<{ task: TaskRecord; replayed: boolean }> {
-  const create = (id?: string) => createTask(deps, body, request.traceContext, request.caller, id);
+  const create = (id?: string) => createTask(deps, body, request.traceContext, request.caller, id === undefined ? {} : { id });
   if (request.idempotency === undefined) return { task: await create(), replayed: false };
   const { key, fingerprint } = request.idempotency;
   return submitTaskOnce(

@@ -1,7 +1,7 @@
 import { Approvals } from '@volley/shared';
-import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { abortOnClose } from '../http/abort-on-close.ts';
 import { z } from 'zod';
 import { pendingApprovalSchema, withPendingApprovals } from '../approvals/pending-approvals.ts';
 import { errorResponses } from '../http/error-responses.ts';
@@ -110,12 +110,4 @@ export function registerTaskRoutes(app: FastifyInstance, deps: CreateTaskDeps & 
       return { id: cancelled.id, status: cancelled.status };
     },
   );
-}
-
-/** Aborts when the client goes away before its answer, so a waiting request lets go of its reader. */
-function abortOnClose(response: ServerResponse): AbortSignal {
-  const controller = new AbortController();
-  // The response's close, not the request's: a request closes once its (empty) body was read.
-  response.once('close', () => controller.abort());
-  return controller.signal;
 }

@@ -1,5 +1,6 @@
-import { approvalRuleSchema, callErrorSchema, chatMessageSchema, reservedSpanSchema, tokenUsageSchema } from '@volley/shared';
+import { approvalRuleSchema, callErrorSchema, chatMessageSchema, openAIToolSchema, reservedSpanSchema, tokenUsageSchema, toolCallSchema } from '@volley/shared';
 import { z } from 'zod';
+import { modelOptionsSchema } from './model-options.ts';
 import { metadataSchema } from './task-metadata.ts';
 
 /**
@@ -33,12 +34,31 @@ export type CallRecord = z.infer<typeof callRecordSchema>;
 
 export const turnRecordSchema = z.object({
   index: z.number().int(),
-  llm: z.object({ started_at: z.number(), finished_at: z.number(), usage: tokenUsageSchema, tool_call_count: z.number().int() }),
+  llm: z.object({
+    started_at: z.number(),
+    finished_at: z.number(),
+    usage: tokenUsageSchema,
+    tool_call_count: z.number().int(),
+    finish_reason: z.string().nullable().optional(),
+  }),
   tool_calls: z.array(callRecordSchema),
   gathered_at: z.number().optional(),
   fan_out_span: reservedSpanSchema.optional().describe("The turn's fan-out span, emitted when its results are gathered."),
 }).meta({ id: 'TurnRecord' });
 export type TurnRecord = z.infer<typeof turnRecordSchema>;
+
+/**
+ * A task made by an OpenAI-compatible route: `messages` opens with the request's
+ * `input_messages` (the first of them the `instructions` when `instructions` is set); what
+ * follows is the task's own.
+ */
+export const taskOriginSchema = z.object({
+  api: z.enum(['chat.completions', 'responses']),
+  input_messages: z.number().int(),
+  instructions: z.boolean().optional(),
+  previous_task: z.string().optional().describe('The task whose conversation this one continues (`previous_response_id`).'),
+});
+export type TaskOrigin = z.infer<typeof taskOriginSchema>;
 
 export const taskRecordSchema = z.object({
   id: z.string(),
@@ -55,10 +75,14 @@ export const taskRecordSchema = z.object({
   require_approval: approvalRuleSchema.optional().describe("Which calls need a person's approval beyond what their tools declare."),
   timeout_ms: z.number().int().optional().describe("The whole task's time limit, if it has one; at `deadline_at` it ends `failed` with `task_timeout`."),
   deadline_at: z.number().optional(),
+  client_tools: z.array(openAIToolSchema).optional().describe("Functions the caller runs itself, offered to the model beside the cluster's tools."),
+  model_options: modelOptionsSchema.optional(),
+  origin: taskOriginSchema.optional().describe('Which API\'s request made the task, when not `POST /v1/tasks`.'),
   messages: z.array(chatMessageSchema),
   turns: z.array(turnRecordSchema),
   usage: tokenUsageSchema.extend({ llm_calls: z.number().int(), tool_calls: z.number().int() }),
   output: z.string().nullable(),
+  client_tool_calls: z.array(toolCallSchema).optional().describe("The last answer's calls of client tools: the task ended for the caller to run them."),
   error: callErrorSchema.optional(),
   trace_id: z.string().nullable().describe("The task's trace in OpenTelemetry (null when tracing is off): search it in Jaeger."),
   task_span: reservedSpanSchema.nullable().describe("The task's own span, emitted when the task ends; every step's spans are its children."),

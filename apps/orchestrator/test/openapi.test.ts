@@ -240,6 +240,22 @@ describe('the OpenAPI document', () => {
         expect(answer.status).toBeGreaterThanOrEqual(400);
         check(method, url, answer.status, answer.body);
       }
+      const question = `calls:${JSON.stringify([{ id: 'w', name: 'nap', arguments: { ms: 1 } }])}`;
+      const completion = await acme.post('/v1/chat/completions', { model: 'scripted', messages: [{ role: 'user', content: question }] });
+      check('POST', '/v1/chat/completions', completion.status, completion.body);
+      expect(completion.body.object).toBe('chat.completion');
+      const response = await acme.post('/v1/responses', { model: 'scripted', input: question });
+      check('POST', '/v1/responses', response.status, response.body);
+      expect(response.body.status).toBe('completed');
+      const again = await acme.get(`/v1/responses/${response.body.id}`);
+      check('GET', '/v1/responses/:id', again.status, again.body);
+      const missing = await acme.get('/v1/responses/resp_nope');
+      check('GET', '/v1/responses/:id', missing.status, missing.body);
+      expect(missing.body.error).toMatchObject({ code: 'response_not_found', type: 'not_found_error' });
+      const refusedDoor = await acme.post('/v1/chat/completions', { model: 'scripted', messages: [] });
+      check('POST', '/v1/chat/completions', refusedDoor.status, refusedDoor.body);
+      expect(refusedDoor.body.error).toMatchObject({ code: 'invalid_request', type: 'invalid_request_error' });
+
       const health = await cluster.api.get('/readyz');
       check('GET', '/readyz', health.status, health.body);
 

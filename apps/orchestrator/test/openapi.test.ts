@@ -3,8 +3,10 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import { DEFAULT_PREFIX, Metrics, TURN_QUEUE } from '@volley/shared';
 import { QueueEvents } from 'bullmq';
 import type { FastifyInstance, RouteOptions } from 'fastify';
+import { existsSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
+import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { buildApp } from '../src/app.ts';
@@ -20,6 +22,8 @@ import { assistant, ask, call, callsFromQuestion } from './support/scripted-call
 import { readSse } from './support/sse.ts';
 
 const KEY = `vk_${randomBytes(24).toString('hex')}`;
+/** Debian's chromium, as `ui.test.ts` drives it: the page test fails (never skips) without it. */
+const CHROMIUM = '/usr/bin/chromium';
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'] as const;
 
 type Operation = {
@@ -291,6 +295,28 @@ describe('the OpenAPI document', () => {
       const spec = await fetch(`${base}/docs/json`);
       expect(spec.status).toBe(200);
       expect(await spec.json()).toEqual(document);
+    });
+
+    it('renders every operation in a browser, asking no other host and breaking no policy', async () => {
+      expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)`).toBe(true);
+      const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
+      try {
+        const page = await browser.newPage();
+        const problems: string[] = [];
+        const hosts = new Set<string>();
+        page.on('console', (message) => {
+          if (message.type() === 'error') problems.push(message.text());
+        });
+        page.on('request', (request) => hosts.add(new URL(request.url()).origin));
+        await page.goto(`${cluster.api.baseUrl}/docs`);
+        await page.waitForSelector('.opblock', { timeout: 20_000 });
+        const operations = Object.values(document.paths).reduce((sum, item) => sum + Object.keys(item).length, 0);
+        expect(await page.locator('.opblock').count()).toBe(operations);
+        expect(problems).toEqual([]);
+        expect([...hosts]).toEqual([cluster.api.baseUrl]);
+      } finally {
+        await browser.close();
+      }
     });
   });
 });

@@ -29,16 +29,18 @@ export const DOCS_ROUTES: readonly string[] = [
 
 /**
  * Swagger UI's own policy without its allowances for other hosts (https: fonts and styles, the
- * online validator): the page loads nothing but this origin.
+ * online validator): the page loads nothing but this origin. Inline styles are let through (some
+ * of its components set one); scripts are this origin's files only.
  */
 const CONTENT_SECURITY_POLICY =
-  "default-src 'self'; base-uri 'self'; font-src 'self' data:; frame-ancestors 'self'; img-src 'self' data:; object-src 'none'; script-src 'self'; script-src-attr 'none'; style-src 'self'; connect-src 'self'";
+  "default-src 'self'; base-uri 'self'; font-src 'self' data:; frame-ancestors 'self'; img-src 'self' data:; object-src 'none'; script-src 'self'; script-src-attr 'none'; style-src 'self' 'unsafe-inline'; connect-src 'self'";
 
 const TAGS = [
   { name: 'tasks', description: 'Agent tasks: the model ⇄ tools loop, run on the cluster.' },
   { name: 'tool-calls', description: 'One fan-out of tool calls, without a model.' },
   { name: 'tools', description: 'The tools live workers serve.' },
   { name: 'approvals', description: "Calls waiting for a person's decision." },
+  { name: 'openai', description: 'OpenAI-compatible routes: Chat Completions and Responses over the same tasks.' },
   { name: 'operations', description: 'Probes, metrics, the pages.' },
 ];
 

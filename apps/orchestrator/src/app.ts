@@ -17,6 +17,7 @@ import { registerApprovalRoutes } from './routes/approvals.ts';
 import { registerChatCompletionRoutes } from './routes/chat-completions.ts';
 import { registerResponsesRoutes } from './routes/responses.ts';
 import { registerHealthRoutes } from './routes/health.ts';
+import { registerMcpRoutes } from './routes/mcp.ts';
 import { registerMetricsRoute } from './routes/metrics.ts';
 import { registerTaskListRoutes } from './routes/task-list.ts';
 import { registerTaskRoutes } from './routes/tasks.ts';
@@ -90,6 +91,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     registerChatCompletionRoutes(openAI, { ...deps, history });
     registerResponsesRoutes(openAI, { ...deps, history });
   });
+  registerMcpRoutes(app, deps);
   registerQueueDashboard(app, deps);
   registerUiRoutes(app);
   return app;

@@ -1,0 +1,243 @@
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { ErrorCode, McpError, type CallToolResult, type Progress } from '@modelcontextprotocol/sdk/types.js';
+import { waitFor } from '@volley/shared/testing';
+import type { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { STATEFUL_TOOLS, startCluster, TEST_TOOLS, type Cluster } from './support/cluster.ts';
+import { workerTotal } from './support/worker-metrics.ts';
+
+const EVENT_TOOLS = fileURLToPath(new URL('./fixtures/event-tools.ts', import.meta.url));
+const newKey = () => `vk_${randomBytes(24).toString('hex')}`;
+const KEYS = { acme: newKey(), globex: newKey() };
+/** globex may use two tools; acme, named nowhere, every tool. */
+const GLOBEX_TOOLS = ['get_weather', 'nap'];
+
+type Nap = { label: string | null; started: number; finished: number; worker: string };
+
+describe('Volley as an MCP server (/mcp)', () => {
+  let cluster: Cluster;
+  let redis: Redis;
+  const clients: Client[] = [];
+
+  beforeAll(async () => {
+    cluster = await startCluster({
+      workers: 2,
+      orchestrators: 2,
+      toolModules: [TEST_TOOLS, STATEFUL_TOOLS, EVENT_TOOLS],
+      orchestratorEnv: {
+        VOLLEY_API_KEYS: `${KEYS.acme}:acme,${KEYS.globex}:globex`,
+        VOLLEY_TENANT_TOOLS: `globex=${GLOBEX_TOOLS.join('|')}`,
+      },
+    });
+    redis = cluster.client;
+  });
+
+  afterEach(async () => {
+    await Promise.allSettled(clients.splice(0).map((client) => client.close()));
+  });
+
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  /**
+   * The SDK's own client over its Streamable HTTP transport, the key as a bearer token. With
+   * `alternate`, consecutive HTTP requests go to the orchestrators in turn (no affinity at all),
+   * and `served` counts the requests each one got.
+   */
+  async function connect(key: string, options: { alternate?: boolean } = {}) {
+    const served = cluster.apis.map(() => 0);
+    let next = 0;
+    const first = cluster.apis[0]!.baseUrl;
+    const transport = new StreamableHTTPClientTransport(new URL(`${first}/mcp`), {
+      requestInit: { headers: { authorization: `Bearer ${key}` } },
+      fetch: (url, init) => {
+        const index = options.alternate ? next++ % cluster.apis.length : 0;
+        served[index]! += 1;
+        return fetch(String(url).replace(first, cluster.apis[index]!.baseUrl), init);
+      },
+    });
+    const client = new Client({ name: 'volley-test-host', version: '1.0.0' });
+    clients.push(client);
+    await client.connect(transport);
+    return { client, served };
+  }
+
+  const textOf = (result: CallToolResult) => (result.content as Array<{ type: string; text: string }>)[0]!.text;
+
+  describe('when a host lists tools', () => {
+    it("answers the caller's tools only, with annotations from their side effects", async () => {
+      const { client: acme } = await connect(KEYS.acme);
+      const { client: globex } = await connect(KEYS.globex);
+
+      const all = (await acme.listTools()).tools;
+      const names = all.map((tool) => tool.name);
+      expect(names).toEqual(expect.arrayContaining(['get_weather', 'nap', 'explode', 'report_progress', 'mark', 'ledger_append']));
+      const weather = all.find((tool) => tool.name === 'get_weather')!;
+      expect(weather.description).toMatch(/weather/i);
+      expect(weather.inputSchema).toMatchObject({ type: 'object', properties: { city: { type: 'string' } }, required: ['city'] });
+      expect(weather.annotations).toEqual({ readOnlyHint: true });
+      expect(all.find((tool) => tool.name === 'ledger_append')!.annotations).toEqual({ readOnlyHint: false, destructiveHint: true });
+
+      expect((await globex.listTools()).tools.map((tool) => tool.name).sort()).toEqual(GLOBEX_TOOLS);
+    });
+  });
+
+  describe('when a host calls a tool', () => {
+    it('runs it on a worker and answers its result as text and structured content', async () => {
+      const { client } = await connect(KEYS.acme);
+      const result = (await client.callTool({ name: 'get_weather', arguments: { city: 'Paris' } })) as CallToolResult;
+
+      expect(result.isError).toBeUndefined();
+      expect(result.structuredContent).toMatchObject({ city: 'Paris', unit: 'celsius', source: 'demo data' });
+      expect(JSON.parse(textOf(result))).toEqual(result.structuredContent);
+      expect(result._meta?.['volley/call']).toMatchObject({ status: 'succeeded', pool: 'default', attempts: 1, worker_id: expect.stringMatching(/^worker-/) });
+    });
+
+    it('answers a failing tool, or arguments that fail its schema, as an error result the model can read', async () => {
+      const { client } = await connect(KEYS.acme);
+      const failed = (await client.callTool({ name: 'explode', arguments: {} })) as CallToolResult;
+      expect(failed.isError).toBe(true);
+      expect(JSON.parse(textOf(failed))).toEqual({ error: { code: 'tool_error', message: 'boom: the tool failed on purpose', hint: 'The tool failed.' } });
+      expect(failed).not.toHaveProperty('structuredContent');
+
+      const invalid = (await client.callTool({ name: 'nap', arguments: { ms: 'soon' } })) as CallToolResult;
+      expect(invalid.isError).toBe(true);
+      expect(JSON.parse(textOf(invalid)).error.code).toBe('arguments_schema_violation');
+    });
+
+    it('refuses a tool no worker serves, or one the caller may not use, as unknown (a protocol error)', async () => {
+      const { client: globex } = await connect(KEYS.globex);
+      for (const name of ['explode', 'no_such_tool']) {
+        const error = await globex.callTool({ name, arguments: {} }).catch((caught: unknown) => caught);
+        expect(error).toBeInstanceOf(McpError);
+        expect((error as McpError).code).toBe(ErrorCode.InvalidParams);
+        expect((error as McpError).message).toContain(`Unknown tool: ${name}`);
+      }
+      const allowed = (await globex.callTool({ name: 'nap', arguments: { ms: 1 } })) as CallToolResult;
+      expect(allowed.isError).toBeUndefined();
+    });
+  });
+
+  describe('when a host makes several calls at once', () => {
+    it('runs them at the same time on the workers', async () => {
+      const { client } = await connect(KEYS.acme);
+      const startedAt = Date.now();
+      const results = await Promise.all(
+        [1, 2, 3, 4].map((n) => client.callTool({ name: 'nap', arguments: { ms: 600, label: `p${n}` } }) as Promise<CallToolResult>),
+      );
+      const elapsed = Date.now() - startedAt;
+
+      const naps = results.map((result) => result.structuredContent as Nap);
+      expect(naps.map((nap) => nap.label)).toEqual(['p1', 'p2', 'p3', 'p4']);
+      // Every call started before any finished: all four ran at once.
+      expect(Math.max(...naps.map((nap) => nap.started))).toBeLessThan(Math.min(...naps.map((nap) => nap.finished)));
+      expect(new Set(naps.map((nap) => nap.worker)).size).toBeGreaterThanOrEqual(1);
+      expect(elapsed).toBeLessThan(2 * 600);
+    });
+  });
+
+  describe('when a host asks for progress', () => {
+    it("sends the tool's progress reports as notifications, in order, before the result", async () => {
+      const { client } = await connect(KEYS.acme);
+      const seen: Array<Progress & { at: number }> = [];
+      const result = (await client.callTool({ name: 'report_progress', arguments: { steps: 3, ms: 150 } }, undefined, {
+        onprogress: (progress) => seen.push({ ...progress, at: Date.now() }),
+      })) as CallToolResult;
+      const answeredAt = Date.now();
+
+      expect(result.structuredContent).toEqual({ steps: 3 });
+      expect(seen.map(({ progress, message }) => ({ progress, message }))).toEqual([
+        { progress: 1, message: '{"step":1,"of":3}' },
+        { progress: 2, message: '{"step":2,"of":3}' },
+        { progress: 3, message: '{"step":3,"of":3}' },
+      ]);
+      // They came while the tool ran, not in a burst at the end.
+      expect(seen[2]!.at - seen[0]!.at).toBeGreaterThanOrEqual(200);
+      expect(seen.every((progress) => progress.at <= answeredAt)).toBe(true);
+    });
+  });
+
+  describe('when a host cancels a call', () => {
+    it('cancels it on the worker when the host aborts it (notifications/cancelled)', async () => {
+      const { client } = await connect(KEYS.acme);
+      await expectCancelledOnWorker(client, 'mcp-abort');
+    });
+
+    it('cancels it on the worker when the request goes away (the host closes)', async () => {
+      const { client } = await connect(KEYS.acme);
+      const cancelledBefore = await workerTotal(cluster, 'volley_tool_calls_total', { tool: 'mark', error_code: 'cancelled' });
+      const call = client.callTool({ name: 'mark', arguments: { label: 'mcp-close', ms: 10_000 } }).catch((error: unknown) => error);
+      await waitFor(async () => (await redis.llen('test:marks:mcp-close')) > 0);
+      await client.close();
+
+      expect(await call).toBeInstanceOf(Error);
+      await waitFor(async () => (await workerTotal(cluster, 'volley_tool_calls_total', { tool: 'mark', error_code: 'cancelled' })) > cancelledBefore, {
+        timeoutMs: 3_000,
+        message: 'the call was not cancelled on its worker',
+      });
+      expect(await redis.llen('test:done:mcp-close')).toBe(0);
+    });
+  });
+
+  describe('when the key is missing or wrong', () => {
+    it('refuses the host with 401, which the SDK client reports', async () => {
+      for (const headers of [{ authorization: `Bearer ${newKey()}` }, {}]) {
+        const transport = new StreamableHTTPClientTransport(new URL(`${cluster.api.baseUrl}/mcp`), { requestInit: { headers } });
+        const client = new Client({ name: 'volley-test-host', version: '1.0.0' });
+        const error = await client.connect(transport).catch((caught: unknown) => caught);
+        expect(error).toBeInstanceOf(StreamableHTTPError);
+        expect((error as StreamableHTTPError).code).toBe(401);
+        expect((error as Error).message).toMatch(/invalid API key|API key is required/);
+      }
+      const response = await fetch(`${cluster.api.baseUrl}/mcp`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+      });
+      expect(response.status).toBe(401);
+      expect(response.headers.get('www-authenticate')).toBe('Bearer realm="volley"');
+      expect(await response.json()).toEqual({
+        jsonrpc: '2.0',
+        error: { code: -32000, message: expect.stringMatching(/API key is required/), data: { code: 'unauthorized' } },
+        id: null,
+      });
+    });
+  });
+
+  describe('when orchestrators are many and nothing routes a host to one of them', () => {
+    it('lists, calls, reports progress and cancels with every request on the next instance', async () => {
+      const { client, served } = await connect(KEYS.acme, { alternate: true });
+      expect((await client.listTools()).tools.map((tool) => tool.name)).toContain('nap');
+      const results = (await Promise.all([1, 2, 3].map((n) => client.callTool({ name: 'nap', arguments: { ms: 50, label: `a${n}` } })))) as CallToolResult[];
+      expect(results.map((result) => (result.structuredContent as Nap).label)).toEqual(['a1', 'a2', 'a3']);
+      const progress: Progress[] = [];
+      await client.callTool({ name: 'report_progress', arguments: { steps: 2, ms: 150 } }, undefined, { onprogress: (value) => progress.push(value) });
+      expect(progress.map((value) => value.progress)).toEqual([1, 2]);
+      // The call goes to one instance, its cancel to the other.
+      await expectCancelledOnWorker(client, 'mcp-abort-elsewhere');
+      expect(served.every((count) => count >= 3)).toBe(true);
+    });
+  });
+
+  /** Starts a long `mark` call, aborts it once its tool runs, and waits for its worker to answer it `cancelled`. */
+  async function expectCancelledOnWorker(client: Client, label: string) {
+    const cancelledBefore = await workerTotal(cluster, 'volley_tool_calls_total', { tool: 'mark', error_code: 'cancelled' });
+    const abort = new AbortController();
+    const call = client.callTool({ name: 'mark', arguments: { label, ms: 10_000 } }, undefined, { signal: abort.signal }).catch((error: unknown) => error);
+    await waitFor(async () => (await redis.llen(`test:marks:${label}`)) > 0);
+    const abortedAt = Date.now();
+    abort.abort('the user changed their mind');
+
+    expect(await call).toBeInstanceOf(McpError);
+    await waitFor(async () => (await workerTotal(cluster, 'volley_tool_calls_total', { tool: 'mark', error_code: 'cancelled' })) > cancelledBefore, {
+      timeoutMs: 3_000,
+      message: 'the call was not cancelled on its worker',
+    });
+    expect(Date.now() - abortedAt).toBeLessThan(2_000);
+    expect(await redis.llen(`test:done:${label}`)).toBe(0);
+  }
+});

@@ -7,6 +7,7 @@ import { waitFor } from '@volley/shared/testing';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { STATEFUL_TOOLS, startCluster, TEST_TOOLS, type Cluster } from './support/cluster.ts';
+import { startOtlpReceiver } from './support/otlp-receiver.ts';
 import { workerTotal } from './support/worker-metrics.ts';
 
 const EVENT_TOOLS = fileURLToPath(new URL('./fixtures/event-tools.ts', import.meta.url));
@@ -16,20 +17,28 @@ const KEYS = { acme: newKey(), globex: newKey() };
 const GLOBEX_TOOLS = ['get_weather', 'nap'];
 
 type Nap = { label: string | null; started: number; finished: number; worker: string };
+const MAX_DEPTH = 64;
+const ACCEPT = 'application/json, text/event-stream';
 
 describe('Volley as an MCP server (/mcp)', () => {
   let cluster: Cluster;
   let redis: Redis;
+  let receiver: Awaited<ReturnType<typeof startOtlpReceiver>>;
   const clients: Client[] = [];
 
   beforeAll(async () => {
+    receiver = await startOtlpReceiver();
+    const otel = { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_BSP_SCHEDULE_DELAY: '50' };
     cluster = await startCluster({
       workers: 2,
       orchestrators: 2,
       toolModules: [TEST_TOOLS, STATEFUL_TOOLS, EVENT_TOOLS],
+      workerEnv: otel,
       orchestratorEnv: {
+        ...otel,
         VOLLEY_API_KEYS: `${KEYS.acme}:acme,${KEYS.globex}:globex`,
         VOLLEY_TENANT_TOOLS: `globex=${GLOBEX_TOOLS.join('|')}`,
+        VOLLEY_MAX_BODY_DEPTH: String(MAX_DEPTH),
       },
     });
     redis = cluster.client;
@@ -41,6 +50,7 @@ describe('Volley as an MCP server (/mcp)', () => {
 
   afterAll(async () => {
     await cluster?.stop();
+    await receiver?.close();
   });
 
   /**
@@ -220,6 +230,123 @@ describe('Volley as an MCP server (/mcp)', () => {
       // The call goes to one instance, its cancel to the other.
       await expectCancelledOnWorker(client, 'mcp-abort-elsewhere');
       expect(served.every((count) => count >= 3)).toBe(true);
+    });
+  });
+
+  describe('when a host carries its trace', () => {
+    it("puts the call's span, its fan-out and its tool run in the host's trace (traceparent in _meta)", async () => {
+      const { client } = await connect(KEYS.acme);
+      const traceId = randomBytes(16).toString('hex');
+      const parentId = randomBytes(8).toString('hex');
+      await client.callTool({ name: 'nap', arguments: { ms: 1, label: 'traced' }, _meta: { traceparent: `00-${traceId}-${parentId}-01` } });
+
+      const spans = await waitFor(() => {
+        const inTrace = receiver.spans.filter((span) => span.traceId === traceId);
+        return inTrace.some((span) => span.name === 'execute_tool nap') && inTrace.some((span) => span.name === 'tools/call nap') ? inTrace : undefined;
+      });
+      const call = spans.find((span) => span.name === 'tools/call nap')!;
+      expect(call.parentSpanId).toBe(parentId);
+      expect(call.kind).toBe(2); // SERVER
+      expect(call.attributes).toMatchObject({
+        'mcp.method.name': 'tools/call',
+        'gen_ai.tool.name': 'nap',
+        'gen_ai.operation.name': 'execute_tool',
+        'jsonrpc.request.id': expect.any(String),
+        'mcp.protocol.version': '2025-11-25',
+      });
+      const byId = new Map(spans.map((span) => [span.spanId, span]));
+      const ancestors = (span: (typeof spans)[number]) => {
+        const names: string[] = [];
+        for (let at = byId.get(span.parentSpanId ?? ''); at; at = byId.get(at.parentSpanId ?? '')) names.push(at.name);
+        return names;
+      };
+      expect(ancestors(spans.find((span) => span.name === 'execute_tool nap')!)).toEqual(['fan_out 1 tool calls', 'tools/call nap']);
+    });
+
+    it('marks a failed call on its span', async () => {
+      const { client } = await connect(KEYS.acme);
+      const traceId = randomBytes(16).toString('hex');
+      await client.callTool({ name: 'explode', arguments: {}, _meta: { traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01` } });
+      const call = await waitFor(() => receiver.spans.find((span) => span.traceId === traceId && span.name === 'tools/call explode'));
+      expect(call.attributes['error.type']).toBe('tool_error');
+      expect(call.status.code).toBe(2); // ERROR
+    });
+  });
+
+  describe('when a host speaks plain HTTP to /mcp', () => {
+    const post = (body: unknown, headers: Record<string, string> = {}) =>
+      fetch(`${cluster.api.baseUrl}/mcp`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${KEYS.acme}`, 'content-type': 'application/json', accept: ACCEPT, ...headers },
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+      });
+    const initialize = { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'curl', version: '1' } } };
+
+    it('answers initialize with the revision asked for, a session id and no state behind it', async () => {
+      const response = await post(initialize);
+      expect(response.status).toBe(200);
+      const session = response.headers.get('mcp-session-id');
+      expect(session).toMatch(/^[A-Za-z0-9_-]{22}$/);
+      expect(await response.text()).toContain('"protocolVersion":"2025-11-25"');
+      // Another instance, which never saw that session, serves a request in it.
+      const other = await fetch(`${cluster.apis[1]!.baseUrl}/mcp`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${KEYS.acme}`, 'content-type': 'application/json', accept: ACCEPT, 'mcp-session-id': session!, 'mcp-protocol-version': '2025-11-25' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+      });
+      expect(other.status).toBe(200);
+      expect(await other.text()).toContain('"name":"get_weather"');
+    });
+
+    it('refuses GET and DELETE, which a stateless server has no use for, with 405', async () => {
+      for (const method of ['GET', 'DELETE']) {
+        const response = await fetch(`${cluster.api.baseUrl}/mcp`, { method, headers: { authorization: `Bearer ${KEYS.acme}`, accept: 'text/event-stream' } });
+        expect(response.status).toBe(405);
+        expect(response.headers.get('allow')).toBe('POST');
+        expect(((await response.json()) as { error: unknown }).error).toMatchObject({ code: -32000, data: { code: 'method_not_allowed' } });
+      }
+    });
+
+    it.each([
+      ['a 100,000-deep body', '['.repeat(100_000) + ']'.repeat(100_000), 400, 'invalid_request'],
+      ['arguments past the depth bound', { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'nap', arguments: { x: JSON.parse('['.repeat(MAX_DEPTH) + ']'.repeat(MAX_DEPTH)) } } }, 400, 'invalid_request'],
+      ['a __proto__ key', '{"jsonrpc":"2.0","id":3,"method":"tools/list","__proto__":{"x":1}}', 400, 'invalid_json'],
+      ['truncated JSON', '{"jsonrpc":"2.0","id":4,"meth', 400, 'invalid_json'],
+      ['a session id of spaces', [{ jsonrpc: '2.0', id: 5, method: 'tools/list' }, { 'mcp-session-id': 'a b' }], 400, 'invalid_request'],
+      ['form data', ['method=tools/list', { 'content-type': 'application/x-www-form-urlencoded' }], 415, 'unsupported_media_type'],
+    ] as const)('refuses %s before the MCP server sees it, in JSON-RPC shape', async (_what, body, status, code) => {
+      const [payload, headers] = Array.isArray(body) ? body : [body, {}];
+      const response = await post(payload, headers as Record<string, string>);
+      expect(response.status).toBe(status);
+      const answer = await response.json();
+      expect(answer).toEqual({ jsonrpc: '2.0', error: { code: expect.any(Number), message: expect.any(String), data: { code } }, id: null });
+    });
+
+    it.each([
+      ['null', 'null'],
+      ['a string', '"tools/list"'],
+      ['a message without a method', '{"jsonrpc":"2.0","id":6}'],
+      ['an unknown protocol revision', [{ jsonrpc: '2.0', id: 7, method: 'tools/list' }, { 'mcp-protocol-version': '1999-01-01' }]],
+      ['no Accept', [{ jsonrpc: '2.0', id: 8, method: 'tools/list' }, { accept: 'application/json' }]],
+    ] as const)('answers %s with a 4xx from the MCP transport', async (_what, body) => {
+      const [payload, headers] = Array.isArray(body) ? body : [body, {}];
+      const response = await post(payload, headers as Record<string, string>);
+      expect(response.status).toBeGreaterThanOrEqual(400);
+      expect(response.status).toBeLessThan(500);
+      expect(((await response.json()) as { jsonrpc: string }).jsonrpc).toBe('2.0');
+    });
+
+    it.each([
+      // The SDK's own request parsing refuses it, as an internal error, before any handler runs.
+      ['arguments that are not an object', { name: 'nap', arguments: 5 }, ErrorCode.InternalError],
+      ['a megabyte tool name', { name: 't'.repeat(1_000_000) }, ErrorCode.InvalidParams],
+      ['an unknown method', undefined, ErrorCode.MethodNotFound],
+    ] as const)('answers a request with %s as a JSON-RPC error', async (_what, params, code) => {
+      const response = await post({ jsonrpc: '2.0', id: 9, method: params ? 'tools/call' : 'tools/fly', params: params ?? {} });
+      expect(response.status).toBe(200);
+      const text = await response.text();
+      const data = text.split('\n').find((line) => line.startsWith('data: '))!;
+      expect(JSON.parse(data.slice('data: '.length))).toMatchObject({ jsonrpc: '2.0', id: 9, error: { code } });
     });
   });
 

@@ -1,6 +1,6 @@
 import { ErrorCode, McpError, type CallToolRequest, type CallToolResult, type ServerNotification, type ServerRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import { extractTraceContext, type Context } from '@volley/shared';
+import { ATTR, extractTraceContext, inSpan, markError, SpanKind, trace, type Context } from '@volley/shared';
 import { mayUseTool } from '../auth/caller.ts';
 import { cancelFanOut } from '../fan-out/cancel-fan-out.ts';
 import { runToolCalls, type ToolCallsBody } from '../fan-out/run-tool-calls.ts';
@@ -20,12 +20,31 @@ export type McpRequestExtra = RequestHandlerExtra<ServerRequest, ServerNotificat
  */
 export async function callTool(deps: McpDeps, context: McpRequestContext, request: CallToolRequest, extra: McpRequestExtra): Promise<CallToolResult> {
   const { name } = request.params;
-  const catalog = await deps.catalog.covering([name]);
-  // A tool the caller may not use is as unknown to it as one no worker serves.
-  if (!catalog.has(name) || !mayUseTool(context.caller, name)) {
-    throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}`, { code: 'unknown_tool' });
-  }
-  const fanOutId = mcpFanOutId(context.caller.tenant, context.session, extra.requestId);
+  const attributes = {
+    [ATTR.mcpMethodName]: 'tools/call',
+    [ATTR.jsonRpcRequestId]: String(extra.requestId),
+    [ATTR.genAiToolName]: name,
+    [ATTR.genAiOperation]: 'execute_tool',
+    [ATTR.networkTransport]: 'tcp',
+    ...(context.protocolVersion === undefined ? {} : { [ATTR.mcpProtocolVersion]: context.protocolVersion }),
+  };
+  const parent = traceContextOf(request, context.traceContext);
+  return inSpan(`tools/call ${name}`, { parent, kind: SpanKind.SERVER, attributes }, async (span) => {
+    const catalog = await deps.catalog.covering([name]);
+    // A tool the caller may not use is as unknown to it as one no worker serves.
+    if (!catalog.has(name) || !mayUseTool(context.caller, name)) {
+      throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}`, { code: 'unknown_tool' });
+    }
+    const fanOutId = mcpFanOutId(context.caller.tenant, context.session, extra.requestId);
+    span.setAttribute(ATTR.taskId, fanOutId);
+    const { messages, calls } = await runCall(deps, context, request, extra, fanOutId, trace.setSpan(parent, span));
+    const call = calls[0]!;
+    if (call.error) markError(span, call.error);
+    return toCallToolResult(messages[0]!, call);
+  });
+}
+
+async function runCall(deps: McpDeps, context: McpRequestContext, request: CallToolRequest, extra: McpRequestExtra, fanOutId: string, traceContext: Context) {
   const progressToken = request.params._meta?.progressToken;
   const relay =
     progressToken === undefined
@@ -35,22 +54,15 @@ export async function callTool(deps: McpDeps, context: McpRequestContext, reques
     cancelFanOut(deps, fanOutId).catch((error: unknown) => deps.logger.warn({ err: error, fanOut: fanOutId }, 'mcp call not cancelled'));
   };
   extra.signal.addEventListener('abort', cancel, { once: true });
-  let answer: Awaited<ReturnType<typeof runToolCalls>>;
   try {
-    answer = await runToolCalls(
-      deps,
-      oneCall(fanOutId, name, request.params.arguments),
-      traceContextOf(request, context.traceContext),
-      context.caller.tools,
-      context.caller.tenant,
-      undefined,
-      { fanOutId, events: relay !== undefined },
-    );
+    return await runToolCalls(deps, oneCall(fanOutId, request.params.name, request.params.arguments), traceContext, context.caller.tools, context.caller.tenant, undefined, {
+      fanOutId,
+      events: relay !== undefined,
+    });
   } finally {
     extra.signal.removeEventListener('abort', cancel);
     await relay?.finish().catch((error: unknown) => deps.logger.warn({ err: error, fanOut: fanOutId }, 'progress relay did not finish'));
   }
-  return toCallToolResult(answer.messages[0]!, answer.calls[0]!);
 }
 
 /** `notifications/cancelled`, received by whichever instance: the call it names is cancelled. */

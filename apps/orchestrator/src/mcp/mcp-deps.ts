@@ -15,6 +15,8 @@ export interface McpRequestContext {
   caller: Caller;
   /** The session id the host echoes (see `MCP_SESSION_HEADER`); undefined when it sent none. */
   session: string | undefined;
+  /** The revision the host speaks (its `mcp-protocol-version` header), for traces. */
+  protocolVersion: string | undefined;
   /** The HTTP request's span, parent of the call's fan-out. */
   traceContext: Context;
 }

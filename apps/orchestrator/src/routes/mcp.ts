@@ -20,7 +20,13 @@ export function registerMcpRoutes(app: FastifyInstance, deps: McpDeps): void {
     answerErrorsInJsonRpcShape(scope);
     scope.post(MCP_PATH, async (request, reply) => {
       const session = sessionIdOf(request.headers);
-      const server = createMcpServer(deps, { caller: request.caller, session, traceContext: request.traceContext });
+      const version = request.headers['mcp-protocol-version'];
+      const server = createMcpServer(deps, {
+        caller: request.caller,
+        session,
+        protocolVersion: typeof version === 'string' ? version : undefined,
+        traceContext: request.traceContext,
+      });
       const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
       // Closing the transport aborts the handlers still running, which cancels their calls.
       reply.raw.once('close', () => void server.close());

@@ -22,6 +22,7 @@ import type { CallRecord } from '../tasks/task-record.ts';
 import type { ToolCatalog } from '../tools/tool-catalog.ts';
 import { finishedCallRecord } from './call-record.ts';
 import { markFanOutEnded } from './end-fan-out.ts';
+import { listenForFanIn } from './fan-in-completion.ts';
 import type { FanInWaiters } from './fan-in-waiters.ts';
 import type { FanOutQueue } from './fan-out-queue.ts';
 import { planFanOut, type FanOutPlan } from './plan-fan-out.ts';
@@ -117,24 +118,28 @@ export async function runToolCalls(
 
   let results = plan.slots.map((slot) => ('result' in slot ? slot.result : undefined));
   if (plan.children.length > 0) {
-    beforeEnqueue();
-    const parent = await deps.fanOut.enqueue(
-      { name: FAN_IN_JOB, jobId: id, data: { slots: plan.slots, ...(fanOutSpan ? { fan_out_span: fanOutSpan } : {}) } },
-      plan.children,
-    );
-    const waitMs = deadline + DEADLINE_SLACK_MS - Date.now();
-    const fromEvent = parent.waitUntilFinished(deps.turnEvents, waitMs);
+    // Both listened for before the enqueue: any instance may gather the fan-in before the
+    // enqueue's reply is even read here (see `listenForFanIn`).
+    const gatheredHere = deps.fanInWaiters.wait(id);
+    const fromEvent = listenForFanIn(deps.turnEvents, id);
     let timer: NodeJS.Timeout | undefined;
-    const atDeadline = new Promise<undefined>((resolve) => {
-      timer = setTimeout(resolve, waitMs, undefined);
-    });
     try {
-      // The event's promise rejects at its own timeout, or if the events connection fails: the
-      // deadline then answers.
-      const gathered = await Promise.race([deps.fanInWaiters.wait(id), fromEvent.catch(() => atDeadline), atDeadline]);
+      beforeEnqueue();
+      const parent = await deps.fanOut.enqueue(
+        { name: FAN_IN_JOB, jobId: id, data: { slots: plan.slots, ...(fanOutSpan ? { fan_out_span: fanOutSpan } : {}) } },
+        plan.children,
+      );
+      const waitMs = deadline + DEADLINE_SLACK_MS - Date.now();
+      const atDeadline = new Promise<undefined>((resolve) => {
+        timer = setTimeout(resolve, waitMs, undefined);
+      });
+      // A fan-in that failed, or whose event never comes (its events connection failed), is
+      // answered at the deadline from what Redis holds.
+      const gathered = await Promise.race([gatheredHere, fromEvent.gathered.then((value) => value ?? atDeadline), atDeadline]);
       results = gathered ?? (await answerAtDeadline(deps, id, plan, parent, timeoutMs));
     } finally {
       clearTimeout(timer);
+      fromEvent.stop();
       deps.fanInWaiters.forget(id);
     }
   }

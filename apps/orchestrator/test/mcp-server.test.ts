@@ -151,22 +151,20 @@ describe('Volley as an MCP server (/mcp)', () => {
   });
 
   describe('when a host asks for progress', () => {
-    it("sends the tool's progress reports as notifications, in order, before the result", async () => {
+    it("sends the tool's progress reports as notifications, in order, while it runs and before the result", async () => {
       const { client } = await connect(KEYS.acme);
       const seen: Array<Progress & { at: number }> = [];
-      const result = (await client.callTool({ name: 'report_progress', arguments: { steps: 3, ms: 150 } }, undefined, {
+      const result = (await client.callTool({ name: 'report_progress', arguments: { steps: 4, ms: 300 } }, undefined, {
         onprogress: (progress) => seen.push({ ...progress, at: Date.now() }),
       })) as CallToolResult;
       const answeredAt = Date.now();
 
-      expect(result.structuredContent).toEqual({ steps: 3 });
-      expect(seen.map(({ progress, message }) => ({ progress, message }))).toEqual([
-        { progress: 1, message: '{"step":1,"of":3}' },
-        { progress: 2, message: '{"step":2,"of":3}' },
-        { progress: 3, message: '{"step":3,"of":3}' },
-      ]);
-      // They came while the tool ran, not in a burst at the end.
-      expect(seen[2]!.at - seen[0]!.at).toBeGreaterThanOrEqual(200);
+      expect(result.structuredContent).toEqual({ steps: 4 });
+      expect(seen.map(({ progress, message }) => ({ progress, message }))).toEqual(
+        [1, 2, 3, 4].map((step) => ({ progress: step, message: JSON.stringify({ step, of: 4 }) })),
+      );
+      // The first came while the tool still had three steps to go, not in a burst at the end.
+      expect(answeredAt - seen[0]!.at).toBeGreaterThanOrEqual(600);
       expect(seen.every((progress) => progress.at <= answeredAt)).toBe(true);
     });
   });
@@ -280,14 +278,25 @@ describe('Volley as an MCP server (/mcp)', () => {
         headers: { authorization: `Bearer ${KEYS.acme}`, 'content-type': 'application/json', accept: ACCEPT, ...headers },
         body: typeof body === 'string' ? body : JSON.stringify(body),
       });
-    const initialize = { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'curl', version: '1' } } };
+    const initialize = (protocolVersion: string) => ({
+      jsonrpc: '2.0',
+      id: 0,
+      method: 'initialize',
+      params: { protocolVersion, capabilities: {}, clientInfo: { name: 'curl', version: '1' } },
+    });
 
-    it('answers initialize with the revision asked for, a session id and no state behind it', async () => {
-      const response = await post(initialize);
+    it.each(['2025-11-25', '2025-06-18', '2025-03-26'])('speaks revision %s when a host asks for it', async (revision) => {
+      const response = await post(initialize(revision));
+      expect(response.status).toBe(200);
+      expect(await response.text()).toContain(`"protocolVersion":"${revision}"`);
+    });
+
+    it('answers initialize with a session id and no state behind it', async () => {
+      const response = await post(initialize('2025-11-25'));
       expect(response.status).toBe(200);
       const session = response.headers.get('mcp-session-id');
       expect(session).toMatch(/^[A-Za-z0-9_-]{22}$/);
-      expect(await response.text()).toContain('"protocolVersion":"2025-11-25"');
+      expect(await response.text()).toContain('"serverInfo":{"name":"volley"');
       // Another instance, which never saw that session, serves a request in it.
       const other = await fetch(`${cluster.apis[1]!.baseUrl}/mcp`, {
         method: 'POST',

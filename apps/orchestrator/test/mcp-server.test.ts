@@ -11,6 +11,7 @@ import { startOtlpReceiver } from './support/otlp-receiver.ts';
 import { workerTotal } from './support/worker-metrics.ts';
 
 const EVENT_TOOLS = fileURLToPath(new URL('./fixtures/event-tools.ts', import.meta.url));
+const APPROVAL_TOOLS = fileURLToPath(new URL('./fixtures/approval-tools.ts', import.meta.url));
 const newKey = () => `vk_${randomBytes(24).toString('hex')}`;
 const KEYS = { acme: newKey(), globex: newKey() };
 /** globex may use two tools; acme, named nowhere, every tool. */
@@ -32,7 +33,7 @@ describe('Volley as an MCP server (/mcp)', () => {
     cluster = await startCluster({
       workers: 2,
       orchestrators: 2,
-      toolModules: [TEST_TOOLS, STATEFUL_TOOLS, EVENT_TOOLS],
+      toolModules: [TEST_TOOLS, STATEFUL_TOOLS, EVENT_TOOLS, APPROVAL_TOOLS],
       workerEnv: otel,
       orchestratorEnv: {
         ...otel,
@@ -129,6 +130,24 @@ describe('Volley as an MCP server (/mcp)', () => {
       }
       const allowed = (await globex.callTool({ name: 'nap', arguments: { ms: 1 } })) as CallToolResult;
       expect(allowed.isError).toBeUndefined();
+    });
+  });
+
+  describe('when a tool needs approval', () => {
+    it('says so in the list, and refuses the call it cannot approve without running it', async () => {
+      const { client } = await connect(KEYS.acme);
+      const tools = (await client.listTools()).tools;
+      expect(tools.find((tool) => tool.name === 'guarded_write')!._meta).toEqual({ 'volley/needs_approval': true });
+      expect(tools.find((tool) => tool.name === 'spend')!._meta).toEqual({ 'volley/needs_approval': 'dynamic' });
+
+      const refused = (await client.callTool({ name: 'guarded_write', arguments: { key: 'mcp:rec', label: 'mcp-guarded' } })) as CallToolResult;
+      expect(refused.isError).toBe(true);
+      expect(JSON.parse(textOf(refused)).error.code).toBe('approval_required');
+      const small = (await client.callTool({ name: 'spend', arguments: { label: 'mcp-small', amount: 5 } })) as CallToolResult;
+      expect(small.isError).toBeUndefined();
+      const runs = (await redis.lrange('test:runs', 0, -1)).map((line) => JSON.parse(line).label);
+      expect(runs).toContain('mcp-small');
+      expect(runs).not.toContain('mcp-guarded');
     });
   });
 

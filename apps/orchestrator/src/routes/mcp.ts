@@ -38,11 +38,11 @@ export function registerMcpRoutes(app: FastifyInstance, deps: McpDeps): void {
       } catch (error) {
         // Past the hijack Fastify's error handler cannot answer: a failure of the transport itself.
         deps.logger.error({ err: error }, 'mcp request failed in its transport');
-        if (!reply.raw.headersSent) reply.raw.writeHead(500, { 'content-type': 'application/json' });
-        reply.raw.end(reply.raw.headersSent ? undefined : JSON.stringify(jsonRpcErrorBody(500, 'internal_error', 'internal error')));
+        if (reply.raw.headersSent) reply.raw.end();
+        else reply.raw.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify(jsonRpcErrorBody(500, 'internal_error', 'internal error')));
       }
     });
-    // Without sessions there is no stream to open with GET and nothing to end with DELETE.
+    // Stateless: no stream of server-initiated messages to open with GET, no session to end with DELETE.
     const methodNotAllowed = async (_request: unknown, reply: FastifyReply) =>
       reply.status(405).header('allow', 'POST').send(errorBody('method_not_allowed', `${MCP_PATH} takes POST only: Volley's MCP server is stateless`));
     scope.get(MCP_PATH, methodNotAllowed);

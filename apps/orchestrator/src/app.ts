@@ -20,6 +20,7 @@ import { registerApprovalRoutes } from './routes/approvals.ts';
 import { registerChatCompletionRoutes } from './routes/chat-completions.ts';
 import { registerResponsesRoutes } from './routes/responses.ts';
 import { registerHealthRoutes } from './routes/health.ts';
+import { registerMcpRoutes } from './routes/mcp.ts';
 import { registerMetricsRoute } from './routes/metrics.ts';
 import { registerTaskListRoutes } from './routes/task-list.ts';
 import { registerTaskRoutes } from './routes/tasks.ts';
@@ -98,6 +99,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       registerChatCompletionRoutes(openAI, { ...deps, history });
       registerResponsesRoutes(openAI, { ...deps, history });
     });
+    registerMcpRoutes(api, deps);
     registerQueueDashboard(api, deps);
     registerUiRoutes(api);
   });

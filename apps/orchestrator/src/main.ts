@@ -46,11 +46,11 @@ const redisGate = new RedisGate({
   },
   logger,
 });
-// bullmq 6.7's Job.waitUntilFinished runs its "finished already?" check inside an async Promise
-// executor (job.js), so when that check's command fails — on request handling's connection, a
-// timeout during an outage — the rejection escapes unhandled; the request waiting on it still
-// answers at its deadline. That must not stop the process. Any other unhandled rejection still
-// does, as Node's default would.
+// bullmq 6.7 runs some of its checks inside async Promise executors (Job.waitUntilFinished's
+// "finished already?" in job.js, which fan-outs used before `listenForFanIn`), so when such a
+// command fails — on request handling's connection, a timeout during an outage — the rejection
+// escapes unhandled. That must not stop the process. Any other unhandled rejection still does,
+// as Node's default would.
 process.on('unhandledRejection', (reason) => {
   if (!isRedisUnavailable(reason)) throw reason;
   logger.warn({ err: reason }, 'unhandled rejection: redis unavailable');

@@ -2,6 +2,7 @@ import type { ErrorCode } from '@volley/shared';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { errorResponses, type ErrorResponseOptions, type ErrorStatuses } from '../http/error-responses.ts';
+import { rewriteErrorBodies } from '../http/rewrite-error-bodies.ts';
 
 /** OpenAI's `type` for an HTTP status: what its SDKs and users switch on. */
 export function openAIErrorType(status: number): string {
@@ -19,18 +20,11 @@ export function openAIErrorBody(status: number, code: string, message: string) {
 
 /**
  * The OpenAI-compatible routes answer errors in OpenAI's shape, `{error: {message, type, param,
- * code}}`, with Volley's stable code as `code`. Every error on the way (auth, the Redis gate,
- * validation, the handler) is made in Volley's shape by the one error path the other routes use;
- * this scope rewrites it before it is serialized (so the routes' documented error schemas, see
- * `openAIErrorResponses`, are what is sent), and there is no second error path to drift.
+ * code}}`, with Volley's stable code as `code` (see `rewriteErrorBodies`); the routes' documented
+ * error schemas (`openAIErrorResponses`) are what is sent.
  */
 export function answerErrorsInOpenAIShape(scope: FastifyInstance): void {
-  scope.addHook('preSerialization', async (_request, reply, payload) => {
-    if (reply.statusCode < 400 || payload === null || typeof payload !== 'object') return payload;
-    const { error } = payload as { error?: { code?: unknown; message?: unknown; type?: unknown } };
-    if (!error || typeof error.code !== 'string' || typeof error.message !== 'string' || error.type !== undefined) return payload;
-    return openAIErrorBody(reply.statusCode, error.code, error.message);
-  });
+  rewriteErrorBodies(scope, openAIErrorBody);
 }
 
 /** The error statuses of an OpenAI-compatible route, in OpenAI's shape (see `errorResponses`). */

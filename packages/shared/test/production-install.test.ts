@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, spawnNode, startRedis, waitFor, type NodeProcess, type TestRedis } from '../src/testing/index.ts';
+import { copiedFromContext, installCommands } from './support/dockerfile.ts';
 
 // What infra/Dockerfile builds, without a Docker engine: the files its final stage copies (less
 // what .dockerignore keeps out), installed as its deps stage installs them, with production
@@ -15,28 +16,14 @@ import { freePort, spawnNode, startRedis, waitFor, type NodeProcess, type TestRe
 
 const run = promisify(execFile);
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
-const dockerfile = readFileSync(join(repoRoot, 'infra/Dockerfile'), 'utf8');
 
-/** The sources of the final stage's `COPY`s from the build context (not `--from` another stage). */
-function copiedFromContext(): string[] {
-  const finalStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
-  return [...finalStage.matchAll(/^COPY\s+(?!--from)(.+)$/gm)].flatMap((match) => (match[1] ?? '').trim().split(/\s+/).slice(0, -1));
-}
-
+/** A matcher of `.dockerignore`'s patterns, for paths relative to the build context. */
 function dockerignored(): (path: string) => boolean {
   const patterns = readFileSync(join(repoRoot, '.dockerignore'), 'utf8')
     .split('\n')
     .map((line) => line.trim())
     .filter((line) => line !== '' && !line.startsWith('#'));
   return (path) => patterns.some((pattern) => matchesGlob(path, pattern));
-}
-
-/** The deps stage's `RUN` commands: the install, as the image makes it. */
-function installCommands(): string[] {
-  const depsStage = dockerfile.slice(0, dockerfile.lastIndexOf('\nFROM '));
-  const commands = [...depsStage.matchAll(/^RUN\s+(.+)$/gm)].map((match) => match[1] ?? '');
-  if (!commands.some((command) => /^npm ci\b/.test(command))) throw new Error('the deps stage of infra/Dockerfile runs no npm ci');
-  return commands;
 }
 
 describe('the image’s install (infra/Dockerfile), production dependencies only', () => {
@@ -48,11 +35,7 @@ describe('the image’s install (infra/Dockerfile), production dependencies only
   beforeAll(async () => {
     const ignored = dockerignored();
     for (const source of copiedFromContext()) {
-      const from = join(repoRoot, source);
-      cpSync(from, app(source), {
-        recursive: true,
-        filter: (path) => !ignored(relative(repoRoot, path)),
-      });
+      cpSync(join(repoRoot, source), app(source), { recursive: true, filter: (path) => !ignored(relative(repoRoot, path)) });
     }
     // The cache `npm ci` filled for the workspace serves this one: no registry round trips.
     const env = { ...process.env, NODE_ENV: 'production', npm_config_prefer_offline: 'true' };

@@ -1,4 +1,4 @@
-import { createLogger, settlesWithin, createRedis, redisTargetOf, loadEnvOrExit, Metrics, parseEnv, startTelemetry, TaskEvents, TURN_QUEUE, waitForRedisOrExit } from '@volley/shared';
+import { checkEvictionPolicyOrExit, createLogger, settlesWithin, createRedis, redisTargetOf, loadEnvOrExit, Metrics, parseEnv, startTelemetry, TaskEvents, TURN_QUEUE, waitForRedisOrExit } from '@volley/shared';
 import { QueueEvents } from 'bullmq';
 import { buildApp } from './app.ts';
 import { watchApiKeysFile } from './auth/api-keys-file-watch.ts';
@@ -30,6 +30,7 @@ const prefix = config.VOLLEY_PREFIX;
 // and while Redis does not answer, requests are refused at the door (see RedisGate).
 const redis = createRedis(redisTarget);
 await waitForRedisOrExit(redis, logger);
+await checkEvictionPolicyOrExit(redis, logger, { strict: config.VOLLEY_REQUIRE_NOEVICTION });
 const requestRedis = createRequestRedis(redisTarget, config.VOLLEY_REDIS_COMMAND_TIMEOUT_MS);
 // Once both are up, the engine's connection logs each failed attempt; this one would repeat it.
 let requestRedisReady = false;

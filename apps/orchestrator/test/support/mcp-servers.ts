@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { freePort } from '@volley/shared/testing';
 
 const require = createRequire(import.meta.url);
@@ -47,14 +48,19 @@ export function readTap(record: string): TapEntry[] {
 
 export interface HttpEverything {
   url: string;
+  port: number;
   child: ChildProcess;
+  /** Its stdout lines (it logs each request it receives, e.g. "Received MCP POST request"), with when they came. */
+  lines: Array<{ at: number; line: string }>;
   stop(): Promise<void>;
 }
 
-/** server-everything in its Streamable HTTP mode, as a child process on a free port. */
-export async function startHttpEverything(): Promise<HttpEverything> {
-  const port = await freePort();
-  const child = spawn(process.execPath, [EVERYTHING_MAIN, 'streamableHttp'], { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'pipe'] });
+/** server-everything in its Streamable HTTP mode, as a child process on a free port (or `port`, to start it again). */
+export async function startHttpEverything(port?: number): Promise<HttpEverything> {
+  port ??= await freePort();
+  const child = spawn(process.execPath, [EVERYTHING_MAIN, 'streamableHttp'], { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: HttpEverything['lines'] = [];
+  createInterface({ input: child.stdout!, crlfDelay: Infinity }).on('line', (line) => lines.push({ at: Date.now(), line }));
   let stderr = '';
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server-everything did not listen on ${port} within 15 s: ${stderr}`)), 15_000);
@@ -72,7 +78,9 @@ export async function startHttpEverything(): Promise<HttpEverything> {
   });
   return {
     url: `http://127.0.0.1:${port}/mcp`,
+    port,
     child,
+    lines,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((resolve) => child.once('exit', resolve));

@@ -26,6 +26,7 @@ const DEFAULT_BACKOFF: RestartBackoff = { initialMs: 250, maxMs: 30_000, resetAf
 
 /** Volley's deadline (the call's signal) is the one that counts; the SDK's own 60 s default must not come first. */
 const NO_SDK_TIMEOUT = 2_147_483_647;
+const PROBE_TIMEOUT_MS = 5_000;
 
 export interface McpCallOptions {
   signal: AbortSignal;
@@ -65,6 +66,7 @@ export class McpServerConnection {
   private closed = false;
   private restarts = 0;
   private restartTimer: NodeJS.Timeout | undefined;
+  private readonly probing = new WeakSet<Session>();
 
   constructor(deps: McpServerConnectionDeps) {
     this.config = deps.config;
@@ -138,7 +140,10 @@ export class McpServerConnection {
       },
     );
     const session: Session = { client, opened, openedAt: Date.now() };
-    client.onerror = (error) => this.logger.warn({ mcpServer: this.name, err: error }, 'mcp server connection error');
+    client.onerror = (error) => {
+      this.logger.warn({ mcpServer: this.name, err: error }, 'mcp server connection error');
+      if (!isStdioServer(this.config)) void this.probe(session);
+    };
     client.onclose = () => this.lost(session, 'its connection closed');
     const timeout = this.config.startTimeoutMs;
     try {
@@ -164,6 +169,24 @@ export class McpServerConnection {
       this.onToolsChanged(await listAllTools(session.client, this.config.startTimeoutMs));
     } catch (error) {
       this.logger.warn({ mcpServer: this.name, err: error }, 'mcp server tools not listed again after tools/list_changed');
+    }
+  }
+
+  /**
+   * After an error on an HTTP session (a response stream cut, its resumption failed): is the
+   * server still there and does it still know the session? A call whose stream was cut would
+   * otherwise wait for an answer that never comes; losing the session fails it at once. (A
+   * stdio server's death closes its pipe, which says so by itself.)
+   */
+  private async probe(session: Session): Promise<void> {
+    if (this.probing.has(session) || this.session !== session) return;
+    this.probing.add(session);
+    try {
+      await session.client.ping({ timeout: PROBE_TIMEOUT_MS });
+    } catch (error) {
+      if (isConnectionLoss(error) || (error instanceof McpError && error.code === ErrorCode.RequestTimeout)) this.lost(session, `a ping after a connection error failed: ${(error as Error).message}`);
+    } finally {
+      this.probing.delete(session);
     }
   }
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { startRedis, waitFor, type TestRedis } from '@volley/shared/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, TEST_TOOLS, WORKER_MAIN, type Cluster } from './support/cluster.ts';
-import { EVERYTHING_MAIN, stdioServer } from './support/mcp-servers.ts';
+import { EVERYTHING_MAIN, readTap, stdioServer, tappedServer } from './support/mcp-servers.ts';
 import { ask, assistant, call, callsFromQuestion } from './support/scripted-calls.ts';
 import { readSse } from './support/sse.ts';
 
@@ -14,22 +14,32 @@ const LONG = 'everything__trigger-long-running-operation';
 const errorOf = (content: string) => (JSON.parse(content) as { error: { code: string; message: string } }).error;
 
 describe('MCP servers that die, change or do not start', () => {
-  describe('when a stdio server dies in the middle of a call', () => {
+  describe('when a stdio server dies in the middle of a call, changes its tools, or is slow', () => {
     let cluster: Cluster;
+    let dir: string;
+    let timedTap: string;
+    const pidOf = async (server: string) => Number((await cluster.workers[0]!.waitForLine((line) => line.msg === 'mcp server ready' && line.mcpServer === server)).pid);
 
     beforeAll(async () => {
-      cluster = await startCluster({
-        workers: 1,
-        respond: callsFromQuestion,
-        toolModules: [TEST_TOOLS],
-        workerEnv: { VOLLEY_MCP_SERVERS: JSON.stringify([stdioServer('everything', EVERYTHING_MAIN), stdioServer('changing', CHANGING_SERVER)]) },
-      });
+      dir = mkdtempSync(join(tmpdir(), 'volley-mcp-faults-'));
+      timedTap = join(dir, 'timed.jsonl');
+      const servers = [
+        stdioServer('everything', EVERYTHING_MAIN),
+        // The same server, whose calls Volley may run again when it goes away under them.
+        stdioServer('sturdy', EVERYTHING_MAIN, [], { retries: 3, tools: ['trigger-long-running-operation'] }),
+        tappedServer('timed', timedTap, EVERYTHING_MAIN, [], { timeoutMs: 600, tools: ['trigger-long-running-operation'] }),
+        stdioServer('changing', CHANGING_SERVER),
+      ];
+      cluster = await startCluster({ workers: 1, respond: callsFromQuestion, toolModules: [TEST_TOOLS], workerEnv: { VOLLEY_MCP_SERVERS: JSON.stringify(servers) } });
     }, 60_000);
-    afterAll(() => cluster?.stop());
+    afterAll(async () => {
+      await cluster?.stop();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    });
 
     it('fails the call mcp_server_unavailable, restarts the server, and the next call works; the worker stays up', async () => {
       const [worker] = cluster.workers;
-      const firstPid = Number((await worker!.waitForLine((line) => line.msg === 'mcp server ready' && line.mcpServer === 'everything')).pid);
+      const firstPid = await pidOf('everything');
       const { body } = await cluster.api.post('/v1/tasks', ask([{ id: 'doomed', name: LONG, arguments: { duration: 20, steps: 20 } }]));
       await readSse(`${cluster.api.baseUrl}/v1/tasks/${body.id}/events`, { until: (event) => event.event === 'tool_call.progress' });
 
@@ -51,6 +61,31 @@ describe('MCP servers that die, change or do not start', () => {
       const next = await cluster.api.post('/v1/tool-calls', { message: assistant(call('again', 'everything__echo', { message: 'back' })) });
       expect(next.body.messages[0].content).toBe('Echo: back');
       process.stdout.write(`[mcp] kill → call failed: ${failedAfter} ms; kill → server restarted and listed: ${restartMs} ms\n`);
+    });
+
+    it('runs the call again once the server is back, when the server allows retries', async () => {
+      const pid = await pidOf('sturdy');
+      const { body } = await cluster.api.post('/v1/tasks', ask([{ id: 'again', name: 'sturdy__trigger-long-running-operation', arguments: { duration: 1, steps: 4 } }]));
+      await readSse(`${cluster.api.baseUrl}/v1/tasks/${body.id}/events`, { until: (event) => event.event === 'tool_call.progress' });
+      process.kill(pid, 'SIGKILL');
+      const task = await cluster.api.waitForTask(body.id, 30_000);
+      expect(task.messages.find((message: any) => message.role === 'tool').content).toBe('Long running operation completed. Duration: 1 seconds, Steps: 4.');
+      expect(task.turns[0].tool_calls[0].attempts).toBeGreaterThanOrEqual(2);
+    });
+
+    it('sends notifications/cancelled when a call reaches the server timeoutMs', async () => {
+      const { body } = await cluster.api.post('/v1/tool-calls', { message: assistant(call('slow', 'timed__trigger-long-running-operation', { duration: 5, steps: 5 })) });
+      expect(errorOf(body.messages[0].content)).toMatchObject({ code: 'tool_timeout', message: expect.stringContaining('600 ms') });
+      const tap = await waitFor(() => {
+        const entries = readTap(timedTap);
+        const request = entries.find((entry) => entry.dir === 'in' && entry.message?.method === 'tools/call');
+        const cancelled = entries.find((entry) => entry.dir === 'in' && entry.message?.method === 'notifications/cancelled' && entry.message.params.requestId === request?.message.id);
+        return request && cancelled ? { request, cancelled } : undefined;
+      });
+      const after = tap.cancelled.at - tap.request.at;
+      expect(after).toBeGreaterThanOrEqual(550);
+      expect(after).toBeLessThan(1_500);
+      process.stdout.write(`[mcp] timeoutMs 600 → notifications/cancelled at the server ${after} ms after the call\n`);
     });
 
     it('updates the registry when the server says its tools changed', async () => {

@@ -224,10 +224,10 @@ export class McpServerConnection {
 
   /** What a failed `tools/call` tells the model; a lost connection also starts the way back. */
   private callFailure(session: Session, error: unknown): ToolError {
-    if (isConnectionLoss(error)) {
-      // A stdio server's death closes its transport (and calls `lost` from there); an HTTP
-      // server's shows up only as failing requests.
-      if (!isStdioServer(this.config)) this.lost(session, (error as Error).message);
+    // A stdio server's death closes its pipe, which ends the session (`lost`) before the call hears of it.
+    if (this.session !== session || isConnectionLoss(error)) {
+      // An HTTP server's shows up only as failing requests.
+      this.lost(session, (error as Error).message);
       return this.unavailable('went away during the call, which may or may not have taken effect');
     }
     const message = error instanceof McpError ? error.message : `its answer did not fit the protocol: ${(error as Error).message}`;
@@ -235,12 +235,11 @@ export class McpServerConnection {
   }
 }
 
+/** The SDK's own "connection closed", no HTTP answer at all (fetch failed), or an HTTP session the server no longer knows (404) or answers for (5xx). */
 function isConnectionLoss(error: unknown): boolean {
   if (error instanceof McpError) return error.code === ErrorCode.ConnectionClosed;
-  // Not connected (the transport was closed), or no HTTP answer at all (fetch failed), or an HTTP
-  // session the server no longer knows (404) or answers for (5xx).
   if (error instanceof StreamableHTTPError) return error.code === 404 || (error.code ?? 0) >= 500;
-  return error instanceof TypeError || (error instanceof Error && error.message === 'Not connected');
+  return error instanceof TypeError;
 }
 
 async function listAllTools(client: Client, timeout: number): Promise<McpTool[]> {

@@ -1,5 +1,5 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { CallToolResultSchema, ErrorCode, McpError, type CallToolResult, type Progress, type Tool as McpTool } from '@modelcontextprotocol/sdk/types.js';
 import { ToolError, type Logger } from '@volley/shared';
 import { CallSlots } from './call-slots.ts';
@@ -121,10 +121,8 @@ export class McpServerConnection {
     const session = this.session;
     this.session = undefined;
     if (!session) return;
-    if (!isStdioServer(this.config)) {
-      // Lets the server free the session now rather than when it times it out.
-      await (session.opened.transport as { terminateSession?: () => Promise<void> }).terminateSession?.().catch(() => undefined);
-    }
+    // Lets an HTTP server free the session now rather than when it times it out.
+    if (session.opened.transport instanceof StreamableHTTPClientTransport) await session.opened.transport.terminateSession().catch(() => undefined);
     await session.client.close().catch(() => undefined);
   }
 

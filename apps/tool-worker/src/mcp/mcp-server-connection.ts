@@ -5,6 +5,7 @@ import { ToolError, type Logger } from '@volley/shared';
 import { CallSlots } from './call-slots.ts';
 import { isStdioServer, type McpServerConfig } from './mcp-config.ts';
 import { openTransport, type OpenedTransport } from './mcp-transport.ts';
+import { ProgressRoutingTransport } from './progress-routing-transport.ts';
 
 export type { McpTool };
 
@@ -31,13 +32,14 @@ const PROBE_TIMEOUT_MS = 5_000;
 export interface McpCallOptions {
   signal: AbortSignal;
   onProgress?: (progress: Progress) => void;
-  /** Sent as the request's `_meta` (trace context). */
+  /** Sent in the request's `_meta` (trace context), beside Volley's progress token. */
   meta?: Record<string, string>;
 }
 
 interface Session {
   client: Client;
   opened: OpenedTransport;
+  routing: ProgressRoutingTransport;
   openedAt: number;
 }
 
@@ -97,11 +99,13 @@ export class McpServerConnection {
     try {
       const session = this.session;
       if (!session) throw this.unavailable('is not running (it is being restarted)');
+      const progress = options.onProgress ? session.routing.track(options.onProgress) : undefined;
+      const meta = { ...options.meta, ...(progress ? { progressToken: progress.token } : {}) };
       try {
         const result = await session.client.callTool(
-          { name: tool, arguments: args, ...(options.meta ? { _meta: options.meta } : {}) },
+          { name: tool, arguments: args, ...(Object.keys(meta).length > 0 ? { _meta: meta } : {}) },
           CallToolResultSchema,
-          { signal: options.signal, timeout: NO_SDK_TIMEOUT, ...(options.onProgress ? { onprogress: options.onProgress } : {}) },
+          { signal: options.signal, timeout: NO_SDK_TIMEOUT },
         );
         // Parsed with CallToolResultSchema just above; the declared type also covers the 2024-10-07 `toolResult` shape.
         return result as CallToolResult;
@@ -109,6 +113,8 @@ export class McpServerConnection {
         // Cancelled or timed out: the SDK has sent notifications/cancelled, and the call has its answer already.
         if (options.signal.aborted) throw options.signal.reason;
         throw this.callFailure(session, error);
+      } finally {
+        progress?.stop();
       }
     } finally {
       release();
@@ -137,7 +143,8 @@ export class McpServerConnection {
         listChanged: { tools: { autoRefresh: false, debounceMs: 100, onChanged: () => void this.refreshTools(session) } },
       },
     );
-    const session: Session = { client, opened, openedAt: Date.now() };
+    const routing = new ProgressRoutingTransport(opened.transport);
+    const session: Session = { client, opened, routing, openedAt: Date.now() };
     client.onerror = (error) => {
       this.logger.warn({ mcpServer: this.name, err: error }, 'mcp server connection error');
       if (!isStdioServer(this.config)) void this.probe(session);
@@ -145,7 +152,7 @@ export class McpServerConnection {
     client.onclose = () => this.lost(session, 'its connection closed');
     const timeout = this.config.startTimeoutMs;
     try {
-      await client.connect(opened.transport, { timeout });
+      await client.connect(routing, { timeout });
       const tools = await listAllTools(client, timeout);
       if (this.closed) throw new Error('the worker is stopping');
       this.session = session;

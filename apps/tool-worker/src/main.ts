@@ -28,7 +28,7 @@ import { ResourceLocks } from './locks/resource-locks.ts';
 import { createLockMetrics } from './metrics/lock-metrics.ts';
 import { startStatusServer } from './metrics/status-server.ts';
 import { createToolCallMetrics } from './metrics/tool-call-metrics.ts';
-import { McpServers } from './mcp/mcp-servers.ts';
+import type { McpServers } from './mcp/mcp-servers.ts';
 import { createToolCallProcessor } from './run-tool-call.ts';
 import { LiveToolSet } from './live-tool-set.ts';
 
@@ -63,10 +63,12 @@ const onMcpToolsChanged = () => {
   logger.info({ tools: [...live.tools.keys()] }, 'tools changed');
   registration?.updateTools(live.published()).catch((error: unknown) => logger.warn({ err: error }, 'changed tools not published'));
 };
-const mcp =
+// Loaded only when servers are configured: the SDK adds a good part of a second to a worker's start
+// on a busy machine, and replacement workers should come up fast.
+const mcp: McpServers | undefined =
   config.VOLLEY_MCP_SERVERS.length === 0
     ? undefined
-    : await McpServers.start(config.VOLLEY_MCP_SERVERS, { logger, onChange: onMcpToolsChanged }).catch(exitWith);
+    : await import('./mcp/mcp-servers.ts').then(({ McpServers }) => McpServers.start(config.VOLLEY_MCP_SERVERS, { logger, onChange: onMcpToolsChanged })).catch(exitWith);
 try {
   live = new LiveToolSet([...builtins, ...fromModules], () => mcp?.sources() ?? []);
 } catch (error) {

@@ -16,6 +16,14 @@ function innerTransport() {
   };
   return { inner, sent };
 }
+/** A routing transport over a hand-fed one, and what reached the SDK side or a call's handler, in order. */
+function routed() {
+  const { inner, sent } = innerTransport();
+  const routing = new ProgressRoutingTransport(inner);
+  const seen: unknown[] = [];
+  routing.onmessage = (message) => seen.push(message);
+  return { inner, sent, routing, seen };
+}
 const progress = (progressToken: string | number, value: number, extra: Record<string, unknown> = {}): JSONRPCMessage => ({
   jsonrpc: '2.0',
   method: 'notifications/progress',
@@ -25,10 +33,7 @@ const progress = (progressToken: string | number, value: number, extra: Record<s
 describe('ProgressRoutingTransport', () => {
   describe('when a server sends progress for a token it was given, then the result', () => {
     it('delivers every progress before the result reaches the SDK, the last one included', () => {
-      const { inner } = innerTransport();
-      const routing = new ProgressRoutingTransport(inner);
-      const seen: unknown[] = [];
-      routing.onmessage = (message) => seen.push(message);
+      const { inner, routing, seen } = routed();
       const tracked = routing.track((value) => seen.push(value));
       inner.receive(progress(tracked.token, 1, { total: 2, message: 'half' }));
       inner.receive(progress(tracked.token, 2, { total: 2 }));
@@ -39,10 +44,7 @@ describe('ProgressRoutingTransport', () => {
 
   describe('when progress comes for a call that has ended', () => {
     it('drops it instead of passing the SDK a token it does not know', () => {
-      const { inner } = innerTransport();
-      const routing = new ProgressRoutingTransport(inner);
-      const seen: unknown[] = [];
-      routing.onmessage = (message) => seen.push(message);
+      const { inner, routing, seen } = routed();
       const tracked = routing.track((value) => seen.push(value));
       tracked.stop();
       inner.receive(progress(tracked.token, 3));
@@ -52,11 +54,8 @@ describe('ProgressRoutingTransport', () => {
 
   describe('when messages are not progress of its own tokens', () => {
     it('passes them on as they are, and sends, starts, closes and reports through the inner transport', async () => {
-      const { inner, sent } = innerTransport();
-      const routing = new ProgressRoutingTransport(inner);
-      const seen: unknown[] = [];
+      const { inner, sent, routing, seen } = routed();
       const closed: string[] = [];
-      routing.onmessage = (message) => seen.push(message);
       routing.onclose = () => closed.push('closed');
       routing.onerror = (error) => closed.push(error.message);
       inner.receive(progress(12, 1));

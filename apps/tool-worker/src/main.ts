@@ -134,6 +134,7 @@ await worker.waitUntilReady();
 await cancelled.listen(subscriber, prefix, logger);
 const stopCancelPoll = cancelled.poll(redis, prefix, config.VOLLEY_CANCEL_POLL_MS, logger);
 
+const registered = live.published();
 registration = await registerWorker(
   redis,
   prefix,
@@ -143,10 +144,12 @@ registration = await registerWorker(
     queue,
     concurrency: config.VOLLEY_WORKER_CONCURRENCY,
     started_at: Date.now(),
-    tools: live.published(),
+    tools: registered,
   },
   { leaseMs: config.VOLLEY_REGISTRY_LEASE_MS, onError: (error) => logger.warn({ err: error }, 'registry heartbeat failed') },
 );
+// A server's tools that changed while the registration was on its way had no registration to update.
+if (JSON.stringify(live.published()) !== JSON.stringify(registered)) await registration.updateTools(live.published());
 
 logger.info(
   {

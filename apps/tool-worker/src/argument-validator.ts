@@ -28,10 +28,19 @@ export function compileArgumentValidator(tool: Tool): ArgumentValidator {
   // Compiled standalone: a `$schema` of another draft or an `$id` two tools share must not
   // make Ajv look the schema up or refuse it as a duplicate.
   const { $schema: _schema, $id: _id, ...standalone } = parameters;
-  const validate = ajv.compile(standalone);
-  return (args) =>
-    validate(args) ? { ok: true, value: args } : { ok: false, message: describeAjvErrors(validate.errors ?? []) };
+  // By text: Ajv keeps every schema it compiled, and an MCP server lists its tools again (new
+  // objects, same schemas) each time it says they changed.
+  const text = JSON.stringify(standalone);
+  let validator = compiled.get(text);
+  if (!validator) {
+    const validate = ajv.compile(standalone);
+    validator = (args) => (validate(args) ? { ok: true, value: args } : { ok: false, message: describeAjvErrors(validate.errors ?? []) });
+    compiled.set(text, validator);
+  }
+  return validator;
 }
+
+const compiled = new Map<string, ArgumentValidator>();
 
 function describeAjvErrors(errors: ErrorObject[]): string {
   return errors

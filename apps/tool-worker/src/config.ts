@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { checkClusterPrefix, DEFAULT_POOL, env, POOL_NAME_PATTERN, redisEnvSchema, withQueuePrefix } from '@volley/shared';
 import { z } from 'zod';
+import { mcpServersEnv } from './mcp/mcp-config.ts';
 
 export const workerConfigSchema = z
   .object({
@@ -8,6 +9,8 @@ export const workerConfigSchema = z
     VOLLEY_POOL: z.string().regex(POOL_NAME_PATTERN, 'letters, digits, "_" and "-" only').default(DEFAULT_POOL),
     VOLLEY_TOOL_MODULES: env.csv(),
     VOLLEY_BUILTIN_TOOLS: env.boolean(true),
+    /** MCP servers whose tools this worker serves: inline JSON or a JSON file's path (see mcp-config.ts). */
+    VOLLEY_MCP_SERVERS: mcpServersEnv(),
     VOLLEY_WORKER_CONCURRENCY: env.positiveInt(16),
     VOLLEY_WORKER_ID: z.string().regex(/^[^:\s]+$/).optional(),
     VOLLEY_TOOL_TIMEOUT_MS: env.durationMs(60_000),

@@ -12,6 +12,7 @@ import {
   registerWorker,
   toolQueueName,
   type ToolCallResult,
+  type WorkerRegistration,
   waitForRedisOrExit,
 } from '@volley/shared';
 import { builtinTools } from './builtin-tools/index.ts';
@@ -28,8 +29,9 @@ import { ResourceLocks } from './locks/resource-locks.ts';
 import { createLockMetrics } from './metrics/lock-metrics.ts';
 import { startStatusServer } from './metrics/status-server.ts';
 import { createToolCallMetrics } from './metrics/tool-call-metrics.ts';
+import type { McpServers } from './mcp/mcp-servers.ts';
 import { createToolCallProcessor } from './run-tool-call.ts';
-import { createToolSet } from './tool-set.ts';
+import { LiveToolSet } from './live-tool-set.ts';
 
 const config = loadEnvOrExit(workerConfigSchema);
 const redisTarget = redisTargetOf(config);
@@ -49,14 +51,34 @@ const prefix = config.VOLLEY_PREFIX;
 const builtins = config.VOLLEY_BUILTIN_TOOLS
   ? builtinTools({ redis, prefix }).map((tool) => ({ tool, source: `builtin:${tool.name}` }))
   : [];
-const tools = (() => {
+let live: LiveToolSet | undefined;
+let registration: WorkerRegistration | undefined;
+// A server's tools change after boot (tools/list_changed, a restart): serve and publish the new set.
+const onMcpToolsChanged = () => {
+  if (!live) return;
   try {
-    return createToolSet([...builtins, ...fromModules]);
+    if (!live.rebuild()) return;
   } catch (error) {
-    return exitWith(error);
+    logger.error({ err: error }, 'tools not updated: the changed MCP tools do not fit the others; serving the previous set');
+    return;
   }
-})();
-if (tools.size === 0) exitWith(new Error('no tools to serve: set VOLLEY_TOOL_MODULES or VOLLEY_BUILTIN_TOOLS=true'));
+  logger.info({ tools: [...live.tools.keys()] }, 'tools changed');
+  registration?.updateTools(live.published()).catch((error: unknown) => logger.warn({ err: error }, 'changed tools not published'));
+};
+// Loaded only when servers are configured: the SDK adds a good part of a second to a worker's start
+// on a busy machine, and replacement workers should come up fast.
+const mcp: McpServers | undefined =
+  config.VOLLEY_MCP_SERVERS.length === 0
+    ? undefined
+    : await import('./mcp/mcp-servers.ts').then(({ McpServers }) => McpServers.start(config.VOLLEY_MCP_SERVERS, { logger, onChange: onMcpToolsChanged })).catch(exitWith);
+try {
+  live = new LiveToolSet([...builtins, ...fromModules], () => mcp?.sources() ?? []);
+} catch (error) {
+  await mcp?.close();
+  exitWith(error);
+}
+const tools = live.tools;
+if (tools.size === 0) exitWith(new Error('no tools to serve: set VOLLEY_TOOL_MODULES, VOLLEY_MCP_SERVERS or VOLLEY_BUILTIN_TOOLS=true'));
 
 const queue = toolQueueName(config.VOLLEY_POOL);
 const waker = new JobWaker({ connection: redis, prefix });
@@ -114,7 +136,8 @@ await worker.waitUntilReady();
 await cancelled.listen(subscriber, prefix, logger);
 const stopCancelPoll = cancelled.poll(redis, prefix, config.VOLLEY_CANCEL_POLL_MS, logger);
 
-const registration = await registerWorker(
+const registered = live.published();
+registration = await registerWorker(
   redis,
   prefix,
   {
@@ -123,13 +146,23 @@ const registration = await registerWorker(
     queue,
     concurrency: config.VOLLEY_WORKER_CONCURRENCY,
     started_at: Date.now(),
-    tools: [...tools.values()].map((loaded) => loaded.published),
+    tools: registered,
   },
   { leaseMs: config.VOLLEY_REGISTRY_LEASE_MS, onError: (error) => logger.warn({ err: error }, 'registry heartbeat failed') },
 );
+// A server's tools that changed while the registration was on its way had no registration to update.
+if (JSON.stringify(live.published()) !== JSON.stringify(registered)) await registration.updateTools(live.published());
 
 logger.info(
-  { workerId: config.VOLLEY_WORKER_ID, pool: config.VOLLEY_POOL, queue, concurrency: config.VOLLEY_WORKER_CONCURRENCY, tools: [...tools.keys()], metricsPort: status.port },
+  {
+    workerId: config.VOLLEY_WORKER_ID,
+    pool: config.VOLLEY_POOL,
+    queue,
+    concurrency: config.VOLLEY_WORKER_CONCURRENCY,
+    tools: [...tools.keys()],
+    metricsPort: status.port,
+    ...(mcp ? { mcpServers: mcp.pids() } : {}),
+  },
   'worker ready',
 );
 
@@ -140,7 +173,7 @@ function shutdown(signal: string): Promise<void> {
     logger.info({ signal }, 'worker stopping');
     const deadline = Date.now() + config.VOLLEY_SHUTDOWN_TIMEOUT_MS;
     status.markStopping();
-    await registration.stop().catch((error) => logger.warn({ err: error }, 'registry removal failed'));
+    await registration?.stop().catch((error) => logger.warn({ err: error }, 'registry removal failed'));
     const clean = await settlesWithin(worker.close(), config.VOLLEY_SHUTDOWN_TIMEOUT_MS);
     stopCancelPoll();
     if (!clean) {
@@ -150,6 +183,8 @@ function shutdown(signal: string): Promise<void> {
     }
     // Tool bodies running past their answer keep their locks: they get what is left of the time.
     await locking.overruns.drain(deadline - Date.now());
+    // After the calls: a call still running to a server needs it to answer.
+    await mcp?.close();
     await waker.close();
     await telemetry.shutdown();
     if (clean) {

@@ -80,10 +80,10 @@ describe('createToolSet', () => {
   });
 
   describe('when two tools share a name', () => {
-    it('rejects the second, naming its source', () => {
+    it('rejects the second, naming both sources', () => {
       const error = definitionError([source(echo, 'builtin:echo'), source({ ...echo }, 'my-tools.ts#echo')]);
 
-      expect(error.message).toBe('my-tools.ts#echo: duplicate tool name "echo"');
+      expect(error.message).toBe('my-tools.ts#echo: duplicate tool name "echo" (builtin:echo has it too)');
     });
   });
 

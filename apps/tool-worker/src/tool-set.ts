@@ -40,13 +40,16 @@ export interface ToolSource {
 /** Checks each tool's shape, compiles its validator once, and refuses duplicate names. */
 export function createToolSet(sources: readonly ToolSource[]): ToolSet {
   const set = new Map<string, LoadedTool>();
+  const sourceOf = new Map<string, string>();
   for (const { tool: candidate, source } of sources) {
     const shape = toolShapeSchema.safeParse(candidate);
     if (!shape.success) {
       throw new ToolDefinitionError(`${source}: invalid tool: ${z.prettifyError(shape.error)}`);
     }
     const tool = candidate as Tool;
-    if (set.has(tool.name)) throw new ToolDefinitionError(`${source}: duplicate tool name "${tool.name}"`);
+    const first = sourceOf.get(tool.name);
+    if (first !== undefined) throw new ToolDefinitionError(`${source}: duplicate tool name "${tool.name}" (${first} has it too)`);
+    sourceOf.set(tool.name, source);
     let validate: ArgumentValidator;
     try {
       validate = compileArgumentValidator(tool);

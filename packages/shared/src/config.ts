@@ -21,7 +21,8 @@ export function parseEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv)
   throw new VolleyError('config_invalid', `invalid configuration:\n${problems.join('\n')}`);
 }
 
-const SECRET_NAME = /KEY|SECRET|TOKEN|PASSWORD/i;
+// MCP server lists carry headers and environments, tokens among them.
+const SECRET_NAME = /KEY|SECRET|TOKEN|PASSWORD|MCP_SERVERS/i;
 
 /** The bad value helps the operator, but secrets (and passwords inside URLs) stay out of logs. */
 function shownValue(name: string, value: string): string {

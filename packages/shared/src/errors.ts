@@ -44,6 +44,11 @@ export const ERROR_STATUS = {
   lock_timeout: 409,
   tool_crashed: 500,
   result_not_serializable: 500,
+  // Tools of MCP servers: the tool said it failed (isError), its server is down or restarting
+  // (retryable), or the server refused the call or broke the protocol
+  mcp_tool_error: 502,
+  mcp_server_unavailable: 503,
+  mcp_protocol_error: 502,
   // A call that needs a person's approval: refused (no task to wait in), denied, or never decided
   approval_required: 403,
   denied: 403,

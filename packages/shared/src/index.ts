@@ -61,7 +61,7 @@ export {
   publishedToolSchema,
   workerDocumentSchema,
 } from './registry/worker-registry.ts';
-export type { PublishedTool, WorkerDocument } from './registry/worker-registry.ts';
+export type { PublishedTool, WorkerDocument, WorkerRegistration } from './registry/worker-registry.ts';
 export { createRedis, redisTargetOf } from './redis/connection.ts';
 export type { RedisTarget } from './redis/connection.ts';
 export { waitForRedis, waitForRedisOrExit } from './redis/wait-for-redis.ts';

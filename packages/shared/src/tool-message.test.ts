@@ -55,6 +55,12 @@ describe('toToolMessage', () => {
       expect(errorContent('tool_timeout').error.hint).toBe('The tool did not finish in time.');
     });
 
+    it('says a call may have taken effect and may work again after mcp_server_unavailable', () => {
+      expect(errorContent('mcp_server_unavailable').error.hint).toBe(
+        'The server behind this tool was down; the call may or may not have taken effect. Calling it again may work.',
+      );
+    });
+
     it("gives the generic hint for a tool's own code", () => {
       expect(errorContent('city_not_found').error).toEqual({
         code: 'city_not_found',

@@ -41,15 +41,22 @@ export function registryKeys(prefix: string) {
   };
 }
 
+export interface WorkerRegistration {
+  /** Publishes the worker's tools anew (its MCP servers' tools changed); readers see them at their next read. */
+  updateTools(tools: WorkerDocument['tools']): Promise<void>;
+  stop(): Promise<void>;
+}
+
 /** Publishes one worker's document and keeps its lease alive until `stop()`. */
 export async function registerWorker(
   redis: Redis,
   prefix: string,
   document: WorkerDocument,
   options: { leaseMs: number; onError: (error: unknown) => void },
-): Promise<{ stop(): Promise<void> }> {
+): Promise<WorkerRegistration> {
   const keys = registryKeys(prefix);
-  const body = JSON.stringify(document);
+  let body = JSON.stringify(document);
+  let stopped = false;
   const publish = async (): Promise<void> => {
     const expiresAt = Date.now() + options.leaseMs;
     // PEXPIRE keeps the heartbeat small; the document is written again only when it is gone
@@ -67,7 +74,13 @@ export async function registerWorker(
   const timer = setInterval(() => publish().catch(options.onError), Math.max(100, Math.floor(options.leaseMs / 3)));
   timer.unref();
   return {
+    async updateTools(tools) {
+      // Kept for the heartbeat too, which writes the document again should it be gone.
+      body = JSON.stringify({ ...document, tools });
+      if (!stopped) await redis.set(keys.worker(document.id), body, 'PX', options.leaseMs);
+    },
     async stop() {
+      stopped = true;
       clearInterval(timer);
       await redis.multi().del(keys.worker(document.id)).zrem(keys.workers, document.id).exec();
     },

@@ -1,17 +1,9 @@
+import type { PendingApproval } from '@volley/api-schemas';
 import type { Approvals } from '@volley/shared';
 import { openTurn } from '../tasks/open-turn.ts';
 import type { TaskRecord } from '../tasks/task-record.ts';
 
-/** A call of the turn in flight that waits for a person's decision, as a task read shows it. */
-export interface PendingApproval {
-  tool_call_id: string;
-  name: string;
-  /** The model's arguments (JSON text), as the person is asked to approve them. */
-  arguments: string;
-  requested_at: number;
-  /** When the call is denied with `approval_timeout` if nobody decides. */
-  timeout_at: number;
-}
+export type { PendingApproval } from '@volley/api-schemas';
 
 /**
  * Read-time view of the approvals a running task waits for: derived from the task's approvals

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import type { ToolCallsAnswer, ToolCallsBody } from '@volley/api-schemas';
 import {
-  assistantMessageSchema,
   contextOf,
   failedResult,
   injectTraceContext,
@@ -14,12 +14,9 @@ import {
   type Logger,
   type ToolCallJobData,
   type ToolCallResult,
-  type ToolMessage,
 } from '@volley/shared';
 import { Job, type QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { z } from 'zod';
-import type { CallRecord } from '../tasks/task-record.ts';
 import type { ToolCatalog } from '../tools/tool-catalog.ts';
 import { finishedCallRecord } from './call-record.ts';
 import type { FanInWaiters } from './fan-in-waiters.ts';
@@ -29,14 +26,8 @@ import { withdrawCalls } from './withdraw-calls.ts';
 
 export const FAN_IN_JOB = 'fan-in';
 
-export const toolCallsBodySchema = z.strictObject({
-  message: assistantMessageSchema,
-  timeout_ms: z.number().int().positive().max(3_600_000).optional(),
-  execution: z.enum(['parallel', 'sequential']).default('parallel'),
-  /** Ids of calls approved in advance: calls that need approval and are not listed answer `approval_required`. */
-  approved: z.array(z.string()).max(1024).optional(),
-});
-export type ToolCallsBody = z.infer<typeof toolCallsBodySchema>;
+export { toolCallsBodySchema } from '@volley/api-schemas';
+export type { ToolCallsBody } from '@volley/api-schemas';
 
 export interface RunToolCallsDeps {
   catalog: ToolCatalog;
@@ -74,7 +65,7 @@ export async function runToolCalls(
   tenant: string | null = null,
   /** Told just before the calls go on the queues (nothing was enqueued when it was not called). */
   beforeEnqueue: () => void = () => undefined,
-): Promise<{ messages: ToolMessage[]; calls: CallRecord[] }> {
+): Promise<ToolCallsAnswer> {
   const calls = body.message.tool_calls ?? [];
   if (calls.length === 0) throw new VolleyError('no_tool_calls', 'message.tool_calls must hold at least one tool call');
   if (calls.length > deps.limits.maxToolCalls) {

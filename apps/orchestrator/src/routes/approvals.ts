@@ -1,13 +1,11 @@
+import { taskIdParamsSchema } from '@volley/api-schemas';
 import { Approvals, type Logger } from '@volley/shared';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
-import { z } from 'zod';
 import { approvalsBodySchema, decideApprovals } from '../approvals/decide-approvals.ts';
 import type { FanOutQueue } from '../fan-out/fan-out-queue.ts';
 import { loadTaskFor } from '../tasks/load-task-for.ts';
 import type { TaskStore } from '../tasks/task-store.ts';
-
-const taskParamsSchema = z.object({ id: z.string().min(1).max(200) });
 
 export interface ApprovalRouteDeps {
   store: TaskStore;
@@ -20,7 +18,7 @@ export interface ApprovalRouteDeps {
 export function registerApprovalRoutes(app: FastifyInstance, deps: ApprovalRouteDeps): void {
   const approvals = new Approvals({ redis: deps.redis, prefix: deps.fanOut.prefix });
   app.post('/v1/tasks/:id/approvals', async (request) => {
-    const { id } = taskParamsSchema.parse(request.params);
+    const { id } = taskIdParamsSchema.parse(request.params);
     // Another tenant's task is 404 whatever the body says, so ids cannot be probed.
     const task = await loadTaskFor(deps.store, request.caller.tenant, id);
     const body = approvalsBodySchema.parse(request.body);

@@ -1,14 +1,12 @@
+import { taskIdParamsSchema } from '@volley/api-schemas';
 import { taskEventsKey, VolleyError } from '@volley/shared';
 import type { FastifyInstance } from 'fastify';
 import type { ServerResponse } from 'node:http';
-import { z } from 'zod';
 import { withBlockingRedis, type EventStreamDeps } from '../events/event-streams.ts';
 import { readTaskEvents, STREAM_ID, type TaskEventEntry } from '../events/read-events.ts';
 import { loadTaskFor } from '../tasks/load-task-for.ts';
 import { TERMINAL_STATUSES } from '../tasks/task-record.ts';
 import type { TaskStore } from '../tasks/task-store.ts';
-
-const paramsSchema = z.object({ id: z.string().min(1).max(200) });
 
 /**
  * `GET /v1/tasks/:id/events`: the task's events as Server-Sent Events, from the start or after
@@ -23,7 +21,7 @@ export function registerTaskEventRoutes(app: FastifyInstance, deps: EventStreamD
   });
 
   app.get('/v1/tasks/:id/events', async (request, reply) => {
-    const { id } = paramsSchema.parse(request.params);
+    const { id } = taskIdParamsSchema.parse(request.params);
     const after = request.headers['last-event-id'];
     if (after !== undefined && (typeof after !== 'string' || !STREAM_ID.test(after))) {
       throw new VolleyError('invalid_request', 'Last-Event-ID must be the id of an event of this stream (digits-digits)');

@@ -1,8 +1,8 @@
+import { getTaskQuerySchema, taskIdParamsSchema, type Task, type TaskAck } from '@volley/api-schemas';
 import { Approvals } from '@volley/shared';
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { withPendingApprovals } from '../approvals/pending-approvals.ts';
-import { z } from 'zod';
 import { cancelTask, type CancelTaskDeps } from '../tasks/cancel-task.ts';
 import { REPLAYED_HEADER } from '../idempotency/idempotency-key.ts';
 import { submitTask } from '../idempotency/submit-task.ts';
@@ -10,29 +10,26 @@ import type { CreateTaskDeps } from '../tasks/create-task.ts';
 import { withLiveCallStatus } from '../tasks/live-call-status.ts';
 import { loadTaskFor } from '../tasks/load-task-for.ts';
 import type { EventStreamDeps } from '../events/event-streams.ts';
-import { MAX_WAIT_MS, waitForTaskEnd } from '../events/wait-for-end.ts';
-
-const taskParamsSchema = z.object({ id: z.string().min(1).max(200) });
-const getTaskQuerySchema = z.object({ wait_ms: z.coerce.number().int().min(0).max(MAX_WAIT_MS).optional() });
+import { waitForTaskEnd } from '../events/wait-for-end.ts';
 
 export function registerTaskRoutes(app: FastifyInstance, deps: CreateTaskDeps & CancelTaskDeps & { eventStreams: EventStreamDeps }): void {
   const approvals = new Approvals({ redis: deps.redis, prefix: deps.fanOut.prefix });
   app.post('/v1/tasks', async (request, reply) => {
     const { task, replayed } = await submitTask(deps, request);
     if (replayed) void reply.header(REPLAYED_HEADER, 'true');
-    return reply.status(202).send({ id: task.id, status: task.status });
+    return reply.status(202).send({ id: task.id, status: task.status } satisfies TaskAck);
   });
 
-  app.get('/v1/tasks/:id', async (request, reply) => {
-    const { id } = taskParamsSchema.parse(request.params);
+  app.get('/v1/tasks/:id', async (request, reply): Promise<Task> => {
+    const { id } = taskIdParamsSchema.parse(request.params);
     const { wait_ms } = getTaskQuerySchema.parse(request.query);
     const load = () => loadTaskFor(deps.store, request.caller.tenant, id);
     const task = wait_ms ? await waitForTaskEnd({ ...deps.eventStreams, redis: deps.redis }, id, wait_ms, load, abortOnClose(reply.raw)) : await load();
     return withPendingApprovals(await withLiveCallStatus(task, deps.fanOut), approvals);
   });
 
-  app.post('/v1/tasks/:id/cancel', async (request) => {
-    const { id } = taskParamsSchema.parse(request.params);
+  app.post('/v1/tasks/:id/cancel', async (request): Promise<TaskAck> => {
+    const { id } = taskIdParamsSchema.parse(request.params);
     const task = await loadTaskFor(deps.store, request.caller.tenant, id);
     const cancelled = await cancelTask(deps, task);
     return { id: cancelled.id, status: cancelled.status };

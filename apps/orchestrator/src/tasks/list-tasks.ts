@@ -1,21 +1,11 @@
+import { listTasksParamsSchema, METADATA_KEY_PATTERN, metadataValueSchema, type TaskList, type TaskSummary } from '@volley/api-schemas';
 import { VolleyError } from '@volley/shared';
 import { z } from 'zod';
 import type { IndexEntry, TaskIndex } from './task-index.ts';
-import { METADATA_KEY_PATTERN, metadataValueSchema } from './task-metadata.ts';
 import type { TaskRecord, TaskStatus } from './task-record.ts';
 import type { TaskStore } from './task-store.ts';
 
-/** A task in a listing: its record without the transcript, turns and trace. */
-export interface TaskSummary {
-  id: string;
-  status: TaskStatus;
-  created_at: number;
-  updated_at: number;
-  model: string;
-  metadata: Record<string, string>;
-  usage: TaskRecord['usage'];
-  error?: TaskRecord['error'];
-}
+export type { TaskSummary } from '@volley/api-schemas';
 
 export interface ListTasksQuery {
   status?: TaskStatus;
@@ -37,12 +27,7 @@ const MAX_SCANNED = 1_000;
 /** An entry without a record is dropped from the index only once it is this old (a task may be between its listing and its write). */
 const MISSING_GRACE_MS = 60_000;
 
-const FIXED_PARAMS = new Set(['status', 'limit', 'cursor']);
-const fixedParams = z.strictObject({
-  status: z.enum(['queued', 'running', 'completed', 'failed', 'cancelled']).optional(),
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-  cursor: z.string().max(400).optional(),
-});
+const FIXED_PARAMS = new Set(Object.keys(listTasksParamsSchema.shape));
 
 /**
  * Parses `GET /v1/tasks`'s query: `status`, `limit` (1–100, default 20), `cursor`, and any
@@ -64,7 +49,7 @@ export function parseListTasksQuery(query: Record<string, unknown>): ListTasksQu
     if (!METADATA_KEY_PATTERN.test(key)) throw new VolleyError('invalid_request', `${JSON.stringify(name)}: a metadata key is 1 to 64 letters, digits, "_", "-" or "."`);
     metadata[key] = metadataValueSchema.parse(value);
   }
-  const fixed = fixedParams.parse(rest);
+  const fixed = listTasksParamsSchema.parse(rest);
   return {
     metadata,
     limit: fixed.limit,
@@ -80,7 +65,7 @@ export function parseListTasksQuery(query: Record<string, unknown>): ListTasksQu
  * holds fewer than `limit` tasks when a filter matched none of the next `MAX_SCANNED` tasks, and
  * `next_cursor` is null only when there is nothing further.
  */
-export async function listTasks(deps: ListTasksDeps, tenant: string | null, query: ListTasksQuery): Promise<{ tasks: TaskSummary[]; next_cursor: string | null }> {
+export async function listTasks(deps: ListTasksDeps, tenant: string | null, query: ListTasksQuery): Promise<TaskList> {
   const tasks: TaskSummary[] = [];
   let place = query.cursor;
   let scanned = 0;

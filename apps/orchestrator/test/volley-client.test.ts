@@ -13,7 +13,7 @@ import {
   type ToolCallsRequest,
 } from '@volley/api-schemas';
 import { VolleyApiError, VolleyClient, type TaskEvent } from '@volley/client';
-import { freePort } from '@volley/shared/testing';
+import { freePort, waitFor } from '@volley/shared/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, TEST_TOOLS, type Cluster } from './support/cluster.ts';
 import { startDroppingProxy, type DroppingProxy } from './support/dropping-proxy.ts';
@@ -33,14 +33,14 @@ async function collect(events: AsyncIterable<TaskEvent>): Promise<TaskEvent[]> {
 }
 
 /** A task, read until `until` holds (the API's long poll would only wait for its end). */
-async function taskWhen(client: VolleyClient, id: string, until: (task: Task) => boolean): Promise<Task> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const task = await client.getTask(id);
-    if (until(task)) return task;
-    if (Date.now() > deadline) throw new Error(`task ${id} never reached the state waited for; it is ${task.status}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+function taskWhen(client: VolleyClient, id: string, until: (task: Task) => boolean): Promise<Task> {
+  return waitFor(
+    async () => {
+      const task = await client.getTask(id);
+      return until(task) && task;
+    },
+    { timeoutMs: 15_000, message: `task ${id} never reached the state waited for` },
+  );
 }
 
 describe('VolleyClient against a running cluster', () => {
@@ -97,17 +97,8 @@ describe('VolleyClient against a running cluster', () => {
       await expect(client.deleteTask(id)).rejects.toMatchObject({ status: 409, code: 'task_not_finished' });
 
       expect(taskAckSchema.parse(await client.cancelTask(id))).toEqual({ id, status: 'cancelled' });
-      const deleted = await (async () => {
-        for (;;) {
-          try {
-            return await client.deleteTask(id);
-          } catch (error) {
-            // A cancel's last step may still be winding down for a moment (README, DELETE).
-            if (!(VolleyApiError.isInstance(error) && error.code === 'task_not_finished')) throw error;
-            await new Promise((resolve) => setTimeout(resolve, 100));
-          }
-        }
-      })();
+      // A cancel's last step may still be winding down for a moment (README, DELETE): waitFor retries.
+      const deleted = await waitFor(() => client.deleteTask(id), { message: `task ${id} was never deleted` });
       expect(deletedTaskSchema.parse(deleted)).toEqual({ id, deleted: true });
       await expect(client.getTask(id)).rejects.toMatchObject({ name: 'VolleyApiError', status: 404, code: 'not_found' });
     });

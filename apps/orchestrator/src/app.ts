@@ -11,7 +11,11 @@ import { QUEUE_DASHBOARD_PATH, registerQueueDashboard } from './http/queue-dashb
 import { registerRedisGate, type RedisGate } from './http/redis-gate.ts';
 import { traceRequests } from './http/trace-requests.ts';
 import { measureRequests } from './metrics/http-metrics.ts';
+import { ClientCallHistory } from './openai/client-call-history.ts';
+import { answerErrorsInOpenAIShape } from './openai/openai-error-shape.ts';
 import { registerApprovalRoutes } from './routes/approvals.ts';
+import { registerChatCompletionRoutes } from './routes/chat-completions.ts';
+import { registerResponsesRoutes } from './routes/responses.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerMetricsRoute } from './routes/metrics.ts';
 import { registerTaskListRoutes } from './routes/task-list.ts';
@@ -80,6 +84,12 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   registerTaskEventRoutes(app, { ...deps.eventStreams, store: deps.store });
   registerToolCallRoutes(app, deps);
   registerApprovalRoutes(app, deps);
+  const history = new ClientCallHistory({ redis: deps.redis, store: deps.store, prefix: deps.fanOut.prefix });
+  void app.register(async (openAI) => {
+    answerErrorsInOpenAIShape(openAI);
+    registerChatCompletionRoutes(openAI, { ...deps, history });
+    registerResponsesRoutes(openAI, { ...deps, history });
+  });
   registerQueueDashboard(app, deps);
   registerUiRoutes(app);
   return app;

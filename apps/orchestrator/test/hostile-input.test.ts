@@ -115,7 +115,26 @@ const CASES: Case[] = [
   ['a poisoned query string', 'GET', '/v1/tools?__proto__[polluted]=1&constructor[prototype][x]=1', undefined, 'accepted'],
   ['tools with a body', 'POST', '/v1/tools', json({}), 404],
   ['an unknown route with a deep body', 'POST', '/v1/nothing', text(DEEP_TEXT), 'any-4xx'],
+  // The OpenAI-compatible routes: the same refusals, in OpenAI's error shape.
+  ['a deep chat completion', 'POST', '/v1/chat/completions', text(DEEP_TEXT), 400],
+  ['a deep response request', 'POST', '/v1/responses', text(`{"input":${DEEP_TEXT}}`), 400],
+  ['chat messages a string', 'POST', '/v1/chat/completions', json({ model: 'm', messages: 'hi' }), 400],
+  ['chat tools of numbers', 'POST', '/v1/chat/completions', json({ model: 'm', messages: [user('hi')], tools: [1] }), 400],
+  ['an emoji function name', 'POST', '/v1/chat/completions', json({ model: 'm', messages: [user('hi')], tools: [{ type: 'function', function: { name: '🔧' } }] }), 400],
+  ['a function without its name', 'POST', '/v1/chat/completions', json({ model: 'm', messages: [user('hi')], tools: [{ type: 'function', function: {} }] }), 400],
+  ['n 1e400', 'POST', '/v1/chat/completions', text('{"model":"m","messages":[{"role":"user","content":"hi"}],"n":1e400}'), 400],
+  ['a __proto__ in a chat body', 'POST', '/v1/chat/completions', text('{"model":"m","__proto__":{"x":1},"messages":[{"role":"user","content":"hi"}]}'), 400],
+  ['a lone surrogate in chat content', 'POST', '/v1/chat/completions', text('{"model":"m","messages":[{"role":"user","content":"\\ud800"}]}'), 'accepted'],
+  ['input a number', 'POST', '/v1/responses', json({ model: 'm', input: 5 }), 400],
+  ['an empty input', 'POST', '/v1/responses', json({ model: 'm', input: [] }), 400],
+  ['an input item of an unknown type', 'POST', '/v1/responses', json({ model: 'm', input: [{ type: 'item_reference', id: 'x' }] }), 400],
+  ['a function_call_output without its call', 'POST', '/v1/responses', json({ model: 'm', input: [{ type: 'function_call_output', output: 'x' }] }), 400],
+  ['a previous response of another shape', 'POST', '/v1/responses', json({ model: 'm', input: 'hi', previous_response_id: '../../x' }), 404],
+  ['an unknown response', 'GET', '/v1/responses/resp_%00', undefined, 404],
 ];
+
+/** Routes that answer errors in OpenAI's shape, `{error: {message, type, param, code}}`. */
+const OPENAI_SHAPED = ['/v1/chat/completions', '/v1/responses'];
 
 describe('hostile input', () => {
   let cluster: Cluster;
@@ -151,9 +170,11 @@ describe('hostile input', () => {
     return { status: response.status, body: parsed, contentType: response.headers.get('content-type') ?? '' };
   };
 
-  const expectVolleyError = (answer: Awaited<ReturnType<typeof send>>) => {
+  const expectVolleyError = (answer: Awaited<ReturnType<typeof send>>, path: string) => {
     expect(answer.contentType).toMatch(/^application\/json/);
-    expect(answer.body).toEqual({ error: { code: expect.any(String), message: expect.any(String) } });
+    const openAIShaped = OPENAI_SHAPED.some((prefix) => path.startsWith(prefix));
+    const extra = openAIShaped ? { type: expect.any(String), param: null } : {};
+    expect(answer.body).toEqual({ error: { code: expect.any(String), message: expect.any(String), ...extra } });
     expect(Object.keys(ERROR_STATUS)).toContain(answer.body.error.code);
     expect(ERROR_STATUS[answer.body.error.code as keyof typeof ERROR_STATUS]).toBe(answer.status);
   };
@@ -169,7 +190,7 @@ describe('hostile input', () => {
         if (path === '/v1/tasks') accepted.push(answer.body.id);
         return;
       }
-      expectVolleyError(answer);
+      expectVolleyError(answer, path);
       if (expected === 'any-4xx') expect(answer.status).toBeGreaterThanOrEqual(400);
       else expect(answer.status).toBe(expected);
     });
@@ -200,13 +221,13 @@ describe('hostile input', () => {
     ])('answers %s with 401 unauthorized', async (_what, headers) => {
       const answer = await send('POST', '/v1/tasks', json(task(user('hi'))), headers as Record<string, string>);
       expect(answer.status).toBe(401);
-      expectVolleyError(answer);
+      expectVolleyError(answer, '/v1/tasks');
     });
 
     it('answers a broken Basic on the dashboard with 401 too', async () => {
       const answer = await send('GET', '/admin/queues/api/queues', undefined, { authorization: 'Basic %%%' });
       expect(answer.status).toBe(401);
-      expectVolleyError(answer);
+      expectVolleyError(answer, '/admin/queues');
     });
   });
 

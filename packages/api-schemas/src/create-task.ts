@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { approvalRuleSchema } from './approval-rule.ts';
-import { chatMessageSchema } from './openai-wire.ts';
+import { modelOptionsSchema } from './model-options.ts';
+import { chatMessageSchema, openAIToolSchema } from './openai-wire.ts';
 import { executionSchema } from './task.ts';
 import { metadataSchema } from './task-metadata.ts';
 
@@ -19,6 +20,14 @@ export const createTaskBodySchema = z.strictObject({
   metadata: metadataSchema.optional(),
   /** Calls that wait for a person's approval besides those whose tools ask for it. */
   require_approval: approvalRuleSchema.optional(),
+  /**
+   * Functions the caller runs itself: offered to the model beside the cluster's tools, never run
+   * here. An answer that calls one ends the task `completed` with `client_tool_calls` (after
+   * the same answer's cluster calls ran), for the caller to run and continue the conversation.
+   */
+  client_tools: z.array(openAIToolSchema).max(128).optional(),
+  /** Passed on with every model call (see `modelOptionsSchema`). */
+  model_options: modelOptionsSchema.optional(),
 });
 export type CreateTaskBody = z.infer<typeof createTaskBodySchema>;
 /** What a client sends (defaults not applied yet). */

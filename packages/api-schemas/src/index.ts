@@ -36,6 +36,8 @@ export {
   deletedTaskSchema,
 } from './task.ts';
 export type { TaskStatus, CallStatus, CallRecord, Turn, PendingApproval, Task, TaskAck, DeletedTask } from './task.ts';
+export { modelOptionsSchema } from './model-options.ts';
+export type { ModelOptions } from './model-options.ts';
 export { createTaskBodySchema } from './create-task.ts';
 export type { CreateTaskBody, CreateTaskRequest } from './create-task.ts';
 export { listTasksParamsSchema, taskSummarySchema, taskListSchema } from './list-tasks.ts';

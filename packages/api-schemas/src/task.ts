@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { approvalRuleSchema } from './approval-rule.ts';
 import { callErrorSchema } from './errors.ts';
-import { chatMessageSchema, tokenUsageSchema } from './openai-wire.ts';
+import { modelOptionsSchema } from './model-options.ts';
+import { chatMessageSchema, openAIToolSchema, tokenUsageSchema, toolCallSchema } from './openai-wire.ts';
 
 /** `awaiting_approval` is never stored: a read shows it while a call of the running turn waits for a decision. */
 export const taskStatusSchema = z.enum(['queued', 'running', 'awaiting_approval', 'completed', 'failed', 'cancelled']);
@@ -35,7 +36,14 @@ export type CallRecord = z.infer<typeof callRecordSchema>;
 
 export const turnSchema = z.object({
   index: z.number().int(),
-  llm: z.object({ started_at: z.number(), finished_at: z.number(), usage: tokenUsageSchema, tool_call_count: z.number().int() }),
+  llm: z.object({
+    started_at: z.number(),
+    finished_at: z.number(),
+    usage: tokenUsageSchema,
+    tool_call_count: z.number().int(),
+    /** The model's own word on why it stopped (`stop`, `tool_calls`, `length`, …), when it said. */
+    finish_reason: z.string().nullable().optional(),
+  }),
   tool_calls: z.array(callRecordSchema),
   gathered_at: z.number().optional(),
 });
@@ -76,10 +84,15 @@ export const taskSchema = z.object({
   /** The whole task's time limit, if it has one; at `deadline_at` it ends `failed` with `task_timeout`. */
   timeout_ms: z.number().optional(),
   deadline_at: z.number().optional(),
+  /** Functions the caller runs itself, offered to the model beside the cluster's tools. */
+  client_tools: z.array(openAIToolSchema).optional(),
+  model_options: modelOptionsSchema.optional(),
   messages: z.array(chatMessageSchema),
   turns: z.array(turnSchema),
   usage: taskUsageSchema,
   output: z.string().nullable(),
+  /** The last answer's calls of client tools: the task ended for the caller to run them. */
+  client_tool_calls: z.array(toolCallSchema).optional(),
   error: callErrorSchema.optional(),
   /** The task's trace in OpenTelemetry (null when tracing is off). */
   trace_id: z.string().nullable(),

@@ -72,13 +72,15 @@ export async function emitTurnGathered(events: TaskEvents | undefined, taskId: s
 /** The task's last two events: its final `task.status`, and `task.finished`, which ends every stream of it. */
 export async function emitTaskFinished(
   events: TaskEvents | undefined,
-  task: Pick<TaskRecord, 'id' | 'status' | 'error' | 'usage' | 'turns'>,
+  task: Pick<TaskRecord, 'id' | 'status' | 'error' | 'usage' | 'turns' | 'client_tool_calls'>,
   previous: string | null,
 ): Promise<void> {
   if (!events) return;
   const turn = task.turns.length === 0 ? null : task.turns.length - 1;
+  // Names and ids only: the arguments are in the record, and may be large.
+  const clientCalls = task.client_tool_calls?.map((call) => ({ id: call.id, name: call.function.name }));
   await events.appendAll(task.id, [
     { name: 'task.status', fields: { turn, status: task.status, previous } },
-    { name: 'task.finished', fields: { turn, status: task.status, error: task.error ?? null, usage: task.usage } },
+    { name: 'task.finished', fields: { turn, status: task.status, error: task.error ?? null, usage: task.usage, ...(clientCalls ? { client_tool_calls: clientCalls } : {}) } },
   ]);
 }

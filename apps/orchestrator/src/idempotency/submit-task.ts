@@ -14,7 +14,7 @@ import { submitTaskOnce } from './submit-task-once.ts';
 export async function submitTask(deps: CreateTaskDeps & { redis: Redis }, request: FastifyRequest): Promise<{ task: TaskRecord; replayed: boolean }> {
   const key = idempotencyKeyOf(request.headers);
   const body = createTaskBodySchema.parse(request.body);
-  const create = (id?: string) => createTask(deps, body, request.traceContext, request.caller, id);
+  const create = (id?: string) => createTask(deps, body, request.traceContext, request.caller, id === undefined ? {} : { id });
   if (key === undefined) return { task: await create(), replayed: false };
   return submitTaskOnce(
     { records: new IdempotencyRecords(deps.redis), store: deps.store },

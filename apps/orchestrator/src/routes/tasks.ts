@@ -1,7 +1,7 @@
 import { getTaskQuerySchema, taskIdParamsSchema, type Task, type TaskAck } from '@volley/api-schemas';
 import { Approvals } from '@volley/shared';
-import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
+import { abortOnClose } from '../http/abort-on-close.ts';
 import { withPendingApprovals } from '../approvals/pending-approvals.ts';
 import { cancelTask, type CancelTaskDeps } from '../tasks/cancel-task.ts';
 import { REPLAYED_HEADER } from '../idempotency/idempotency-key.ts';
@@ -34,12 +34,4 @@ export function registerTaskRoutes(app: FastifyInstance, deps: CreateTaskDeps & 
     const cancelled = await cancelTask(deps, task);
     return { id: cancelled.id, status: cancelled.status };
   });
-}
-
-/** Aborts when the client goes away before its answer, so a waiting request lets go of its reader. */
-function abortOnClose(response: ServerResponse): AbortSignal {
-  const controller = new AbortController();
-  // The response's close, not the request's: a request closes once its (empty) body was read.
-  response.once('close', () => controller.abort());
-  return controller.signal;
 }

@@ -6,7 +6,7 @@ import type { FanOutQueue } from '../fan-out/fan-out-queue.ts';
 import type { ToolCatalog } from '../tools/tool-catalog.ts';
 import { TASK_STEP_JOB } from '../turn/task-step.ts';
 import type { TaskIndex } from './task-index.ts';
-import type { TaskRecord } from './task-record.ts';
+import type { TaskOrigin, TaskRecord } from './task-record.ts';
 import type { TaskStore } from './task-store.ts';
 
 // The body's schema is the API's (one definition, shared with @volley/client); re-exported for the routes.
@@ -32,9 +32,14 @@ export async function createTask(
   body: CreateTaskBody,
   traceContext: Context,
   caller: Caller,
-  /** Made in advance when an idempotency key must name the task before it exists. */
-  id: string = randomUUID(),
+  options: {
+    /** Made in advance when an idempotency key must name the task before it exists. */
+    id?: string;
+    /** Set by the route that translated another API's request into this task. */
+    origin?: TaskOrigin;
+  } = {},
 ): Promise<TaskRecord> {
+  const id = options.id ?? randomUUID();
   if (body.tools) {
     const catalog = await deps.catalog.covering(body.tools.filter((name) => mayUseTool(caller, name)));
     const unknown = body.tools.filter((name) => !mayUseTool(caller, name) || !catalog.has(name));
@@ -44,6 +49,7 @@ export async function createTask(
       throw new VolleyError('unknown_tool', `unknown tool ${names}: ${why}`);
     }
   }
+  if (body.client_tools) await refuseClientToolClashes(deps.catalog, body.client_tools, body.tools ?? null, caller);
   const now = Date.now();
   const taskSpan = reserveSpan(traceContext, now) ?? null;
   const task: TaskRecord = {
@@ -61,6 +67,9 @@ export async function createTask(
     max_turns: body.max_turns ?? deps.defaults.maxTurns,
     ...(body.require_approval === undefined ? {} : { require_approval: body.require_approval }),
     ...(body.timeout_ms === undefined ? {} : { timeout_ms: body.timeout_ms, deadline_at: now + body.timeout_ms }),
+    ...(body.client_tools?.length ? { client_tools: body.client_tools } : {}),
+    ...(body.model_options === undefined ? {} : { model_options: body.model_options }),
+    ...(options.origin === undefined ? {} : { origin: options.origin }),
     messages: body.messages,
     turns: [],
     usage: { prompt_tokens: 0, completion_tokens: 0, llm_calls: 0, tool_calls: 0 },
@@ -74,4 +83,19 @@ export async function createTask(
   if (task.deadline_at !== undefined) await deps.fanOut.scheduleDeadline(task.id, task.deadline_at);
   await deps.fanOut.enqueue({ name: TASK_STEP_JOB, jobId: taskStepJobId(task.id, 0), data: { taskId: task.id, turn: 0 } }, []);
   return task;
+}
+
+/**
+ * A client tool must be told apart from the cluster's by its name alone: the model's call names
+ * nothing else. One named like a tool the task offers, or twice, is refused.
+ */
+async function refuseClientToolClashes(catalog: ToolCatalog, clientTools: CreateTaskBody['client_tools'] & {}, offered: string[] | null, caller: Caller) {
+  const names = clientTools.map((tool) => tool.function.name);
+  const twice = names.find((name, index) => names.indexOf(name) !== index);
+  if (twice !== undefined) throw new VolleyError('invalid_request', `client_tools: ${JSON.stringify(twice)} is defined twice`);
+  const served = offered === null ? await catalog.covering(names) : undefined;
+  const clash = names.find((name) => (offered === null ? served!.has(name) && mayUseTool(caller, name) : offered.includes(name)));
+  if (clash !== undefined) {
+    throw new VolleyError('invalid_request', `client_tools: ${JSON.stringify(clash)} is also a tool the cluster runs for this task; rename it or leave it out`);
+  }
 }

@@ -58,7 +58,8 @@ return 1
 export class TaskStore {
   private readonly redis: GuardedRedis;
   private readonly prefix: string;
-  private readonly ttlSeconds: number;
+  /** How long a task's keys live after its last write; what belongs with a task lives as long. */
+  readonly ttlSeconds: number;
   private readonly onTransition: (status: TaskStatus) => void;
 
   /**

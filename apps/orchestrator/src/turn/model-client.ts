@@ -7,12 +7,16 @@ import {
   type OpenAITool,
   type TokenUsage,
 } from '@volley/shared';
+import type { ModelOptions } from '@volley/api-schemas';
 
 export interface ModelRequest {
   model: string;
   messages: readonly ChatMessage[];
   tools: readonly OpenAITool[];
   parallelToolCalls?: boolean;
+  /** Sampling and output settings, as Chat Completions names them. */
+  options?: Omit<ModelOptions, 'tool_choice'>;
+  toolChoice?: ModelOptions['tool_choice'];
   /** Told each piece of the answer's text as it streams in (called synchronously, in order). */
   onText?: (text: string) => void;
 }
@@ -56,12 +60,14 @@ export function createOpenAIModelClient(options: {
       const stalled = new AbortController();
       try {
         const stream = await client.chat.completions.create({
+          ...(request.options as Omit<OpenAI.Chat.Completions.ChatCompletionCreateParams, 'model' | 'messages'>),
           model: request.model,
           messages: [...request.messages] as OpenAI.Chat.Completions.ChatCompletionMessageParam[],
           ...(request.tools.length > 0
             ? {
                 tools: request.tools as OpenAI.Chat.Completions.ChatCompletionTool[],
                 ...(request.parallelToolCalls === undefined ? {} : { parallel_tool_calls: request.parallelToolCalls }),
+                ...(request.toolChoice === undefined ? {} : { tool_choice: request.toolChoice }),
               }
             : {}),
           stream: true,

@@ -13,6 +13,7 @@ import {
   type AssistantMessage,
   type Logger,
   type TaskEvents,
+  type ToolCall,
 } from '@volley/shared';
 import type { Job } from 'bullmq';
 import { z } from 'zod';
@@ -26,6 +27,7 @@ import { TERMINAL_STATUSES, type TaskRecord, type TurnRecord } from '../tasks/ta
 import { emitTaskSpan } from '../tasks/task-span.ts';
 import { StepSuperseded, TaskEnded, type StepFence, type TaskStore } from '../tasks/task-store.ts';
 import { modelTool, type ToolCatalog } from '../tools/tool-catalog.ts';
+import { answerText } from './answer-text.ts';
 import type { ModelClient } from './model-client.ts';
 
 export const TASK_STEP_JOB = 'task-step';
@@ -88,6 +90,9 @@ async function step(deps: TaskStepDeps, job: Job, fence: StepFence | undefined):
 
   let turn = task.turns[data.turn];
   if (!turn) {
+    // The answer before also called the caller's own tools: with its cluster calls done, the caller's turn.
+    const forClient = previous ? clientCallsOf(task, lastAnswer(task)) : [];
+    if (forClient.length > 0) return finish(deps, task, 'completed', undefined, fence, forClient);
     if (task.deadline_at !== undefined && Date.now() >= task.deadline_at) {
       return finish(deps, task, 'failed', taskTimeoutError(task), fence);
     }
@@ -110,13 +115,25 @@ async function step(deps: TaskStepDeps, job: Job, fence: StepFence | undefined):
       return finish(deps, task, 'failed', { code: error.code, message: error.message }, fence);
     }
   }
-  const message = task.messages.findLast((m) => m.role === 'assistant') as AssistantMessage;
-  const calls = message.tool_calls ?? [];
+  const message = lastAnswer(task);
+  const forClient = clientCallsOf(task, message);
+  const calls = (message.tool_calls ?? []).filter((call) => !forClient.includes(call));
   if (calls.length === 0) {
-    task.output = textOf(message.content);
-    return finish(deps, task, 'completed', undefined, fence);
+    task.output = answerText(message.content);
+    return finish(deps, task, 'completed', undefined, fence, forClient);
   }
   await fanOutTurn(deps, task, turn, calls, fence);
+}
+
+function lastAnswer(task: TaskRecord): AssistantMessage {
+  return task.messages.findLast((m) => m.role === 'assistant') as AssistantMessage;
+}
+
+/** The answer's calls of functions the caller runs itself (`client_tools`), in the model's order. */
+function clientCallsOf(task: TaskRecord, message: AssistantMessage): ToolCall[] {
+  if (!task.client_tools || !message.tool_calls) return [];
+  const names = new Set(task.client_tools.map((tool) => tool.function.name));
+  return message.tool_calls.filter((call) => names.has(call.function.name));
 }
 
 export function taskTimeoutError(task: TaskRecord): { code: string; message: string } {
@@ -167,11 +184,14 @@ async function callModel(deps: TaskStepDeps, task: TaskRecord, index: number): P
       },
     },
     async (span) => {
+      const { tool_choice, ...options } = task.model_options ?? {};
       const answer = await deps.model.complete({
         model: task.model,
         messages: task.messages,
-        tools: entries.map(modelTool),
+        tools: [...entries.map(modelTool), ...(task.client_tools ?? [])],
         ...(task.parallel_tool_calls === undefined ? {} : { parallelToolCalls: task.parallel_tool_calls }),
+        ...(task.model_options ? { options } : {}),
+        ...(tool_choice !== undefined && index === 0 ? { toolChoice: tool_choice } : {}),
         ...(text.onText ? { onText: text.onText } : {}),
       });
       span.setAttributes({
@@ -193,7 +213,7 @@ async function callModel(deps: TaskStepDeps, task: TaskRecord, index: number): P
   deps.logger.info({ taskId: task.id, turn: index, tool_calls: toolCallCount, usage: answer.usage }, 'model answer');
   const turn: TurnRecord = {
     index,
-    llm: { started_at: answer.startedAt, finished_at: answer.finishedAt, usage: answer.usage, tool_call_count: toolCallCount },
+    llm: { started_at: answer.startedAt, finished_at: answer.finishedAt, usage: answer.usage, tool_call_count: toolCallCount, finish_reason: answer.finishReason },
     tool_calls: [],
   };
   task.messages.push(answer.message);
@@ -248,19 +268,15 @@ async function finish(
   status: 'completed' | 'failed',
   error?: { code: string; message: string },
   fence?: StepFence,
+  clientToolCalls: ToolCall[] = [],
 ) {
   const previous = task.status;
   task.status = status;
   if (error) task.error = error;
+  if (clientToolCalls.length > 0) task.client_tool_calls = clientToolCalls;
   await deps.store.put(task, fence);
   await emitTaskFinished(deps.events, task, previous);
   if (task.deadline_at !== undefined) await deps.fanOut.cancelDeadline(task.id);
   emitTaskSpan(task, status, error);
   deps.logger.info({ taskId: task.id, status, turns: task.turns.length, usage: task.usage, error }, 'task finished');
-}
-
-function textOf(content: AssistantMessage['content']): string | null {
-  if (content === undefined || content === null) return null;
-  if (typeof content === 'string') return content;
-  return content.map((part) => (typeof part.text === 'string' ? part.text : '')).join('');
 }

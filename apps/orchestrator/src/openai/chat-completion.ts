@@ -1,0 +1,72 @@
+import type { TaskRecord } from '../tasks/task-record.ts';
+import { doorAnswerOf, TURN_SEPARATOR } from './door-answer.ts';
+
+export function chatCompletionIdOf(taskId: string): string {
+  return `chatcmpl-${taskId}`;
+}
+
+/** The ended task as a `chat.completion`. */
+export function chatCompletionOf(task: TaskRecord) {
+  const answer = doorAnswerOf(task);
+  return {
+    id: chatCompletionIdOf(task.id),
+    object: 'chat.completion',
+    created: Math.floor(task.created_at / 1000),
+    model: task.model,
+    choices: [
+      {
+        index: 0,
+        message: {
+          role: 'assistant',
+          content: answer.text,
+          refusal: null,
+          ...(answer.clientCalls.length > 0 ? { tool_calls: answer.clientCalls } : {}),
+        },
+        logprobs: null,
+        finish_reason: answer.finishReason,
+      },
+    ],
+    usage: answer.usage,
+    system_fingerprint: null,
+  };
+}
+
+/**
+ * The `chat.completion.chunk`s of a task, made as it runs: the role first, the text as it
+ * streams (from every model call of the task, separated like `chatCompletionOf` joins them),
+ * then the client's calls, the finish reason, and the usage chunk when asked for.
+ */
+export function chatCompletionChunks(task: TaskRecord, includeUsage: boolean) {
+  const base = { id: chatCompletionIdOf(task.id), object: 'chat.completion.chunk', created: Math.floor(task.created_at / 1000), model: task.model, system_fingerprint: null };
+  const chunk = (delta: Record<string, unknown>, finishReason: string | null = null) => ({
+    ...base,
+    choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }],
+    ...(includeUsage ? { usage: null } : {}),
+  });
+  let lastTurn: number | undefined;
+  let streamed = '';
+  return {
+    opening: () => chunk({ role: 'assistant', content: '', refusal: null }),
+    text(turn: number, text: string) {
+      const separated = streamed !== '' && turn !== lastTurn ? TURN_SEPARATOR + text : text;
+      lastTurn = turn;
+      streamed += separated;
+      return chunk({ content: separated });
+    },
+    /** The chunks after the text, from the ended task. */
+    closing(ended: TaskRecord) {
+      const answer = doorAnswerOf(ended);
+      const chunks: object[] = [];
+      // Text whose deltas never reached the stream (its step's process died between the two) still arrives.
+      if (answer.text !== null && answer.text.length > streamed.length && answer.text.startsWith(streamed)) {
+        chunks.push(chunk({ content: answer.text.slice(streamed.length) }));
+      }
+      if (answer.clientCalls.length > 0) {
+        chunks.push(chunk({ tool_calls: answer.clientCalls.map((call, index) => ({ index, id: call.id, type: 'function', function: { name: call.function.name, arguments: call.function.arguments } })) }));
+      }
+      chunks.push(chunk({}, answer.finishReason));
+      if (includeUsage) chunks.push({ ...base, choices: [], usage: answer.usage });
+      return chunks;
+    },
+  };
+}

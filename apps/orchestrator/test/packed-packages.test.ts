@@ -6,7 +6,7 @@ import { publint } from 'publint';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type Cluster } from './support/cluster.ts';
 import { startDroppingProxy, type DroppingProxy } from './support/dropping-proxy.ts';
-import { areTheTypesWrong, installPackedPackages, PUBLISHED, typeCheck, type PackedInstall } from './support/packed-packages.ts';
+import { ADAPTER_PEERS, areTheTypesWrong, installPackedPackages, PUBLISHED, typeCheck, type PackedInstall } from './support/packed-packages.ts';
 import { callsFromQuestion } from './support/scripted-calls.ts';
 
 const KEY = `vk_${randomBytes(24).toString('hex')}`;
@@ -60,6 +60,30 @@ console.log(JSON.stringify({
 }));
 `;
 
+/** Each adapter from its subpath, with its framework installed beside it, in plain Node. */
+const USE_ADAPTERS = `
+import { AIMessage } from '@langchain/core/messages';
+import { VolleyClient } from '@volley/client';
+import { volleyTools } from '@volley/client/ai-sdk';
+import { volleyAgentTools } from '@volley/client/openai-agents';
+import { VolleyToolNode, volleyLangChainTools } from '@volley/client/langgraph';
+
+const client = new VolleyClient({ baseURL: process.env.VOLLEY_URL, apiKey: process.env.VOLLEY_KEY });
+const aiTools = await volleyTools(client, { names: ['nap'] });
+const napped = await aiTools.nap.execute({ ms: 1, label: 'ai' }, { toolCallId: 'ai_1', messages: [] });
+const agentTools = await volleyAgentTools(client, { names: ['nap'] });
+const langchainTools = await volleyLangChainTools(client, { names: ['nap'] });
+const call = { id: 'lg_1', name: 'nap', args: { ms: 1, label: 'lg' }, type: 'tool_call' };
+const [answered] = await new VolleyToolNode(client).invoke(new AIMessage({ content: '', tool_calls: [call] }));
+
+console.log(JSON.stringify({
+  ai: { names: Object.keys(aiTools), napped: { label: napped.label, toolCallId: napped.toolCallId } },
+  agents: agentTools.map((tool) => ({ name: tool.name, type: tool.type, strict: tool.strict })),
+  langchain: langchainTools.map((tool) => tool.name),
+  node: { id: answered.tool_call_id, status: answered.status, label: JSON.parse(answered.content).label },
+}));
+`;
+
 /** What a TypeScript user writes: the types must come through, and wrong calls must not compile. */
 const CONSUMER_TS = `
 import { defineTool, ToolError, type ToolContext } from '@volley/tools';
@@ -93,9 +117,31 @@ export async function use(client: VolleyClient): Promise<TaskStatus> {
 }
 `;
 
+/** The adapters' types, checked against each framework's own declarations. */
+const CONSUMER_ADAPTERS_TS = `
+import { AIMessage, type ToolMessage } from '@langchain/core/messages';
+import { Agent, type FunctionTool } from '@openai/agents';
+import { VolleyClient } from '@volley/client';
+import { VolleyToolCallError, volleyTools } from '@volley/client/ai-sdk';
+import { volleyAgentTools } from '@volley/client/openai-agents';
+import { VolleyToolNode, volleyLangChainTools } from '@volley/client/langgraph';
+import type { ToolSet } from 'ai';
+
+export async function adapters(client: VolleyClient, error: unknown): Promise<ToolMessage[]> {
+  const tools: ToolSet = await volleyTools(client, { names: ['nap'], timeoutMs: 5000 });
+  const agentTools: FunctionTool[] = await volleyAgentTools(client);
+  new Agent({ name: 'a', tools: agentTools });
+  await volleyLangChainTools(client, { batchWindowMs: 5 });
+  if (VolleyToolCallError.isInstance(error)) console.log(error.code, error.record.worker_id, Object.keys(tools));
+  // @ts-expect-error timeoutMs is a number of milliseconds
+  await volleyTools(client, { timeoutMs: '5s' });
+  return new VolleyToolNode(client).invoke([new AIMessage('hi')]);
+}
+`;
+
 const CONSUMER_TSCONFIG = {
   compilerOptions: { target: 'es2022', lib: ['es2022', 'dom', 'dom.asynciterable'], module: 'nodenext', moduleResolution: 'nodenext', strict: true, noEmit: true, skipLibCheck: true, types: [] },
-  files: ['consumer.ts'],
+  files: ['consumer.ts', 'consumer-adapters.ts'],
 };
 
 describe('the published packages, packed and installed outside the repository', () => {
@@ -135,11 +181,22 @@ describe('the published packages, packed and installed outside the repository', 
       expect(loaded.some((url) => url.includes('/node_modules/zod/'))).toBe(true);
       for (const url of loaded) expect(url).toMatch(/\/node_modules\/(@volley\/(client|api-schemas)\/dist|zod)\//);
     });
+
+    it.each(Object.entries(ADAPTER_PEERS))('loads its framework for @volley/client/%s, and no other', async (subpath, framework) => {
+      await writeFile(join(packed.dir, 'record-loads.mjs'), RECORD_LOADS);
+      await writeFile(join(packed.dir, `import-${subpath}.mjs`), `await import('@volley/client/${subpath}');\n`);
+      const loaded = await modulesLoadedBy(packed, `import-${subpath}.mjs`);
+      expect(loaded.some((url) => url.includes(`/node_modules/${framework}/`))).toBe(true);
+      for (const other of Object.values(ADAPTER_PEERS).filter((name) => name !== framework)) {
+        expect(loaded.filter((url) => url.includes(`/node_modules/${other}/`))).toEqual([]);
+      }
+    });
   });
 
   describe('when TypeScript checks code that uses them', () => {
     it('finds their declarations and the types of the API schemas', async () => {
       await writeFile(join(packed.dir, 'consumer.ts'), CONSUMER_TS);
+      await writeFile(join(packed.dir, 'consumer-adapters.ts'), CONSUMER_ADAPTERS_TS);
       await writeFile(join(packed.dir, 'tsconfig.json'), JSON.stringify(CONSUMER_TSCONFIG));
       await expect(typeCheck(packed.dir)).resolves.toMatchObject({ stdout: '' });
     });
@@ -184,6 +241,17 @@ describe('the published packages, packed and installed outside the repository', 
 
     it('throws a 4xx as VolleyApiError with its status and code', () => {
       expect(result.failure).toEqual({ isInstance: true, instanceOf: true, name: 'VolleyApiError', status: 400, code: 'invalid_request' });
+    });
+
+    it('builds each adapter’s tools from the cluster, and runs calls through them', async () => {
+      await writeFile(join(packed.dir, 'use-adapters.mjs'), USE_ADAPTERS);
+      const { stdout } = await packed.node(['use-adapters.mjs'], { VOLLEY_URL: cluster.api.baseUrl, VOLLEY_KEY: KEY });
+      expect(JSON.parse(stdout)).toEqual({
+        ai: { names: ['nap'], napped: { label: 'ai', toolCallId: 'ai_1' } },
+        agents: [{ name: 'nap', type: 'function', strict: false }],
+        langchain: ['nap'],
+        node: { id: 'lg_1', status: 'success', label: 'lg' },
+      });
     });
   });
 });

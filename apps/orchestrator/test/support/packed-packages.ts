@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +10,12 @@ const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
 
 /** The workspaces that are published, in the order their builds depend on each other. */
 export const PUBLISHED = ['@volley/tools', '@volley/api-schemas', '@volley/client'] as const;
+
+/**
+ * The optional peer dependencies of `@volley/client`'s adapters, by subpath: installed beside the
+ * tarballs at the versions this repository has, so npm finds them in its cache.
+ */
+export const ADAPTER_PEERS = { 'ai-sdk': 'ai', 'openai-agents': '@openai/agents', langgraph: '@langchain/core' } as const;
 
 export interface PackedInstall {
   /** An empty project outside the repository with the tarballs (and their dependencies) installed. */
@@ -22,8 +28,9 @@ export interface PackedInstall {
 
 /**
  * What a user gets: `npm pack` of each published workspace (its `prepack` builds dist/), then
- * `npm install` of the tarballs into a fresh folder under the OS temp dir, where no workspace
- * link or parent node_modules can help. Dependencies come from the npm cache when it has them.
+ * `npm install` of the tarballs (and the adapters' frameworks) into a fresh folder under the OS
+ * temp dir, where no workspace link or parent node_modules can help. Dependencies come from the
+ * npm cache when it has them.
  */
 export async function installPackedPackages(): Promise<PackedInstall> {
   const root = await mkdtemp(join(tmpdir(), 'volley-packed-'));
@@ -37,13 +44,18 @@ export async function installPackedPackages(): Promise<PackedInstall> {
   const dir = join(root, 'project');
   await mkdir(dir);
   await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'volley-packed-check', private: true, type: 'module' }));
-  await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', ...tarballs], { cwd: dir, env });
+  const peers = await Promise.all(Object.values(ADAPTER_PEERS).map(async (name) => `${name}@${await installedVersion(name)}`));
+  await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', ...tarballs, ...peers], { cwd: dir, env });
   return {
     dir,
     tarballs,
     node: (args, extra = {}) => run(process.execPath, args, { cwd: dir, env: { PATH: process.env.PATH ?? '', ...extra }, maxBuffer: 16 * 1024 * 1024 }),
     remove: () => rm(root, { recursive: true, force: true }),
   };
+}
+
+async function installedVersion(name: string): Promise<string> {
+  return (JSON.parse(await readFile(join(repoRoot, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
 }
 
 /** The environment without what `npm test` sets for its own run (npm_config_*, npm_package_*…). */

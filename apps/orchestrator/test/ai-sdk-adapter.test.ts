@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
 import { VolleyClient } from '@volley/client';
 import { VolleyToolCallError, volleyTools } from '@volley/client/ai-sdk';
-import { generateText, stepCountIs } from 'ai';
+import { generateText, stepCountIs, streamText } from 'ai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, TEST_TOOLS, type Cluster } from './support/cluster.ts';
 import { callsFromQuestion } from './support/scripted-calls.ts';
@@ -72,6 +72,24 @@ describe('volleyTools: the AI SDK’s own loop with the cluster’s tools', () =
       expect([first?.label, second?.label]).toEqual(['first', 'second']);
       expect(second!.enter).toBeGreaterThanOrEqual(first!.exit);
       expect(idsPerFanOut(fanOuts)).toEqual([['w1', 'w2']]);
+    });
+  });
+
+  describe('when streamText runs the step', () => {
+    it('still makes one fan-out of its calls, which the provider hands over together as the stream ends', async () => {
+      const { client, model, fanOuts } = setUp();
+      const streamed = streamText({
+        model,
+        prompt: ask([
+          { id: 's1', name: 'nap', arguments: { ms: 1, label: 's1' } },
+          { id: 's2', name: 'nap', arguments: { ms: 1, label: 's2' } },
+        ]),
+        tools: await volleyTools(client),
+        stopWhen: stepCountIs(3),
+      });
+
+      expect(await streamed.text).toContain('"label":"s2"');
+      expect(idsPerFanOut(fanOuts)).toEqual([['s1', 's2']]);
     });
   });
 

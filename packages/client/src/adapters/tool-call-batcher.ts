@@ -29,9 +29,11 @@ export interface ToolCallBatcherOptions {
    */
   timeoutMs?: number | undefined;
   /**
-   * How long the first call of a batch waits for the others. Frameworks start the calls of one
-   * model step within the same burst of microtasks, which the default catches; a stream that
-   * hands calls over as they arrive (e.g. the AI SDK's `streamText`) may want a few ms.
+   * How long the first call of a batch waits for the others. The frameworks start the calls of
+   * one model step within the same burst of microtasks (the AI SDK's `streamText` too, with
+   * OpenAI-compatible providers, which hand a step's calls over as the stream ends), which the
+   * default catches; a provider that hands each streamed call over as it completes may want a
+   * few ms.
    * @defaultValue 0 (the next macrotask)
    */
   batchWindowMs?: number | undefined;

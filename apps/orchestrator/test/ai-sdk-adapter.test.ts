@@ -1,17 +1,14 @@
 import { fileURLToPath } from 'node:url';
 import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
 import { VolleyClient } from '@volley/client';
-import { VolleyToolCallError, volleyTools } from '@volley/client/ai-sdk';
+import { VolleyToolCallError, volleyTools, type VolleyToolsOptions } from '@volley/client/ai-sdk';
 import { generateText, stepCountIs, streamText } from 'ai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, TEST_TOOLS, type Cluster } from './support/cluster.ts';
-import { callsFromQuestion } from './support/scripted-calls.ts';
+import { callsFromQuestion, questionFor } from './support/scripted-calls.ts';
 import { idsPerFanOut, recordToolCallRequests } from './support/tool-call-requests.ts';
 
 const APPROVAL_TOOLS = fileURLToPath(new URL('./fixtures/approval-tools.ts', import.meta.url));
-
-/** A prompt whose scripted model asks for exactly these calls in one step, then answers with their results. */
-const ask = (calls: unknown[]) => `calls:${JSON.stringify(calls)}`;
 
 describe('volleyTools: the AI SDK’s own loop with the cluster’s tools', () => {
   let cluster: Cluster;
@@ -32,18 +29,19 @@ describe('volleyTools: the AI SDK’s own loop with the cluster’s tools', () =
     return { client, model, fanOuts: recorded.requests };
   }
 
+  /** generateText's own loop on a prompt whose model asks for these calls in its first step. */
+  async function generate(calls: unknown[], toolsOptions?: VolleyToolsOptions) {
+    const { client, model, fanOuts } = setUp();
+    const result = await generateText({ model, prompt: questionFor(calls), tools: await volleyTools(client, toolsOptions), stopWhen: stepCountIs(3) });
+    return { result, fanOuts };
+  }
+
   describe('when the model asks for two calls in one step', () => {
     it('runs them at once on the cluster’s workers, in one fan-out, and answers from their results', async () => {
-      const { client, model, fanOuts } = setUp();
-      const result = await generateText({
-        model,
-        prompt: ask([
-          { id: 'call_a', name: 'nap', arguments: { ms: 300, label: 'a' } },
-          { id: 'call_b', name: 'nap', arguments: { ms: 300, label: 'b' } },
-        ]),
-        tools: await volleyTools(client),
-        stopWhen: stepCountIs(3),
-      });
+      const { result, fanOuts } = await generate([
+        { id: 'call_a', name: 'nap', arguments: { ms: 300, label: 'a' } },
+        { id: 'call_b', name: 'nap', arguments: { ms: 300, label: 'b' } },
+      ]);
 
       expect(result.steps).toHaveLength(2);
       const [a, b] = result.steps[0]!.toolResults.map((part) => part.output as { label: string; started: number; finished: number; worker: string; toolCallId: string });
@@ -57,16 +55,13 @@ describe('volleyTools: the AI SDK’s own loop with the cluster’s tools', () =
     });
 
     it('takes their resource locks in the model’s order: the second write waits for the first', async () => {
-      const { client, model, fanOuts } = setUp();
-      const result = await generateText({
-        model,
-        prompt: ask([
+      const { result, fanOuts } = await generate(
+        [
           { id: 'w1', name: 'plain_write', arguments: { key: 'ai-sdk:order', label: 'first', ms: 250 } },
           { id: 'w2', name: 'plain_write', arguments: { key: 'ai-sdk:order', label: 'second', ms: 0 } },
-        ]),
-        tools: await volleyTools(client, { names: ['plain_write'] }),
-        stopWhen: stepCountIs(3),
-      });
+        ],
+        { names: ['plain_write'] },
+      );
 
       const [first, second] = result.steps[0]!.toolResults.map((part) => part.output as { label: string; enter: number; exit: number });
       expect([first?.label, second?.label]).toEqual(['first', 'second']);
@@ -80,7 +75,7 @@ describe('volleyTools: the AI SDK’s own loop with the cluster’s tools', () =
       const { client, model, fanOuts } = setUp();
       const streamed = streamText({
         model,
-        prompt: ask([
+        prompt: questionFor([
           { id: 's1', name: 'nap', arguments: { ms: 1, label: 's1' } },
           { id: 's2', name: 'nap', arguments: { ms: 1, label: 's2' } },
         ]),
@@ -95,16 +90,10 @@ describe('volleyTools: the AI SDK’s own loop with the cluster’s tools', () =
 
   describe('when a tool fails', () => {
     it('gives the SDK a tool error whose text is Volley’s error message, and the loop goes on', async () => {
-      const { client, model } = setUp();
-      const result = await generateText({
-        model,
-        prompt: ask([
-          { id: 'boom', name: 'explode', arguments: {} },
-          { id: 'fine', name: 'nap', arguments: { ms: 1 } },
-        ]),
-        tools: await volleyTools(client),
-        stopWhen: stepCountIs(3),
-      });
+      const { result } = await generate([
+        { id: 'boom', name: 'explode', arguments: {} },
+        { id: 'fine', name: 'nap', arguments: { ms: 1 } },
+      ]);
 
       const error = result.steps[0]!.content.find((part) => part.type === 'tool-error');
       expect(error).toMatchObject({ toolCallId: 'boom', toolName: 'explode' });

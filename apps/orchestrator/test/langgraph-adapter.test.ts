@@ -9,13 +9,13 @@ import { VolleyClient } from '@volley/client';
 import { volleyLangChainTools, VolleyToolNode } from '@volley/client/langgraph';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, TEST_TOOLS, type Cluster } from './support/cluster.ts';
-import { callsFromQuestion } from './support/scripted-calls.ts';
+import { callsFromQuestion, questionFor } from './support/scripted-calls.ts';
 import { idsPerFanOut, recordToolCallRequests } from './support/tool-call-requests.ts';
 
 const APPROVAL_TOOLS = fileURLToPath(new URL('./fixtures/approval-tools.ts', import.meta.url));
 
 /** A question whose scripted model asks for exactly these calls in one answer, then answers with their results. */
-const ask = (calls: unknown[]) => new HumanMessage(`calls:${JSON.stringify(calls)}`);
+const ask = (calls: unknown[]) => new HumanMessage(questionFor(calls));
 
 const toolMessagesOf = (messages: BaseMessage[]) => messages.filter((message): message is ToolMessage => ToolMessage.isInstance(message));
 const byId = (messages: BaseMessage[]) => Object.fromEntries(toolMessagesOf(messages).map((message) => [message.tool_call_id, message]));

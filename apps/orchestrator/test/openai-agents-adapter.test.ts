@@ -5,13 +5,10 @@ import { volleyAgentTools } from '@volley/client/openai-agents';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, TEST_TOOLS, type Cluster } from './support/cluster.ts';
-import { callsFromQuestion } from './support/scripted-calls.ts';
+import { callsFromQuestion, questionFor as ask } from './support/scripted-calls.ts';
 import { idsPerFanOut, recordToolCallRequests } from './support/tool-call-requests.ts';
 
 const APPROVAL_TOOLS = fileURLToPath(new URL('./fixtures/approval-tools.ts', import.meta.url));
-
-/** A prompt whose scripted model asks for exactly these calls in one answer, then answers with their results. */
-const ask = (calls: unknown[]) => `calls:${JSON.stringify(calls)}`;
 
 /** Each tool call's output in the run, by call id, as the JSON the tool message held. */
 function outputsOf(result: RunResult<any, any>): Record<string, any> {

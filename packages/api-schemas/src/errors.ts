@@ -13,6 +13,7 @@ export const ERROR_STATUS = {
   rate_limited: 429,
   not_found: 404,
   route_not_found: 404,
+  method_not_allowed: 405,
   payload_too_large: 413,
   unsupported_media_type: 415,
   request_timeout: 408,
@@ -61,7 +62,7 @@ export const ERROR_STATUS = {
 export type ErrorCode = keyof typeof ERROR_STATUS;
 
 /** A stable code and a message: how a call or a task failed, and what an error answer holds. */
-export const callErrorSchema = z.object({ code: z.string(), message: z.string() });
+export const callErrorSchema = z.object({ code: z.string(), message: z.string().describe('For people: never match on it, match on `code`.') });
 export type CallError = z.infer<typeof callErrorSchema>;
 
 /** Every error answer of the HTTP API: `{error: {code, message}}`. */

@@ -29,13 +29,17 @@ export {
   turnSchema,
   pendingApprovalSchema,
   taskUsageSchema,
+  taskOriginSchema,
+  taskRecordSchema,
   taskSchema,
   MAX_WAIT_MS,
   getTaskQuerySchema,
   taskAckSchema,
   deletedTaskSchema,
 } from './task.ts';
-export type { TaskStatus, CallStatus, CallRecord, Turn, PendingApproval, Task, TaskAck, DeletedTask } from './task.ts';
+export type { TaskStatus, CallStatus, CallRecord, Turn, PendingApproval, TaskOrigin, TaskRecord, Task, TaskAck, DeletedTask } from './task.ts';
+export { reservedSpanSchema } from './reserved-span.ts';
+export type { ReservedSpan } from './reserved-span.ts';
 export { modelOptionsSchema } from './model-options.ts';
 export type { ModelOptions } from './model-options.ts';
 export { createTaskBodySchema } from './create-task.ts';

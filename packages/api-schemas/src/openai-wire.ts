@@ -50,12 +50,10 @@ export const toolMessageSchema = z.looseObject({
 export const toolResultMessageSchema = z.object({ role: z.literal('tool'), tool_call_id: z.string(), content: z.string() });
 export type ToolMessage = z.infer<typeof toolResultMessageSchema>;
 
-export const chatMessageSchema = z.discriminatedUnion('role', [
-  systemMessageSchema,
-  userMessageSchema,
-  assistantMessageSchema,
-  toolMessageSchema,
-]);
+export const chatMessageSchema = z
+  .discriminatedUnion('role', [systemMessageSchema, userMessageSchema, assistantMessageSchema, toolMessageSchema])
+  // Its name in an OpenAPI document (the orchestrator's /openapi.json).
+  .meta({ id: 'ChatMessage' });
 export type ChatMessage = z.infer<typeof chatMessageSchema>;
 
 /** A JSON Schema object (draft 2020-12): what a tool's `parameters` hold. */

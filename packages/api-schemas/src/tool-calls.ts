@@ -15,5 +15,10 @@ export type ToolCallsBody = z.infer<typeof toolCallsBodySchema>;
 export type ToolCallsRequest = z.input<typeof toolCallsBodySchema>;
 
 /** What `POST /v1/tool-calls` answers: one tool message per call, in `tool_calls` order, and each call's record. */
-export const toolCallsAnswerSchema = z.object({ messages: z.array(toolResultMessageSchema), calls: z.array(callRecordSchema) });
+export const toolCallsAnswerSchema = z.object({
+  messages: z
+    .array(toolResultMessageSchema)
+    .describe('One tool message per call, in `tool_calls` order, ready to append to the transcript; a call that failed is an error message.'),
+  calls: z.array(callRecordSchema),
+});
 export type ToolCallsAnswer = z.infer<typeof toolCallsAnswerSchema>;

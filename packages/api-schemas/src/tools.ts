@@ -6,11 +6,10 @@ export const needsApprovalSchema = z.union([z.boolean(), z.literal('dynamic')]);
 
 /** A tool some live worker serves, as `GET /v1/tools` lists it: its OpenAI definition and where it runs. */
 export const listedToolSchema = openAIToolSchema.extend({
-  pool: z.string(),
-  /** Live workers serving it. */
-  workers: z.number().int(),
+  pool: z.string().describe('The pool whose workers run it.'),
+  workers: z.number().int().describe('Live workers serving it.'),
   side_effects: z.boolean(),
-  needs_approval: needsApprovalSchema.optional(),
+  needs_approval: needsApprovalSchema.optional().describe("Calls wait for a person's approval: always, or depending on their arguments."),
 });
 export type ListedTool = z.infer<typeof listedToolSchema>;
 

@@ -16,6 +16,7 @@ export {
   chatMessageSchema,
   openAIToolSchema,
   jsonSchemaObjectSchema,
+  tokenUsageSchema,
 } from '@volley/api-schemas';
 export type { ToolCall, AssistantMessage, ToolMessage, ChatMessage, OpenAITool, TokenUsage } from '@volley/api-schemas';
 export { defineTool, ToolError } from '@volley/tools';
@@ -62,6 +63,8 @@ export type { PublishedTool, WorkerDocument } from './registry/worker-registry.t
 export { createRedis, redisTargetOf } from './redis/connection.ts';
 export type { RedisTarget } from './redis/connection.ts';
 export { waitForRedis, waitForRedisOrExit } from './redis/wait-for-redis.ts';
+export { checkEvictionPolicyOrExit, evictionPolicyVerdict, readEvictionPolicies, REQUIRED_POLICY } from './redis/eviction-policy.ts';
+export type { EvictionPolicyReading, EvictionPolicyVerdict } from './redis/eviction-policy.ts';
 export { Metrics } from './metrics/metrics.ts';
 export type { Counter, Gauge, Histogram, MetricsOptions } from './metrics/metrics.ts';
 export { limitLabelValues, OTHER_LABEL_VALUE } from './metrics/label-limit.ts';

@@ -3,6 +3,7 @@ import type { Approvals } from '@volley/shared';
 import { openTurn } from '../tasks/open-turn.ts';
 import type { TaskRecord } from '../tasks/task-record.ts';
 
+export { pendingApprovalSchema } from '@volley/api-schemas';
 export type { PendingApproval } from '@volley/api-schemas';
 
 /**

@@ -1,4 +1,4 @@
-import { defineTool } from '@volley/shared';
+import { defineTool } from '@volley/tools';
 import { z } from 'zod';
 import { noop, NOOP_TOOL, SLEEP_TOOL, sleepMs } from './tool-functions.ts';
 

@@ -1,4 +1,5 @@
-import type { ToolCall, ToolContext, ZodTool } from '@volley/shared';
+import type { ToolCall } from '@volley/shared';
+import type { ToolContext, ZodTool } from '@volley/tools';
 import type { BareFlow } from './bare-flow.ts';
 import { noopTool, sleepMsTool } from './bench-tools.ts';
 import type { JsonClient } from './http-client.ts';

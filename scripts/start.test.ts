@@ -4,6 +4,7 @@ import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SOURCE_CONDITION_ARGS } from '@volley/shared/testing';
 import { describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -16,7 +17,7 @@ function runStart(extraEnv: Record<string, string> = {}): Promise<{ code: number
   return new Promise((resolve) => {
     const env = { ...process.env, ...extraEnv };
     for (const name of ['REDIS_URL', 'OPENAI_BASE_URL', 'PORT']) delete env[name];
-    const child = spawn(process.execPath, ['scripts/start.ts'], { cwd: root, env });
+    const child = spawn(process.execPath, [...SOURCE_CONDITION_ARGS, 'scripts/start.ts'], { cwd: root, env });
     let output = '';
     child.stdout.on('data', (chunk) => (output += chunk));
     child.stderr.on('data', (chunk) => (output += chunk));

@@ -1,10 +1,11 @@
 import { spawn } from 'node:child_process';
+import { SOURCE_CONDITION_ARGS } from '@volley/shared/testing';
 import { describe, expect, it } from 'vitest';
 import { ORCHESTRATOR_MAIN, WORKER_MAIN } from './support/cluster.ts';
 
 function run(script: string, env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [script], { env: { PATH: process.env.PATH ?? '', ...env } });
+    const child = spawn(process.execPath, [...SOURCE_CONDITION_ARGS, script], { env: { PATH: process.env.PATH ?? '', ...env } });
     let stderr = '';
     child.stderr.on('data', (chunk) => (stderr += chunk));
     child.on('close', (code) => resolve({ code, stderr }));

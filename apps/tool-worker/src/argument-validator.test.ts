@@ -1,4 +1,4 @@
-import { defineTool, type JsonSchemaObject, type Tool } from '@volley/shared';
+import { defineTool, type JsonSchemaObject, type Tool } from '@volley/tools';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { compileArgumentValidator, type ArgumentValidator } from './argument-validator.ts';

@@ -1,6 +1,7 @@
 import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
 import addFormatsModule, { type FormatsPlugin } from 'ajv-formats';
-import { isZodSchema, type Tool } from '@volley/shared';
+import { isZodSchema } from '@volley/shared';
+import type { Tool } from '@volley/tools';
 import { z } from 'zod';
 
 export type ValidationResult = { ok: true; value: Record<string, unknown> } | { ok: false; message: string };

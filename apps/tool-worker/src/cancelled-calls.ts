@@ -1,4 +1,5 @@
-import { cancelChannel, taskEndedKey, ToolError, type Logger } from '@volley/shared';
+import { cancelChannel, taskEndedKey, type Logger } from '@volley/shared';
+import { ToolError } from '@volley/tools';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 

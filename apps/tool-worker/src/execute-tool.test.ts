@@ -1,4 +1,4 @@
-import { defineTool, type ToolContext } from '@volley/shared';
+import { defineTool, type ToolContext } from '@volley/tools';
 import { describe, expect, it } from 'vitest';
 import { executeTool } from './execute-tool.ts';
 import { createToolSet } from './tool-set.ts';

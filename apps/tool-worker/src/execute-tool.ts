@@ -1,4 +1,5 @@
-import { ToolError, type CallError, type ToolContext } from '@volley/shared';
+import { type CallError } from '@volley/shared';
+import { ToolError, type ToolContext } from '@volley/tools';
 import type { LoadedTool } from './tool-set.ts';
 
 /** Thrown (only) to make BullMQ retry a call whose tool said the failure is retryable. */

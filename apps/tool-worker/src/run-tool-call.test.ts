@@ -1,4 +1,5 @@
-import { createLogger, defineTool, ToolError, type ToolCallJobData, type ToolContext } from '@volley/shared';
+import { createLogger, type ToolCallJobData } from '@volley/shared';
+import { defineTool, ToolError, type ToolContext } from '@volley/tools';
 import type { Job } from 'bullmq';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';

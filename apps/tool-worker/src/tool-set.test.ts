@@ -1,4 +1,4 @@
-import { defineTool, type Tool } from '@volley/shared';
+import { defineTool, type Tool } from '@volley/tools';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createToolSet, ToolDefinitionError, type ToolSource } from './tool-set.ts';

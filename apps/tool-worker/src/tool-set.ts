@@ -1,4 +1,5 @@
-import { isZodSchema, TOOL_NAME_PATTERN, toOpenAITool, type PublishedTool, type Tool } from '@volley/shared';
+import { isZodSchema, TOOL_NAME_PATTERN, toOpenAITool, type PublishedTool } from '@volley/shared';
+import type { Tool } from '@volley/tools';
 import { z } from 'zod';
 import { compileArgumentValidator, type ArgumentValidator } from './argument-validator.ts';
 

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ERROR_STATUS, errorBody, ToolError, VolleyError } from './errors.ts';
+import { ERROR_STATUS } from '@volley/api-schemas';
+import { ToolError } from '@volley/tools';
+import { VolleyError } from './errors.ts';
 
 describe('VolleyError', () => {
   describe('when constructed', () => {
@@ -42,49 +44,5 @@ describe('VolleyError', () => {
     ])('rejects %s', (_kind, value) => {
       expect(VolleyError.isInstance(value)).toBe(false);
     });
-  });
-});
-
-describe('ToolError', () => {
-  describe('when constructed without options', () => {
-    it('defaults to the tool_error code and not retryable', () => {
-      const error = new ToolError('upstream said no');
-
-      expect(error).toBeInstanceOf(Error);
-      expect(error).toMatchObject({ name: 'ToolError', message: 'upstream said no', code: 'tool_error', retryable: false });
-      expect(error.cause).toBeUndefined();
-    });
-  });
-
-  describe('when constructed with options', () => {
-    it('keeps the code, retryable flag and cause', () => {
-      const cause = new Error('ECONNRESET');
-
-      expect(new ToolError('try later', { code: 'rate_limited', retryable: true, cause })).toMatchObject({
-        code: 'rate_limited',
-        retryable: true,
-        cause,
-      });
-    });
-  });
-
-  describe('when checking with isInstance', () => {
-    it('recognises its own instances and branded objects from another copy', () => {
-      const fromOtherCopy = { [Symbol.for('volley.tool-error')]: true, code: 'c', retryable: true, message: 'm' };
-
-      expect(ToolError.isInstance(new ToolError('x'))).toBe(true);
-      expect(ToolError.isInstance(fromOtherCopy)).toBe(true);
-    });
-
-    it('rejects plain errors and VolleyErrors', () => {
-      expect(ToolError.isInstance(new Error('x'))).toBe(false);
-      expect(ToolError.isInstance(new VolleyError('tool_error', 'x'))).toBe(false);
-    });
-  });
-});
-
-describe('errorBody', () => {
-  it('wraps a code and message the way HTTP clients read them', () => {
-    expect(errorBody('not_found', 'no such task')).toEqual({ error: { code: 'not_found', message: 'no such task' } });
   });
 });

@@ -1,5 +1,8 @@
-export { ERROR_STATUS, VolleyError, ToolError, errorBody } from './errors.ts';
-export type { ErrorCode, ErrorBody } from './errors.ts';
+export { VolleyError } from './errors.ts';
+// The API's contract lives in @volley/api-schemas and the tool author's in @volley/tools; both
+// are re-exported here by name so the apps keep one import for what they share.
+export { ERROR_STATUS, errorBody, callErrorSchema, approvalRuleSchema } from '@volley/api-schemas';
+export type { ErrorCode, ErrorBody, CallError, ApprovalRule } from '@volley/api-schemas';
 export { parseEnv, loadEnvOrExit, env, checkClusterPrefix, redisEnvSchema, withQueuePrefix } from './config.ts';
 export { settlesWithin, withTimeout } from './deadlines.ts';
 export { oneAtATime } from './one-at-a-time.ts';
@@ -14,18 +17,11 @@ export {
   openAIToolSchema,
   jsonSchemaObjectSchema,
   tokenUsageSchema,
-} from './openai-wire.ts';
-export type {
-  ToolCall,
-  AssistantMessage,
-  ToolMessage,
-  ChatMessage,
-  OpenAITool,
-  JsonSchemaObject,
-  TokenUsage,
-} from './openai-wire.ts';
-export { defineTool, isZodSchema } from './tools/define-tool.ts';
-export type { Tool, ZodTool, JsonSchemaTool, ToolContext, ResourceClaim, ApprovalContext } from './tools/define-tool.ts';
+} from '@volley/api-schemas';
+export type { ToolCall, AssistantMessage, ToolMessage, ChatMessage, OpenAITool, TokenUsage } from '@volley/api-schemas';
+export { defineTool, ToolError } from '@volley/tools';
+export type { Tool, ZodTool, JsonSchemaTool, JsonSchemaObject, ToolContext, ResourceClaim, ApprovalContext } from '@volley/tools';
+export { isZodSchema } from './tools/is-zod-schema.ts';
 export { toOpenAITool } from './tools/to-openai-tool.ts';
 export {
   DEFAULT_POOL,
@@ -45,13 +41,15 @@ export {
   callResultKey,
   lockPlanKey,
 } from './queue/names.ts';
-export { toolCallJobDataSchema, toolCallResultSchema, callErrorSchema, failedResult, approvalRuleSchema, TENANT_NAME_PATTERN } from './queue/tool-call-job.ts';
-export type { ToolCallJobData, ToolCallResult, CallError, ApprovalRule } from './queue/tool-call-job.ts';
+export { toolCallJobDataSchema, toolCallResultSchema, failedResult, TENANT_NAME_PATTERN } from './queue/tool-call-job.ts';
+export type { ToolCallJobData, ToolCallResult } from './queue/tool-call-job.ts';
 export { Approvals, approvalRecordSchema, taskApprovalsKey } from './approvals/approvals.ts';
 export type { ApprovalRecord, ApprovalDecision, DecideOutcome } from './approvals/approvals.ts';
 export { toToolMessage } from './tool-message.ts';
-export { TASK_EVENT_NAMES, TaskEvents, taskEventsKey } from './events/task-events.ts';
-export type { TaskEventName, TaskEventFields } from './events/task-events.ts';
+export { TaskEvents, taskEventsKey } from './events/task-events.ts';
+export type { TaskEventFields } from './events/task-events.ts';
+export { TASK_EVENT_NAMES } from '@volley/api-schemas';
+export type { TaskEventName } from '@volley/api-schemas';
 export {
   registerWorker,
   listLiveWorkers,

@@ -1,4 +1,4 @@
-import type { ToolMessage } from './openai-wire.ts';
+import type { ToolMessage } from '@volley/api-schemas';
 import type { ToolCallResult } from './queue/tool-call-job.ts';
 
 /**

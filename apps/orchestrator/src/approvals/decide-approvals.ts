@@ -1,25 +1,12 @@
+import type { ApprovalsAnswer, ApprovalsBody } from '@volley/api-schemas';
 import { TaskEvents, VolleyError, type Approvals, type Logger } from '@volley/shared';
 import { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { z } from 'zod';
 import type { FanOutQueue } from '../fan-out/fan-out-queue.ts';
 import { TERMINAL_STATUSES, type TaskRecord } from '../tasks/task-record.ts';
 
-export const approvalsBodySchema = z.strictObject({
-  decisions: z
-    .array(
-      z.strictObject({
-        tool_call_id: z.string().min(1).max(200),
-        approve: z.boolean(),
-        reason: z.string().max(4000).optional(),
-        /** Edited arguments: a JSON object's text, run instead of the model's (validated again by the worker). */
-        arguments: z.string().optional(),
-      }),
-    )
-    .min(1)
-    .max(256),
-});
-export type ApprovalsBody = z.infer<typeof approvalsBodySchema>;
+export { approvalsBodySchema } from '@volley/api-schemas';
+export type { ApprovalsBody } from '@volley/api-schemas';
 
 export interface DecideApprovalsDeps {
   approvals: Approvals;
@@ -35,7 +22,7 @@ export interface DecideApprovalsDeps {
  * task's events and wakes the parked calls, which read their decision when they run. A lost
  * wake-up is only a delay: parked calls look again every park interval.
  */
-export async function decideApprovals(deps: DecideApprovalsDeps, task: TaskRecord, body: ApprovalsBody) {
+export async function decideApprovals(deps: DecideApprovalsDeps, task: TaskRecord, body: ApprovalsBody): Promise<ApprovalsAnswer> {
   const seen = new Set<string>();
   for (const decision of body.decisions) {
     if (seen.has(decision.tool_call_id)) throw new VolleyError('invalid_request', `tool_call_id ${JSON.stringify(decision.tool_call_id)} is decided twice`);

@@ -1,19 +1,10 @@
+import type { PendingApproval } from '@volley/api-schemas';
 import type { Approvals } from '@volley/shared';
-import { z } from 'zod';
 import { openTurn } from '../tasks/open-turn.ts';
 import type { TaskRecord } from '../tasks/task-record.ts';
 
-/** A call of the turn in flight that waits for a person's decision, as a task read shows it. */
-export const pendingApprovalSchema = z
-  .object({
-    tool_call_id: z.string(),
-    name: z.string(),
-    arguments: z.string().describe("The model's arguments (JSON text), as the person is asked to approve them."),
-    requested_at: z.number(),
-    timeout_at: z.number().describe('When the call is denied with `approval_timeout` if nobody decides.'),
-  })
-  .meta({ id: 'PendingApproval' });
-export type PendingApproval = z.infer<typeof pendingApprovalSchema>;
+export { pendingApprovalSchema } from '@volley/api-schemas';
+export type { PendingApproval } from '@volley/api-schemas';
 
 /**
  * Read-time view of the approvals a running task waits for: derived from the task's approvals

@@ -4,8 +4,7 @@ import { TERMINAL_STATUSES, type TaskRecord } from '../tasks/task-record.ts';
 import { withBlockingRedis, type EventStreamDeps } from './event-streams.ts';
 import { lastEventId, readTaskEvents } from './read-events.ts';
 
-/** The longest `GET /v1/tasks/:id?wait_ms=` may wait. */
-export const MAX_WAIT_MS = 60_000;
+export { MAX_WAIT_MS } from '@volley/api-schemas';
 
 /**
  * Waits until the task ends or `waitMs` pass, by reading its event stream for `task.finished`

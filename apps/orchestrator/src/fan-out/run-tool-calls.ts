@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import type { ToolCallsAnswer, ToolCallsBody } from '@volley/api-schemas';
 import {
-  assistantMessageSchema,
   contextOf,
   failedResult,
   injectTraceContext,
@@ -16,8 +16,6 @@ import {
 } from '@volley/shared';
 import { Job, type QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { z } from 'zod';
-import { callRecordSchema } from '../tasks/task-record.ts';
 import type { ToolCatalog } from '../tools/tool-catalog.ts';
 import { finishedCallRecord } from './call-record.ts';
 import { markFanOutEnded } from './end-fan-out.ts';
@@ -29,22 +27,8 @@ import { withdrawCalls } from './withdraw-calls.ts';
 
 export const FAN_IN_JOB = 'fan-in';
 
-export const toolCallsBodySchema = z.strictObject({
-  message: assistantMessageSchema,
-  timeout_ms: z.number().int().positive().max(3_600_000).optional(),
-  execution: z.enum(['parallel', 'sequential']).default('parallel'),
-  /** Ids of calls approved in advance: calls that need approval and are not listed answer `approval_required`. */
-  approved: z.array(z.string()).max(1024).optional(),
-});
-export type ToolCallsBody = z.infer<typeof toolCallsBodySchema>;
-
-export const toolCallsAnswerSchema = z.object({
-  messages: z
-    .array(z.object({ role: z.literal('tool'), tool_call_id: z.string(), content: z.string() }))
-    .describe('One tool message per call, in `tool_calls` order, ready to append to the transcript; a call that failed is an error message.'),
-  calls: z.array(callRecordSchema),
-});
-export type ToolCallsAnswer = z.infer<typeof toolCallsAnswerSchema>;
+export { toolCallsBodySchema, toolCallsAnswerSchema } from '@volley/api-schemas';
+export type { ToolCallsBody, ToolCallsAnswer } from '@volley/api-schemas';
 
 export interface RunToolCallsDeps {
   catalog: ToolCatalog;

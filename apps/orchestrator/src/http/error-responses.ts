@@ -1,4 +1,5 @@
 import { STATUS_CODES } from 'node:http';
+import { callErrorSchema, errorBodySchema as anyErrorBodySchema } from '@volley/api-schemas';
 import type { ErrorCode } from '@volley/shared';
 import { z } from 'zod';
 
@@ -36,7 +37,7 @@ const BODY_ERRORS: ErrorStatuses = { 400: ['invalid_json', 'invalid_request'], 4
  * and an answer with a code the route does not document is logged (see `useZodSchemas`).
  */
 export function errorBodySchema(codes: readonly [ErrorCode, ...ErrorCode[]]) {
-  return z.object({ error: z.object({ code: z.enum(codes), message: z.string().describe('For people: never match on it, match on `code`.') }) });
+  return anyErrorBodySchema.extend({ error: callErrorSchema.extend({ code: z.enum(codes) }) });
 }
 
 /**

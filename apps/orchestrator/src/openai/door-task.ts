@@ -5,7 +5,7 @@ import { withBlockingRedis, type EventStreamDeps } from '../events/event-streams
 import { readTaskEvents } from '../events/read-events.ts';
 import { createTask, type CreateTaskBody, type CreateTaskDeps } from '../tasks/create-task.ts';
 import { endTask, type EndTaskDeps } from '../tasks/end-task.ts';
-import type { ModelOptions } from '../tasks/model-options.ts';
+import type { ModelOptions } from '@volley/api-schemas';
 import { TERMINAL_STATUSES, type TaskOrigin, type TaskRecord } from '../tasks/task-record.ts';
 import type { ClientCallHistory } from './client-call-history.ts';
 import { sortTools, type FunctionDefinition } from './sort-tools.ts';

@@ -1,7 +1,6 @@
+import { metadataSchema, modelOptionsSchema, type ModelOptions } from '@volley/api-schemas';
 import { jsonSchemaObjectSchema, TOOL_NAME_PATTERN, VolleyError, type AssistantMessage, type ChatMessage } from '@volley/shared';
 import { z } from 'zod';
-import { metadataSchema } from '../tasks/task-metadata.ts';
-import { modelOptionsSchema, type ModelOptions } from '../tasks/model-options.ts';
 import type { DoorRequest } from './door-task.ts';
 
 const options = modelOptionsSchema.shape;

@@ -1,20 +1,14 @@
+import { approvalsAnswerSchema, taskIdParamsSchema } from '@volley/api-schemas';
 import { Approvals, type Logger } from '@volley/shared';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
-import { z } from 'zod';
 import { approvalsBodySchema, decideApprovals } from '../approvals/decide-approvals.ts';
 import type { FanOutQueue } from '../fan-out/fan-out-queue.ts';
 import { errorResponses } from '../http/error-responses.ts';
 import { loadTaskFor } from '../tasks/load-task-for.ts';
 import type { TaskStore } from '../tasks/task-store.ts';
 import { APPROVALS_ANSWER_EXAMPLE, APPROVALS_EXAMPLE } from './examples.ts';
-import { taskParamsSchema } from './task-params.ts';
-
-const approvalsAnswerSchema = z.object({
-  id: z.string(),
-  decisions: z.array(z.object({ tool_call_id: z.string(), approve: z.boolean(), decided_at: z.number() })),
-});
 
 export interface ApprovalRouteDeps {
   store: TaskStore;
@@ -40,7 +34,7 @@ export function registerApprovalRoutes(app: FastifyInstance, deps: ApprovalRoute
         description:
           "Decides calls listed in the task's `pending_approvals`, all of them or none. An approved call runs (with the edited `arguments`, " +
           "a JSON object's text, if given); a denied one becomes the error tool message `denied` with the reason.",
-        params: taskParamsSchema,
+        params: taskIdParamsSchema,
         body: approvalsBodySchema.meta({ examples: [APPROVALS_EXAMPLE] }),
         response: {
           200: approvalsAnswerSchema.describe('Decided').meta({ examples: [APPROVALS_ANSWER_EXAMPLE] }),

@@ -1,3 +1,4 @@
+import { taskIdParamsSchema } from '@volley/api-schemas';
 import { taskEventsKey } from '@volley/shared';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -11,7 +12,6 @@ import { loadTaskFor } from '../tasks/load-task-for.ts';
 import { TERMINAL_STATUSES } from '../tasks/task-record.ts';
 import type { TaskStore } from '../tasks/task-store.ts';
 import { TASK_EVENTS_EXAMPLE } from './examples.ts';
-import { taskParamsSchema } from './task-params.ts';
 
 const headersSchema = z.looseObject({
   'last-event-id': z
@@ -35,7 +35,7 @@ export function registerTaskEventRoutes(app: FastifyInstance, deps: EventStreamD
     description:
       "Each event's `id:` is its id in the task's Redis stream; every `data:` is JSON with `task_id`, `turn` and `at`. Live while the task runs, " +
       'ends after `task.finished`; a `: heartbeat` comment keeps proxies from closing a quiet stream.',
-    params: taskParamsSchema,
+    params: taskIdParamsSchema,
     headers: headersSchema,
     response: {
       200: contentResponse('text/event-stream', 'The event stream', z.string().meta({ examples: [TASK_EVENTS_EXAMPLE] })),

@@ -1,16 +1,15 @@
+import { deletedTaskSchema, taskIdParamsSchema, taskListSchema } from '@volley/api-schemas';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
-import { z } from 'zod';
 import type { FanOutQueue } from '../fan-out/fan-out-queue.ts';
 import { errorResponses } from '../http/error-responses.ts';
 import { deleteTask } from '../tasks/delete-task.ts';
-import { listTasks, listTasksQuerySchema, taskListSchema } from '../tasks/list-tasks.ts';
+import { listTasks, listTasksQuerySchema } from '../tasks/list-tasks.ts';
 import { loadTaskFor } from '../tasks/load-task-for.ts';
 import type { TaskIndex } from '../tasks/task-index.ts';
 import type { TaskStore } from '../tasks/task-store.ts';
 import { TASK_ACCEPTED_EXAMPLE, TASK_LIST_EXAMPLE } from './examples.ts';
-import { taskParamsSchema } from './task-params.ts';
 
 /** `GET /v1/tasks` (the caller's tenant's tasks, newest first) and `DELETE /v1/tasks/:id`. */
 export function registerTaskListRoutes(app: FastifyInstance, deps: { store: TaskStore; index: TaskIndex; fanOut: FanOutQueue; redis: Redis }): void {
@@ -41,9 +40,9 @@ export function registerTaskListRoutes(app: FastifyInstance, deps: { store: Task
         operationId: 'deleteTask',
         summary: 'Delete a finished task',
         description: 'Its record, events, listing entry and its calls\' lock plans and results. A task still going is a 409 `task_not_finished` (cancel it first).',
-        params: taskParamsSchema,
+        params: taskIdParamsSchema,
         response: {
-          200: z.object({ id: z.string(), deleted: z.literal(true) }).describe('Deleted').meta({ examples: [{ id: TASK_ACCEPTED_EXAMPLE.id, deleted: true }] }),
+          200: deletedTaskSchema.describe('Deleted').meta({ examples: [{ id: TASK_ACCEPTED_EXAMPLE.id, deleted: true }] }),
           ...errorResponses({ 404: ['not_found'], 409: ['task_not_finished'] }, { body: true }),
         },
       },

@@ -1,9 +1,9 @@
+import { getTaskQuerySchema, taskAckSchema, taskIdParamsSchema, taskSchema } from '@volley/api-schemas';
 import { Approvals } from '@volley/shared';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { abortOnClose } from '../http/abort-on-close.ts';
-import { z } from 'zod';
-import { pendingApprovalSchema, withPendingApprovals } from '../approvals/pending-approvals.ts';
+import { withPendingApprovals } from '../approvals/pending-approvals.ts';
 import { errorResponses } from '../http/error-responses.ts';
 import { cancelTask, type CancelTaskDeps } from '../tasks/cancel-task.ts';
 import { idempotencyHeadersSchema, REPLAYED_HEADER, takeIdempotencyKeys } from '../idempotency/idempotency-key.ts';
@@ -11,28 +11,12 @@ import { submitTask } from '../idempotency/submit-task.ts';
 import { createTaskBodySchema, type CreateTaskDeps } from '../tasks/create-task.ts';
 import { withLiveCallStatus } from '../tasks/live-call-status.ts';
 import { loadTaskFor } from '../tasks/load-task-for.ts';
-import { taskRecordSchema, taskStatusSchema } from '../tasks/task-record.ts';
 import type { EventStreamDeps } from '../events/event-streams.ts';
-import { MAX_WAIT_MS, waitForTaskEnd } from '../events/wait-for-end.ts';
+import { waitForTaskEnd } from '../events/wait-for-end.ts';
 import { CREATE_TASK_EXAMPLE, TASK_ACCEPTED_EXAMPLE, TASK_EXAMPLE } from './examples.ts';
-import { taskParamsSchema } from './task-params.ts';
-
-const getTaskQuerySchema = z.object({
-  wait_ms: z.coerce
-    .number()
-    .int()
-    .min(0)
-    .max(MAX_WAIT_MS)
-    .optional()
-    .describe('Answer once the task has ended or this many ms have passed, whichever comes first (a blocking read of its events, no polling).'),
-});
 
 /** A task as a read shows it: the record, with the calls of the turn in flight live from the queue and the approvals they wait for. */
-export const taskAnswerSchema = taskRecordSchema
-  .extend({ pending_approvals: z.array(pendingApprovalSchema).describe("The calls of the turn in flight waiting for a person's decision.") })
-  .meta({ examples: [TASK_EXAMPLE] });
-
-const taskStatusAnswerSchema = z.object({ id: z.string(), status: taskStatusSchema });
+export const taskAnswerSchema = taskSchema.meta({ examples: [TASK_EXAMPLE] });
 
 export function registerTaskRoutes(app: FastifyInstance, deps: CreateTaskDeps & CancelTaskDeps & { eventStreams: EventStreamDeps }): void {
   const api = app.withTypeProvider<ZodTypeProvider>();
@@ -52,7 +36,7 @@ export function registerTaskRoutes(app: FastifyInstance, deps: CreateTaskDeps & 
         headers: idempotencyHeadersSchema,
         body: createTaskBodySchema.meta({ examples: [CREATE_TASK_EXAMPLE] }),
         response: {
-          202: taskStatusAnswerSchema.describe('Accepted: the task is queued').meta({ examples: [TASK_ACCEPTED_EXAMPLE] }),
+          202: taskAckSchema.describe('Accepted: the task is queued').meta({ examples: [TASK_ACCEPTED_EXAMPLE] }),
           ...errorResponses(
             { 400: ['unknown_tool', 'invalid_idempotency_key'], 409: ['idempotency_key_in_use'], 422: ['idempotency_key_reused'], 429: ['rate_limited'] },
             { body: true },
@@ -75,7 +59,7 @@ export function registerTaskRoutes(app: FastifyInstance, deps: CreateTaskDeps & 
         operationId: 'getTask',
         summary: 'A task: its transcript, turns, calls and usage',
         description: 'Another tenant\'s task is a 404. While a turn is in flight its calls show live, read from the queue.',
-        params: taskParamsSchema,
+        params: taskIdParamsSchema,
         querystring: getTaskQuerySchema,
         response: { 200: taskAnswerSchema.describe('The task'), ...errorResponses({ 400: ['invalid_request'], 404: ['not_found'] }) },
       },
@@ -97,9 +81,9 @@ export function registerTaskRoutes(app: FastifyInstance, deps: CreateTaskDeps & 
         operationId: 'cancelTask',
         summary: 'Cancel a task',
         description: 'Ends the task `cancelled`: waiting calls are removed, running ones see their `AbortSignal` fire. Cancelling a finished task changes nothing.',
-        params: taskParamsSchema,
+        params: taskIdParamsSchema,
         response: {
-          200: taskStatusAnswerSchema.describe('The task as it is now').meta({ examples: [{ id: TASK_ACCEPTED_EXAMPLE.id, status: 'cancelled' }] }),
+          200: taskAckSchema.describe('The task as it is now').meta({ examples: [{ id: TASK_ACCEPTED_EXAMPLE.id, status: 'cancelled' }] }),
           ...errorResponses({ 404: ['not_found'] }, { body: true }),
         },
       },

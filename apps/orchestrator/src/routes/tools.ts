@@ -1,22 +1,10 @@
-import { openAIToolSchema } from '@volley/shared';
+import { toolListSchema } from '@volley/api-schemas';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { z } from 'zod';
 import { mayUseTool } from '../auth/caller.ts';
 import { errorResponses } from '../http/error-responses.ts';
 import type { ToolCatalog } from '../tools/tool-catalog.ts';
 import { TOOLS_EXAMPLE } from './examples.ts';
-
-const toolsAnswerSchema = z.object({
-  tools: z.array(
-    openAIToolSchema.extend({
-      pool: z.string().describe('The pool whose workers run it.'),
-      workers: z.number().int().describe('Live workers serving it.'),
-      side_effects: z.boolean(),
-      needs_approval: z.union([z.boolean(), z.literal('dynamic')]).optional().describe("Calls wait for a person's approval: always, or depending on their arguments."),
-    }),
-  ),
-});
 
 export function registerToolRoutes(app: FastifyInstance, deps: { catalog: ToolCatalog }): void {
   app.withTypeProvider<ZodTypeProvider>().get(
@@ -27,7 +15,7 @@ export function registerToolRoutes(app: FastifyInstance, deps: { catalog: ToolCa
         operationId: 'listTools',
         summary: 'The tools live workers serve',
         description: 'Those the caller\'s API key may use, in the OpenAI `tools` format, with where and how they run.',
-        response: { 200: toolsAnswerSchema.describe('The tools').meta({ examples: [TOOLS_EXAMPLE] }), ...errorResponses({}) },
+        response: { 200: toolListSchema.describe('The tools').meta({ examples: [TOOLS_EXAMPLE] }), ...errorResponses({}) },
       },
     },
     async (request) => {

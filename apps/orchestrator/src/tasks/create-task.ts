@@ -1,40 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import { approvalRuleSchema, chatMessageSchema, openAIToolSchema, reserveSpan, taskStepJobId, VolleyError, type Context } from '@volley/shared';
-import { z } from 'zod';
+import type { CreateTaskBody } from '@volley/api-schemas';
+import { reserveSpan, taskStepJobId, VolleyError, type Context } from '@volley/shared';
 import { mayUseTool, type Caller } from '../auth/caller.ts';
 import type { FanOutQueue } from '../fan-out/fan-out-queue.ts';
 import type { ToolCatalog } from '../tools/tool-catalog.ts';
 import { TASK_STEP_JOB } from '../turn/task-step.ts';
 import type { TaskIndex } from './task-index.ts';
-import { metadataSchema } from './task-metadata.ts';
-import { modelOptionsSchema } from './model-options.ts';
 import type { TaskOrigin, TaskRecord } from './task-record.ts';
 import type { TaskStore } from './task-store.ts';
 
-export const createTaskBodySchema = z.strictObject({
-  messages: z.array(chatMessageSchema).min(1, 'messages must hold at least one message'),
-  tools: z.array(z.string()).optional(),
-  model: z.string().min(1).optional(),
-  parallel_tool_calls: z.boolean().optional(),
-  /** How one message's calls run; `parallel_tool_calls: false` implies sequential. */
-  execution: z.enum(['parallel', 'sequential']).optional(),
-  max_turns: z.number().int().min(1).max(100).optional(),
-  /** The whole task's time limit: past it the task ends `failed` with `task_timeout`, its calls cancelled. */
-  timeout_ms: z.number().int().positive().max(7 * 24 * 3600 * 1000).optional(),
-  /** The caller's own labels, kept on the record and filterable in `GET /v1/tasks`. */
-  metadata: metadataSchema.optional(),
-  /** Calls that wait for a person's approval besides those whose tools ask for it. */
-  require_approval: approvalRuleSchema.optional(),
-  /**
-   * Functions the caller runs itself: offered to the model beside the cluster's tools, never run
-   * here. An answer that calls one ends the task `completed` with `client_tool_calls` (after
-   * the same answer's cluster calls ran), for the caller to run and continue the conversation.
-   */
-  client_tools: z.array(openAIToolSchema).max(128).optional(),
-  /** Passed on with every model call (see `modelOptionsSchema`). */
-  model_options: modelOptionsSchema.optional(),
-});
-export type CreateTaskBody = z.infer<typeof createTaskBodySchema>;
+// The body's schema is the API's (one definition, shared with @volley/client); re-exported for the routes.
+export { createTaskBodySchema } from '@volley/api-schemas';
+export type { CreateTaskBody } from '@volley/api-schemas';
 
 export interface CreateTaskDeps {
   store: TaskStore;

@@ -1,19 +1,12 @@
+import { listTasksParamsSchema, METADATA_KEY_PATTERN, metadataValueSchema, type TaskList, type TaskSummary } from '@volley/api-schemas';
 import { z } from 'zod';
 import type { IndexEntry, TaskIndex } from './task-index.ts';
-import { METADATA_KEY_PATTERN, metadataValueSchema } from './task-metadata.ts';
-import { taskRecordSchema, type TaskRecord, type TaskStatus } from './task-record.ts';
+import type { TaskRecord, TaskStatus } from './task-record.ts';
 import type { TaskStore } from './task-store.ts';
 
-/** A task in a listing: its record without the transcript, turns and trace. */
-export const taskSummarySchema = taskRecordSchema
-  .pick({ id: true, status: true, created_at: true, updated_at: true, model: true, metadata: true, usage: true, error: true })
-  .meta({ id: 'TaskSummary' });
-export type TaskSummary = z.infer<typeof taskSummarySchema>;
-
-export const taskListSchema = z.object({
-  tasks: z.array(taskSummarySchema).describe('Newest first by `created_at`.'),
-  next_cursor: z.string().nullable().describe('Pass it back as `cursor` for the next page; null at the end. A page may be short (even empty) with a cursor: keep paging.'),
-});
+// The page and its summaries are @volley/api-schemas' `taskListSchema` and `taskSummarySchema`.
+export { taskListSchema, taskSummarySchema } from '@volley/api-schemas';
+export type { TaskSummary } from '@volley/api-schemas';
 
 export interface ListTasksQuery {
   status?: TaskStatus;
@@ -36,11 +29,7 @@ const MAX_SCANNED = 1_000;
 const MISSING_GRACE_MS = 60_000;
 
 const METADATA_PREFIX = 'metadata.';
-const fixedParams = {
-  status: z.enum(['queued', 'running', 'completed', 'failed', 'cancelled']).optional(),
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-  cursor: z.string().max(400).optional().describe('The `next_cursor` of the page before.'),
-};
+const fixedParams = listTasksParamsSchema.shape;
 
 /**
  * `GET /v1/tasks`'s query: `status`, `limit` (1–100, default 20), `cursor`, and any
@@ -82,7 +71,7 @@ export const listTasksQuerySchema = z.preprocess(
  * holds fewer than `limit` tasks when a filter matched none of the next `MAX_SCANNED` tasks, and
  * `next_cursor` is null only when there is nothing further.
  */
-export async function listTasks(deps: ListTasksDeps, tenant: string | null, query: ListTasksQuery): Promise<z.infer<typeof taskListSchema>> {
+export async function listTasks(deps: ListTasksDeps, tenant: string | null, query: ListTasksQuery): Promise<TaskList> {
   const tasks: TaskSummary[] = [];
   let place = query.cursor;
   let scanned = 0;

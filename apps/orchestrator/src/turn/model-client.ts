@@ -7,7 +7,7 @@ import {
   type OpenAITool,
   type TokenUsage,
 } from '@volley/shared';
-import type { ModelOptions } from '../tasks/model-options.ts';
+import type { ModelOptions } from '@volley/api-schemas';
 
 export interface ModelRequest {
   model: string;

@@ -23,8 +23,11 @@ export const call = (id: string, name: string, args: unknown = {}) => ({
 /** An assistant message holding these tool calls. */
 export const assistant = (...toolCalls: unknown[]) => ({ role: 'assistant', content: null, tool_calls: toolCalls });
 
+/** The question whose model (`callsFromQuestion`) asks for exactly these calls, in one answer. */
+export const questionFor = (calls: unknown[]) => `calls:${JSON.stringify(calls)}`;
+
 /** A task body whose model will ask for exactly these calls. */
-export const ask = (calls: unknown[]) => ({ messages: [{ role: 'user', content: `calls:${JSON.stringify(calls)}` }] });
+export const ask = (calls: unknown[]) => ({ messages: [{ role: 'user', content: questionFor(calls) }] });
 
 /** A call of the `mark` fixture tool: it records its start in Redis, then sleeps. */
 export const mark = (label: string, ms: number) => ({ id: label, name: 'mark', arguments: { label, ms } });

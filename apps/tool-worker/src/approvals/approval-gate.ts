@@ -1,4 +1,5 @@
-import { lockTicket, TaskEvents, type ApprovalRecord, type Approvals, type CallError, type Logger, type Tool, type ToolCallJobData } from '@volley/shared';
+import { lockTicket, TaskEvents, type ApprovalRecord, type Approvals, type CallError, type Logger, type ToolCallJobData } from '@volley/shared';
+import type { Tool } from '@volley/tools';
 import { DelayedError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { claimsOf, type LockingDeps } from '../locks/run-locked-call.ts';

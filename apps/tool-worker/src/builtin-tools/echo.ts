@@ -1,4 +1,4 @@
-import { defineTool } from '@volley/shared';
+import { defineTool } from '@volley/tools';
 import { z } from 'zod';
 
 export const echoTool = defineTool({

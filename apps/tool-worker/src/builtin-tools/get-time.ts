@@ -1,4 +1,4 @@
-import { defineTool, ToolError } from '@volley/shared';
+import { defineTool, ToolError } from '@volley/tools';
 import { z } from 'zod';
 
 // ICU's date data loads with the first formatter a process makes, blocking its event loop for

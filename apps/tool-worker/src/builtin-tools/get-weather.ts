@@ -1,5 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { defineTool } from '@volley/shared';
+import { defineTool } from '@volley/tools';
 import { z } from 'zod';
 
 const CONDITIONS = ['sunny', 'cloudy', 'rainy', 'windy', 'foggy', 'snowy'] as const;

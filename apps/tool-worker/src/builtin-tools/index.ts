@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { Tool } from '@volley/shared';
+import type { Tool } from '@volley/tools';
 import { echoTool } from './echo.ts';
 import { getTimeTool } from './get-time.ts';
 import { getWeatherTool } from './get-weather.ts';

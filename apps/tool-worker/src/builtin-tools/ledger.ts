@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { defineTool, ToolError, type ToolContext } from '@volley/shared';
+import { defineTool, ToolError, type ToolContext } from '@volley/tools';
 import { z } from 'zod';
 
 /**

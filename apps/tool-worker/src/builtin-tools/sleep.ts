@@ -1,5 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { defineTool } from '@volley/shared';
+import { defineTool } from '@volley/tools';
 import { z } from 'zod';
 
 /** Waits, then says how long it waited: the demo's stand-in for slow I/O. */

@@ -1,4 +1,4 @@
-import type { ResourceClaim } from '@volley/shared';
+import type { ResourceClaim } from '@volley/tools';
 import { describe, expect, it } from 'vitest';
 import { declaredKey, lockKey, MAX_CLAIMS_PER_CALL, normalizeClaims, sequenceClaim } from './resource-claims.ts';
 

@@ -1,4 +1,4 @@
-import type { ResourceClaim } from '@volley/shared';
+import type { ResourceClaim } from '@volley/tools';
 
 export type LockMode = 'r' | 'w';
 /** One resource a call locks; `key` is the lock's own key (see `lockKey`). */

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { lockTicket, ToolError, type CallError, type Logger, type ToolCallJobData, type ToolCallResult } from '@volley/shared';
+import { lockTicket, type CallError, type Logger, type ToolCallJobData, type ToolCallResult } from '@volley/shared';
+import { ToolError } from '@volley/tools';
 import { DelayedError, type Job } from 'bullmq';
 import type { CallResults } from '../call-results.ts';
 import { CANCELLED_ERROR, RetryableToolFailure, type CallOutcome } from '../execute-tool.ts';

@@ -1,5 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { createLogger, defineTool, Metrics } from '@volley/shared';
+import { createLogger, Metrics } from '@volley/shared';
+import { defineTool } from '@volley/tools';
 import { parsePrometheusText, sampleValue } from '@volley/shared/testing';
 import type { Job } from 'bullmq';
 import { describe, expect, it } from 'vitest';

@@ -1,3 +1,4 @@
+import { pendingApprovalSchema } from '@volley/api-schemas';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 
@@ -22,13 +23,8 @@ export const approvalDecisionSchema = z.object({
 });
 export type ApprovalDecision = z.infer<typeof approvalDecisionSchema>;
 
-export const approvalRecordSchema = z.object({
-  tool_call_id: z.string(),
-  name: z.string(),
-  arguments: z.string(),
-  requested_at: z.number(),
-  /** Past this, the call is denied with `approval_timeout`. */
-  timeout_at: z.number(),
+/** What a task read shows of a waiting call (`pending_approvals`), and where it waits. */
+export const approvalRecordSchema = pendingApprovalSchema.extend({
   turn: z.number().int().nullable(),
   /** The pool whose queue holds the parked job, and its id there: the route promotes it. */
   pool: z.string(),

@@ -1,25 +1,5 @@
+import type { TaskEventName } from '@volley/api-schemas';
 import type { Redis } from 'ioredis';
-
-/**
- * The events of a task, a contract: clients subscribe to these names over
- * `GET /v1/tasks/:id/events`, in the order Redis received them from whichever process saw them.
- */
-export const TASK_EVENT_NAMES = [
-  'task.status',
-  'llm.started',
-  'llm.delta',
-  'llm.finished',
-  'tool_call.queued',
-  'tool_call.waiting_lock',
-  'tool_call.started',
-  'tool_call.progress',
-  'tool_call.finished',
-  'approval.requested',
-  'approval.decided',
-  'turn.gathered',
-  'task.finished',
-] as const;
-export type TaskEventName = (typeof TASK_EVENT_NAMES)[number];
 
 /** What an event says beyond its task and time: its turn (null when it belongs to none) and more. */
 export type TaskEventFields = { turn: number | null } & Record<string, unknown>;

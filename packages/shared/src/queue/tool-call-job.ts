@@ -1,14 +1,8 @@
+import { approvalRuleSchema, callErrorSchema, type CallError } from '@volley/api-schemas';
 import { z } from 'zod';
 
 /** What a tenant may be called (API key config checks it; job data carries it). */
 export const TENANT_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
-
-/**
- * A task's rule on which calls need approval beyond what their tools declare: every call with
- * side effects, every call, or the calls to these tools.
- */
-export const approvalRuleSchema = z.union([z.enum(['side_effects', 'all']), z.array(z.string().min(1).max(64)).max(256)]);
-export type ApprovalRule = z.infer<typeof approvalRuleSchema>;
 
 /** What a tool-call job carries from the orchestrator to a worker. */
 export const toolCallJobDataSchema = z.object({
@@ -54,9 +48,6 @@ export const toolCallJobDataSchema = z.object({
   approval: z.object({ require: approvalRuleSchema.optional(), approved: z.literal(true).optional() }).optional(),
 });
 export type ToolCallJobData = z.infer<typeof toolCallJobDataSchema>;
-
-export const callErrorSchema = z.object({ code: z.string(), message: z.string() });
-export type CallError = z.infer<typeof callErrorSchema>;
 
 const resultTiming = {
   tool_call_id: z.string(),

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import { openAIToolSchema } from '../openai-wire.ts';
+import { needsApprovalSchema, openAIToolSchema } from '@volley/api-schemas';
 
 /**
  * Where live workers say which tools they run. Each worker keeps a document under its own key
@@ -17,7 +17,7 @@ export const publishedToolSchema = openAIToolSchema.extend({
     timeoutMs: z.number().optional(),
     retries: z.number().int().min(0),
     /** Calls need a person's approval: always, or depending on their arguments ('dynamic'). */
-    needsApproval: z.union([z.boolean(), z.literal('dynamic')]).optional(),
+    needsApproval: needsApprovalSchema.optional(),
   }),
 });
 export type PublishedTool = z.infer<typeof publishedToolSchema>;

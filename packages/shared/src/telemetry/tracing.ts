@@ -1,3 +1,4 @@
+import type { ReservedSpan } from '@volley/api-schemas';
 import {
   context,
   propagation,
@@ -12,7 +13,6 @@ import {
   type Span,
   type SpanContext,
 } from '@opentelemetry/api';
-import { z } from 'zod';
 import { newSpanId, newTraceId, withForcedIds } from './span-ids.ts';
 
 export { SpanKind, context, trace };
@@ -29,21 +29,9 @@ export function isTracingEnabled(): boolean {
   return tracingEnabled;
 }
 
-/** A span whose identity is fixed now and which is emitted later, maybe by another process. */
-export interface ReservedSpan {
-  trace_id: string;
-  span_id: string;
-  /** The parent's span id; null for a root span. */
-  parent_span_id: string | null;
-  start: number;
-}
-
-export const reservedSpanSchema = z.object({
-  trace_id: z.string(),
-  span_id: z.string(),
-  parent_span_id: z.string().nullable(),
-  start: z.number(),
-});
+// A reserved span's wire form (the task record keeps them) is @volley/api-schemas' `reservedSpanSchema`.
+export { reservedSpanSchema } from '@volley/api-schemas';
+export type { ReservedSpan } from '@volley/api-schemas';
 
 /** Undefined while tracing is off: there is nothing to emit later, so nothing to reserve. */
 export function reserveSpan(parent: Context, start = Date.now()): ReservedSpan | undefined {

@@ -48,6 +48,13 @@ export type NodeProcess = {
   resume(): void;
 };
 
+/**
+ * Node flags that run the workspace from its sources: the `volley-source` export condition
+ * makes `@volley/tools`, `@volley/api-schemas` and `@volley/client` resolve to their `src/`
+ * instead of the `dist/` a published copy ships (and a clean clone has not built).
+ */
+export const SOURCE_CONDITION_ARGS: readonly string[] = ['--conditions=volley-source'];
+
 const STDOUT_TAIL_LINES = 30;
 const STDERR_TAIL_CHARS = 4_000;
 
@@ -74,7 +81,7 @@ export function spawnNode(options: SpawnNodeOptions): Promise<NodeProcess> {
     if (value !== undefined) env[key] = value;
   }
   // process.execPath, not `node` from PATH: children must run the very Node (and type stripping) the tests run.
-  const child = spawn(process.execPath, [script, ...(options.args ?? [])], {
+  const child = spawn(process.execPath, [...SOURCE_CONDITION_ARGS, script, ...(options.args ?? [])], {
     cwd: options.cwd,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

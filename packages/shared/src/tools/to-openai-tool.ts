@@ -1,6 +1,7 @@
+import type { Tool } from '@volley/tools';
 import { z } from 'zod';
-import type { OpenAITool } from '../openai-wire.ts';
-import { isZodSchema, type Tool } from './define-tool.ts';
+import type { OpenAITool } from '@volley/api-schemas';
+import { isZodSchema } from './is-zod-schema.ts';
 
 /** The tool as the model is offered it: an OpenAI function tool with a JSON Schema. */
 export function toOpenAITool(tool: Tool): OpenAITool {

@@ -45,7 +45,10 @@ export const toolMessageSchema = z.looseObject({
   tool_call_id: z.string(),
   content: contentSchema,
 });
-export type ToolMessage = { role: 'tool'; tool_call_id: string; content: string };
+
+/** A tool message as Volley writes it: its content is always text. */
+export const toolResultMessageSchema = z.object({ role: z.literal('tool'), tool_call_id: z.string(), content: z.string() });
+export type ToolMessage = z.infer<typeof toolResultMessageSchema>;
 
 export const chatMessageSchema = z
   .discriminatedUnion('role', [systemMessageSchema, userMessageSchema, assistantMessageSchema, toolMessageSchema])
@@ -53,8 +56,8 @@ export const chatMessageSchema = z
   .meta({ id: 'ChatMessage' });
 export type ChatMessage = z.infer<typeof chatMessageSchema>;
 
+/** A JSON Schema object (draft 2020-12): what a tool's `parameters` hold. */
 export const jsonSchemaObjectSchema = z.record(z.string(), z.unknown());
-export type JsonSchemaObject = Record<string, unknown>;
 
 export const openAIToolSchema = z.object({
   type: z.literal('function'),

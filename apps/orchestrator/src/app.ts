@@ -1,14 +1,17 @@
 import { errorBody, type Logger, type Metrics, type TaskEvents } from '@volley/shared';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
-import { registerSecurity, type Security } from './auth/security.ts';
+import packageJson from '../package.json' with { type: 'json' };
+import { PUBLIC_ROUTES, registerSecurity, type Security } from './auth/security.ts';
 import type { RunToolCallsDeps } from './fan-out/run-tool-calls.ts';
 import { limitBodiesInFlight } from './http/bodies-in-flight.ts';
+import { DOCS_ROUTES, registerApiDocs } from './http/api-docs.ts';
 import { answerClientError, answerFrameworkError } from './http/edge-errors.ts';
 import { createErrorHandler } from './http/error-handler.ts';
 import { parseJsonBodies } from './http/json-body-parser.ts';
 import { QUEUE_DASHBOARD_PATH, registerQueueDashboard } from './http/queue-dashboard.ts';
 import { registerRedisGate, type RedisGate } from './http/redis-gate.ts';
+import { useZodSchemas } from './http/schema-compilers.ts';
 import { traceRequests } from './http/trace-requests.ts';
 import { measureRequests } from './metrics/http-metrics.ts';
 import { ClientCallHistory } from './openai/client-call-history.ts';
@@ -17,6 +20,7 @@ import { registerApprovalRoutes } from './routes/approvals.ts';
 import { registerChatCompletionRoutes } from './routes/chat-completions.ts';
 import { registerResponsesRoutes } from './routes/responses.ts';
 import { registerHealthRoutes } from './routes/health.ts';
+import { registerMcpRoutes } from './routes/mcp.ts';
 import { registerMetricsRoute } from './routes/metrics.ts';
 import { registerTaskListRoutes } from './routes/task-list.ts';
 import { registerTaskRoutes } from './routes/tasks.ts';
@@ -70,27 +74,34 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   // Ahead of authentication and the rate limit, which asks Redis: while it does not answer,
   // requests are refused before anything waits on it (the probes are let through).
   registerRedisGate(app, deps.redisGate);
-  registerSecurity(app, deps.security, deps.logger, { basicAuthUnder: QUEUE_DASHBOARD_PATH, publicRoutes: UI_ROUTES });
+  const publicRoutes = [...UI_ROUTES, ...DOCS_ROUTES];
+  registerSecurity(app, deps.security, deps.logger, { basicAuthUnder: QUEUE_DASHBOARD_PATH, publicRoutes });
   limitBodiesInFlight(app, { maxBytes: deps.bodyBytesInFlight, bodyLimitBytes: deps.bodyLimitBytes });
   app.setErrorHandler(createErrorHandler(deps.logger, deps.redisGate));
   app.setNotFoundHandler((request, reply) =>
     reply.status(404).send(errorBody('route_not_found', `no route ${request.method} ${request.url}`)),
   );
-  registerHealthRoutes(app, deps);
-  if (deps.metrics) registerMetricsRoute(app, deps.metrics);
-  registerToolRoutes(app, deps);
-  registerTaskRoutes(app, deps);
-  registerTaskListRoutes(app, deps);
-  registerTaskEventRoutes(app, { ...deps.eventStreams, store: deps.store });
-  registerToolCallRoutes(app, deps);
-  registerApprovalRoutes(app, deps);
-  const history = new ClientCallHistory({ redis: deps.redis, store: deps.store, prefix: deps.fanOut.prefix });
-  void app.register(async (openAI) => {
-    answerErrorsInOpenAIShape(openAI);
-    registerChatCompletionRoutes(openAI, { ...deps, history });
-    registerResponsesRoutes(openAI, { ...deps, history });
+  useZodSchemas(app, deps.logger);
+  registerApiDocs(app, { publicRoutes: new Set([...PUBLIC_ROUTES, ...publicRoutes]), version: packageJson.version });
+  // In a plugin, so that they are added once the document's plugin listens for routes.
+  void app.register(async (api) => {
+    registerHealthRoutes(api, deps);
+    if (deps.metrics) registerMetricsRoute(api, deps.metrics);
+    registerToolRoutes(api, deps);
+    registerTaskRoutes(api, deps);
+    registerTaskListRoutes(api, deps);
+    registerTaskEventRoutes(api, { ...deps.eventStreams, store: deps.store });
+    registerToolCallRoutes(api, deps);
+    registerApprovalRoutes(api, deps);
+    const history = new ClientCallHistory({ redis: deps.redis, store: deps.store, prefix: deps.fanOut.prefix });
+    await api.register(async (openAI) => {
+      answerErrorsInOpenAIShape(openAI);
+      registerChatCompletionRoutes(openAI, { ...deps, history });
+      registerResponsesRoutes(openAI, { ...deps, history });
+    });
+    registerMcpRoutes(api, deps);
+    registerQueueDashboard(api, deps);
+    registerUiRoutes(api);
   });
-  registerQueueDashboard(app, deps);
-  registerUiRoutes(app);
   return app;
 }

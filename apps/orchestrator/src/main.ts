@@ -1,4 +1,4 @@
-import { createLogger, settlesWithin, createRedis, redisTargetOf, loadEnvOrExit, Metrics, parseEnv, startTelemetry, TaskEvents, TURN_QUEUE, waitForRedisOrExit } from '@volley/shared';
+import { checkEvictionPolicyOrExit, createLogger, settlesWithin, createRedis, redisTargetOf, loadEnvOrExit, Metrics, parseEnv, startTelemetry, TaskEvents, TURN_QUEUE, waitForRedisOrExit } from '@volley/shared';
 import { QueueEvents } from 'bullmq';
 import { buildApp } from './app.ts';
 import { watchApiKeysFile } from './auth/api-keys-file-watch.ts';
@@ -30,6 +30,7 @@ const prefix = config.VOLLEY_PREFIX;
 // and while Redis does not answer, requests are refused at the door (see RedisGate).
 const redis = createRedis(redisTarget);
 await waitForRedisOrExit(redis, logger);
+await checkEvictionPolicyOrExit(redis, logger, { strict: config.VOLLEY_REQUIRE_NOEVICTION });
 const requestRedis = createRequestRedis(redisTarget, config.VOLLEY_REDIS_COMMAND_TIMEOUT_MS);
 // Once both are up, the engine's connection logs each failed attempt; this one would repeat it.
 let requestRedisReady = false;
@@ -46,11 +47,11 @@ const redisGate = new RedisGate({
   },
   logger,
 });
-// bullmq 6.7's Job.waitUntilFinished runs its "finished already?" check inside an async Promise
-// executor (job.js), so when that check's command fails — on request handling's connection, a
-// timeout during an outage — the rejection escapes unhandled; the request waiting on it still
-// answers at its deadline. That must not stop the process. Any other unhandled rejection still
-// does, as Node's default would.
+// bullmq 6.7 runs some of its checks inside async Promise executors (Job.waitUntilFinished's
+// "finished already?" in job.js, which fan-outs used before `listenForFanIn`), so when such a
+// command fails — on request handling's connection, a timeout during an outage — the rejection
+// escapes unhandled. That must not stop the process. Any other unhandled rejection still does,
+// as Node's default would.
 process.on('unhandledRejection', (reason) => {
   if (!isRedisUnavailable(reason)) throw reason;
   logger.warn({ err: reason }, 'unhandled rejection: redis unavailable');

@@ -1,9 +1,10 @@
 import { fileURLToPath } from 'node:url';
-import { parsePrometheusText, sampleValue, waitFor, type NodeProcess } from '@volley/shared/testing';
+import { waitFor } from '@volley/shared/testing';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, TEST_TOOLS, type Api, type Cluster } from './support/cluster.ts';
 import { ask, assistant, call, callsFromQuestion } from './support/scripted-calls.ts';
+import { workerTotal } from './support/worker-metrics.ts';
 
 const LOCK_TOOLS = fileURLToPath(new URL('./fixtures/lock-tools.ts', import.meta.url));
 /** The `stubborn` fixture's timeout: its call answers then, its body runs on. */
@@ -38,14 +39,6 @@ function bodyOf(redis: Redis, account: string, timeoutMs = 10_000): Promise<Body
     },
     { timeoutMs, message: `no body of ${account} ended` },
   );
-}
-
-const metricsPort = (worker: NodeProcess) => worker.lines.find((line) => line.msg === 'worker ready')?.metricsPort as number;
-
-async function workerTotal(cluster: Cluster, name: string, labels: Record<string, string>): Promise<number> {
-  const live = cluster.workers.filter((worker) => worker.alive());
-  const texts = await Promise.all(live.map(async (worker) => (await fetch(`http://127.0.0.1:${metricsPort(worker)}/metrics`)).text()));
-  return texts.reduce((sum, text) => sum + (sampleValue(parsePrometheusText(text), name, labels) ?? 0), 0);
 }
 
 describe('locks held by a tool body that outlives its answer', () => {

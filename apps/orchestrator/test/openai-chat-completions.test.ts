@@ -11,7 +11,7 @@ describe('POST /v1/chat/completions with the openai SDK', () => {
   let openai: OpenAI;
 
   beforeAll(async () => {
-    cluster = await startCluster({ workers: 2, respond: doorResponder, orchestratorEnv: { VOLLEY_API_KEYS: `${KEY}:acme` } });
+    cluster = await startCluster({ workers: 2, respond: doorResponder, orchestratorEnv: { VOLLEY_API_KEYS: `${KEY}:acme`, VOLLEY_TASK_RATE_LIMIT: '1000' } });
     // No retries: a retried request would be a second task, and the tests count them.
     openai = new OpenAI({ baseURL: `${cluster.api.baseUrl}/v1`, apiKey: KEY, maxRetries: 0 });
   }, 60_000);
@@ -26,6 +26,9 @@ describe('POST /v1/chat/completions with the openai SDK', () => {
     expect(data.object).toBe('chat.completion');
     const taskId = response.headers.get('x-volley-task-id')!;
     expect(data.id).toBe(`chatcmpl-${taskId}`);
+    // A request is a task: it draws on the tenant's task rate limit, and says so.
+    expect(response.headers.get('x-ratelimit-limit')).toBe('1000');
+    expect(Number(response.headers.get('x-ratelimit-remaining'))).toBeLessThan(1000);
     const [choice] = data.choices;
     expect(choice!.finish_reason).toBe('stop');
     expect(choice!.message.tool_calls).toBeUndefined();

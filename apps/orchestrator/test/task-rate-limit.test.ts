@@ -42,6 +42,20 @@ describe('TaskRateLimit (a token bucket in Redis)', () => {
       expect(!refused.allowed && refused.retryAfterMs).toBeLessThanOrEqual(10_000);
     });
 
+    it('tells every take the limit and how long until the bucket is full again', async () => {
+      const [a] = limits(6);
+      const first = await a.take('acme');
+      expect(first).toMatchObject({ allowed: true, limit: 6, remaining: 5 });
+      // One token out of 6 a minute: full again in 10 s.
+      expect(first.resetMs).toBeGreaterThan(9_000);
+      expect(first.resetMs).toBeLessThanOrEqual(10_000);
+      for (let index = 0; index < 5; index += 1) await a.take('acme');
+      const refused = await a.take('acme');
+      expect(refused).toMatchObject({ allowed: false, limit: 6, remaining: 0 });
+      expect(refused.resetMs).toBeGreaterThan(55_000);
+      expect(refused.resetMs).toBeLessThanOrEqual(60_000);
+    });
+
     it('keeps tenants, and the anonymous caller, apart', async () => {
       const [a] = limits(1);
       expect((await a.take('acme')).allowed).toBe(true);

@@ -5,6 +5,12 @@ import type { Redis } from 'ioredis';
 export const MAX_PROGRESS_BYTES = 4_096;
 /** At most one `tool_call.progress` per call this often: the latest value wins, the last one is always sent. */
 export const PROGRESS_INTERVAL_MS = 100;
+/**
+ * The events of a fan-out of no task are read while it runs, by the request that made it (which
+ * then deletes them); this only bounds what a reader that went away leaves behind. A fan-out
+ * lasts an hour at most, and each append renews it.
+ */
+export const FAN_OUT_EVENTS_TTL_SECONDS = 3600;
 
 /** What one task call tells its task's event stream. */
 export interface CallEventSink {
@@ -19,13 +25,14 @@ export interface CallEventSink {
 }
 
 /**
- * The worker's side of the task events. Only calls of a task (their job data has `turn`) emit;
- * bare `POST /v1/tool-calls` fan-outs get no sink and pay nothing. Every event of a call goes out
- * on one connection in the order it was sent, so Redis appends them in that order whether or
- * not an earlier one was awaited.
+ * The worker's side of the task events. Calls of a task (their job data has `turn`) emit, and so
+ * do calls of a bare fan-out that asked for it (`events`, with `turn: null`); other bare
+ * fan-outs get no sink and pay nothing. Every event of a call goes out on one connection in the
+ * order it was sent, so Redis appends them in that order whether or not an earlier one was awaited.
  */
 export class CallEvents {
-  private readonly events: TaskEvents;
+  private readonly taskEvents: TaskEvents;
+  private readonly fanOutEvents: TaskEvents;
   private readonly redis: Redis;
   private readonly prefix: string;
   private readonly ttlSeconds: number;
@@ -33,7 +40,8 @@ export class CallEvents {
   private readonly progressIntervalMs: number;
 
   constructor(deps: { redis: Redis; prefix: string; ttlSeconds: number; logger: Logger; progressIntervalMs?: number }) {
-    this.events = new TaskEvents(deps);
+    this.taskEvents = new TaskEvents(deps);
+    this.fanOutEvents = new TaskEvents({ ...deps, ttlSeconds: FAN_OUT_EVENTS_TTL_SECONDS });
     this.redis = deps.redis;
     this.prefix = deps.prefix;
     this.ttlSeconds = deps.ttlSeconds;
@@ -42,10 +50,11 @@ export class CallEvents {
   }
 
   forCall(data: ToolCallJobData, jobId: string, workerId: string): CallEventSink | undefined {
-    if (data.turn === undefined) return undefined;
-    const { taskId, toolCallId, name, turn } = data;
-    const base = { turn, tool_call_id: toolCallId, name };
-    const send = (event: TaskEventName, fields: TaskEventFields) => this.events.append(taskId, event, fields);
+    if (data.turn === undefined && data.events !== true) return undefined;
+    const { taskId, toolCallId, name } = data;
+    const [events, ttlSeconds] = data.turn === undefined ? [this.fanOutEvents, FAN_OUT_EVENTS_TTL_SECONDS] : [this.taskEvents, this.ttlSeconds];
+    const base = { turn: data.turn ?? null, tool_call_id: toolCallId, name };
+    const send = (event: TaskEventName, fields: TaskEventFields) => events.append(taskId, event, fields);
     const quietly = (event: TaskEventName, fields: TaskEventFields) => {
       send(event, fields).catch((error: unknown) => this.logger.warn({ err: error, taskId, toolCallId, event }, 'task event not appended'));
     };
@@ -66,7 +75,7 @@ export class CallEvents {
       waitingLock: async () => {
         // One flag per call in a hash per task: a call that parks again is still the same wait.
         const key = `${this.prefix}:task:${taskId}:lockwaits`;
-        const [[, fresh] = []] = ((await this.redis.multi().hsetnx(key, jobId, '1').expire(key, this.ttlSeconds).exec()) ?? []) as Array<[unknown, unknown]>;
+        const [[, fresh] = []] = ((await this.redis.multi().hsetnx(key, jobId, '1').expire(key, ttlSeconds).exec()) ?? []) as Array<[unknown, unknown]>;
         if (fresh === 1) await send('tool_call.waiting_lock', base);
       },
       started: (attempt) => quietly('tool_call.started', { ...base, attempt, worker_id: workerId }),

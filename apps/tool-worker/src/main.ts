@@ -1,6 +1,7 @@
 import { Worker } from 'bullmq';
 import {
   Approvals,
+  checkEvictionPolicyOrExit,
   createLogger,
   createRedis,
   settlesWithin,
@@ -40,6 +41,7 @@ const telemetry = startTelemetry({ serviceName: 'volley-tool-worker', env: proce
 const fromModules = await loadToolModules(config.VOLLEY_TOOL_MODULES, process.cwd()).catch(exitWith);
 const redis = createRedis(redisTarget);
 await waitForRedisOrExit(redis, logger);
+await checkEvictionPolicyOrExit(redis, logger, { strict: config.VOLLEY_REQUIRE_NOEVICTION });
 // Once Redis answers (as the orchestrator listens), so bad credentials are reported before a busy port.
 const metrics = new Metrics();
 const status = await startStatusServer({ metrics, ping: () => redis.ping(), port: config.VOLLEY_METRICS_PORT, host: config.VOLLEY_METRICS_HOST }).catch(

@@ -2,7 +2,7 @@ import { createLogger, taskEventsKey, type ToolCallResult } from '@volley/shared
 import { startRedis, type TestRedis } from '@volley/shared/testing';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CallEvents, MAX_PROGRESS_BYTES } from '../src/call-events.ts';
+import { CallEvents, FAN_OUT_EVENTS_TTL_SECONDS, MAX_PROGRESS_BYTES } from '../src/call-events.ts';
 
 const PREFIX = 'ev-test';
 let server: TestRedis;
@@ -38,6 +38,21 @@ describe('CallEvents', () => {
   describe('when the call is not part of a task', () => {
     it('gives no sink: a bare fan-out emits nothing', () => {
       expect(events().forCall(callOf(undefined), 'job-1', 'w')).toBeUndefined();
+    });
+
+    it("emits on the fan-out's stream, with no turn and a short TTL, when the fan-out asked for events", async () => {
+      const call = { ...callOf(undefined), events: true as const };
+      const sink = events().forCall(call, 'job-1', 'w')!;
+      sink.started(1);
+      sink.progress({ step: 1 });
+      await sink.finished(result(true));
+
+      const seen = await eventsOf(call.taskId);
+      expect(seen.map((event) => event.event)).toEqual(['tool_call.started', 'tool_call.progress', 'tool_call.finished']);
+      expect(seen.map((event) => event.data.turn)).toEqual([null, null, null]);
+      const ttl = await redis.ttl(taskEventsKey(PREFIX, call.taskId));
+      expect(ttl).toBeGreaterThan(60);
+      expect(ttl).toBeLessThanOrEqual(FAN_OUT_EVENTS_TTL_SECONDS);
     });
   });
 

@@ -101,4 +101,6 @@ export const redisEnvSchema = {
   REDIS_URL: env.redisUrl(),
   REDIS_CLUSTER_NODES: env.clusterNodes(),
   VOLLEY_PREFIX: env.prefix(),
+  /** Refuse to start unless every Redis server is confirmed `maxmemory-policy noeviction` (else only a warning). */
+  VOLLEY_REQUIRE_NOEVICTION: env.boolean(false),
 };

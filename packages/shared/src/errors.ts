@@ -11,6 +11,7 @@ export const ERROR_STATUS = {
   rate_limited: 429,
   not_found: 404,
   route_not_found: 404,
+  method_not_allowed: 405,
   payload_too_large: 413,
   unsupported_media_type: 415,
   request_timeout: 408,

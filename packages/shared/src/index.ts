@@ -13,6 +13,7 @@ export {
   chatMessageSchema,
   openAIToolSchema,
   jsonSchemaObjectSchema,
+  tokenUsageSchema,
 } from './openai-wire.ts';
 export type {
   ToolCall,
@@ -64,6 +65,8 @@ export type { PublishedTool, WorkerDocument, WorkerRegistration } from './regist
 export { createRedis, redisTargetOf } from './redis/connection.ts';
 export type { RedisTarget } from './redis/connection.ts';
 export { waitForRedis, waitForRedisOrExit } from './redis/wait-for-redis.ts';
+export { checkEvictionPolicyOrExit, evictionPolicyVerdict, readEvictionPolicies, REQUIRED_POLICY } from './redis/eviction-policy.ts';
+export type { EvictionPolicyReading, EvictionPolicyVerdict } from './redis/eviction-policy.ts';
 export { Metrics } from './metrics/metrics.ts';
 export type { Counter, Gauge, Histogram, MetricsOptions } from './metrics/metrics.ts';
 export { limitLabelValues, OTHER_LABEL_VALUE } from './metrics/label-limit.ts';

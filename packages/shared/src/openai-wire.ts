@@ -47,12 +47,10 @@ export const toolMessageSchema = z.looseObject({
 });
 export type ToolMessage = { role: 'tool'; tool_call_id: string; content: string };
 
-export const chatMessageSchema = z.discriminatedUnion('role', [
-  systemMessageSchema,
-  userMessageSchema,
-  assistantMessageSchema,
-  toolMessageSchema,
-]);
+export const chatMessageSchema = z
+  .discriminatedUnion('role', [systemMessageSchema, userMessageSchema, assistantMessageSchema, toolMessageSchema])
+  // Its name in an OpenAPI document (the orchestrator's /openapi.json).
+  .meta({ id: 'ChatMessage' });
 export type ChatMessage = z.infer<typeof chatMessageSchema>;
 
 export const jsonSchemaObjectSchema = z.record(z.string(), z.unknown());
@@ -69,7 +67,5 @@ export const openAIToolSchema = z.object({
 });
 export type OpenAITool = z.infer<typeof openAIToolSchema>;
 
-export interface TokenUsage {
-  prompt_tokens: number;
-  completion_tokens: number;
-}
+export const tokenUsageSchema = z.object({ prompt_tokens: z.number(), completion_tokens: z.number() });
+export type TokenUsage = z.infer<typeof tokenUsageSchema>;

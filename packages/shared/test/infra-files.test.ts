@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { parseAppEnv, unknownVariables, type App } from './support/app-env.ts';
+import { copiedFromContext, dockerfile } from './support/dockerfile.ts';
 
 // Static checks of docker-compose.yml and infra/Dockerfile; no Docker engine is needed.
 
@@ -31,7 +32,6 @@ const compose = parse(read('docker-compose.yml'), { merge: true }) as {
 };
 const services = compose.services;
 const appServices = ['orchestrator', 'tool-worker', 'scripted-model'] as const;
-const dockerfile = read('infra/Dockerfile');
 
 function service(name: string): ComposeService {
   const found = services[name];
@@ -70,10 +70,7 @@ function script(command: string[]): string {
 
 /** Top-level paths that the Dockerfile's final stage copies from the build context. */
 function copiedDirectories(): string[] {
-  const finalStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
-  return [...finalStage.matchAll(/^COPY\s+(?!--from)(.+)$/gm)].flatMap((match) =>
-    (match[1] ?? '').trim().split(/\s+/).slice(0, -1).map((source) => source.split('/')[0] ?? ''),
-  );
+  return copiedFromContext().map((source) => source.split('/')[0] ?? '');
 }
 
 describe('docker-compose.yml', () => {

@@ -1,17 +1,19 @@
 import type { Approvals } from '@volley/shared';
+import { z } from 'zod';
 import { openTurn } from '../tasks/open-turn.ts';
 import type { TaskRecord } from '../tasks/task-record.ts';
 
 /** A call of the turn in flight that waits for a person's decision, as a task read shows it. */
-export interface PendingApproval {
-  tool_call_id: string;
-  name: string;
-  /** The model's arguments (JSON text), as the person is asked to approve them. */
-  arguments: string;
-  requested_at: number;
-  /** When the call is denied with `approval_timeout` if nobody decides. */
-  timeout_at: number;
-}
+export const pendingApprovalSchema = z
+  .object({
+    tool_call_id: z.string(),
+    name: z.string(),
+    arguments: z.string().describe("The model's arguments (JSON text), as the person is asked to approve them."),
+    requested_at: z.number(),
+    timeout_at: z.number().describe('When the call is denied with `approval_timeout` if nobody decides.'),
+  })
+  .meta({ id: 'PendingApproval' });
+export type PendingApproval = z.infer<typeof pendingApprovalSchema>;
 
 /**
  * Read-time view of the approvals a running task waits for: derived from the task's approvals

@@ -43,7 +43,14 @@ export interface SecurityOptions {
 }
 
 /** Routes anyone may call: probes and the Prometheus scrape must work without a key. */
-const PUBLIC_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
+export const PUBLIC_ROUTES: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics']);
+
+/**
+ * The `POST` routes that create a task, each drawing on the tenant's one task bucket, matched by
+ * route pattern. A door that creates tasks is listed here; a route not registered (yet) is never
+ * matched, since its requests have no route.
+ */
+export const TASK_CREATING_ROUTES: readonly string[] = ['/v1/tasks', '/v1/chat/completions', '/v1/responses'];
 
 /** Builds the security policy and says in the log what it is (auth off is a warning). */
 export function createSecurity(config: SecurityEnv, deps: { redis: Redis; prefix: string; logger: Logger }): Security {
@@ -76,7 +83,7 @@ export function createSecurity(config: SecurityEnv, deps: { redis: Redis; prefix
 
 /**
  * Adds, ahead of every route: who the caller is (401 without a valid key, except for the
- * probes), then the rate limit on task submission (429 with `retry-after`). Both run before
+ * probes), then the rate limit on the routes that create tasks (429 with `retry-after`). Both run before
  * the body is read, so a refused client costs no parsing.
  */
 export function registerSecurity(app: FastifyInstance, security: Security, logger: Logger, options: SecurityOptions = {}): void {
@@ -104,8 +111,9 @@ export function registerSecurity(app: FastifyInstance, security: Security, logge
   });
   if (security.taskRateLimit) {
     const limit = security.taskRateLimit;
+    const limited = new Set(TASK_CREATING_ROUTES);
     app.addHook('onRequest', async (request, reply) => {
-      if (request.method !== 'POST' || request.routeOptions.url !== '/v1/tasks') return;
+      if (request.method !== 'POST' || !limited.has(request.routeOptions.url ?? '')) return;
       return limitTaskSubmission(limit, request, reply, logger);
     });
   }
@@ -113,6 +121,12 @@ export function registerSecurity(app: FastifyInstance, security: Security, logge
 
 async function limitTaskSubmission(limit: TaskRateLimit, request: FastifyRequest, reply: FastifyReply, logger: Logger) {
   const decision = await limit.take(request.caller.tenant);
+  // On every answer the bucket counted, as GitHub and OpenAI do, so a client can pace itself
+  // before it is refused. Reset is in seconds from now: the bucket runs on Redis's clock, which
+  // a client's clock need not agree with.
+  reply.header('x-ratelimit-limit', String(decision.limit));
+  reply.header('x-ratelimit-remaining', String(decision.remaining));
+  reply.header('x-ratelimit-reset', String(Math.ceil(decision.resetMs / 1000)));
   if (decision.allowed) return;
   const retryAfterSeconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
   const who = request.caller.tenant === null ? 'anonymous callers' : `tenant ${request.caller.tenant}`;

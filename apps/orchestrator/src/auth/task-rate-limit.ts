@@ -10,7 +10,7 @@ import type { Redis } from 'ioredis';
  * instances with skewed clocks agree; the key expires once the bucket would be full again.
  *
  * KEYS[1] bucket; ARGV[1] capacity (tokens); ARGV[2] refill period (ms to refill all of them).
- * Returns {allowed (1|0), ms until a token is free, tokens left (floored)}.
+ * Returns {allowed (1|0), ms until a token is free, tokens left (floored), ms until the bucket is full}.
  */
 const TAKE_SCRIPT = `
 local capacity = tonumber(ARGV[1])
@@ -23,17 +23,26 @@ local tokens = tonumber(state[1]) or capacity
 local at = tonumber(state[2]) or now
 tokens = math.min(capacity, tokens + math.max(0, now - at) * rate)
 if tokens < 1 then
-  return {0, math.ceil((1 - tokens) / rate), 0}
+  return {0, math.ceil((1 - tokens) / rate), 0, math.ceil((capacity - tokens) / rate)}
 end
 tokens = tokens - 1
+local full = math.ceil((capacity - tokens) / rate)
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
-redis.call('PEXPIRE', KEYS[1], math.ceil((capacity - tokens) / rate))
-return {1, 0, math.floor(tokens)}
+redis.call('PEXPIRE', KEYS[1], full)
+return {1, 0, math.floor(tokens), full}
 `;
 
-type ScriptedRedis = Redis & { volleyTakeToken(key: string, capacity: number, periodMs: number): Promise<[number, number, number]> };
+type ScriptedRedis = Redis & { volleyTakeToken(key: string, capacity: number, periodMs: number): Promise<[number, number, number, number]> };
 
-export type RateDecision = { allowed: true; remaining: number } | { allowed: false; retryAfterMs: number };
+/**
+ * What a take found, besides whether it got a token: the bucket's size, the whole tokens left in
+ * it, and how long until it is full again (what a client that stops now waits to have all of
+ * `limit` back), by Redis's clock.
+ */
+export type RateDecision = { limit: number; remaining: number; resetMs: number } & (
+  | { allowed: true }
+  | { allowed: false; retryAfterMs: number }
+);
 
 const PERIOD_MS = 60_000;
 /** The bucket of requests without a tenant (auth off); tenant names cannot start with '~'. */
@@ -56,7 +65,8 @@ export class TaskRateLimit {
   /** Takes a token from the tenant's bucket (null: the anonymous bucket), if one is there. */
   async take(tenant: string | null): Promise<RateDecision> {
     const key = `${this.prefix}:rate:tasks:${tenant ?? ANONYMOUS}`;
-    const [allowed, waitMs, remaining] = await this.redis.volleyTakeToken(key, this.perMinute, PERIOD_MS);
-    return allowed === 1 ? { allowed: true, remaining } : { allowed: false, retryAfterMs: waitMs };
+    const [allowed, waitMs, remaining, resetMs] = await this.redis.volleyTakeToken(key, this.perMinute, PERIOD_MS);
+    const bucket = { limit: this.perMinute, remaining, resetMs };
+    return allowed === 1 ? { ...bucket, allowed: true } : { ...bucket, allowed: false, retryAfterMs: waitMs };
   }
 }

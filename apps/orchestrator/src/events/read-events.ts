@@ -45,6 +45,15 @@ export async function* readTaskEvents(options: {
   }
 }
 
+/**
+ * The events after `after` (exclusive) that are in the stream now, without waiting: what a
+ * reader that stopped its blocking read still has to take.
+ */
+export async function eventsAfter(redis: Redis, key: string, after: string): Promise<TaskEventEntry[]> {
+  const entries = (await redis.xrange(key, `(${after}`, '+')) as Array<[string, string[]]>;
+  return entries.map(([id, fields]) => ({ id, event: fieldOf(fields, 'event'), data: fieldOf(fields, 'data') }));
+}
+
 /** The id of a task's last event so far ('0-0' when it has none): a waiter reads what comes after. */
 export async function lastEventId(redis: Redis, key: string): Promise<string> {
   const [entry] = (await redis.xrevrange(key, '+', '-', 'COUNT', 1)) as Array<[string, string[]]>;

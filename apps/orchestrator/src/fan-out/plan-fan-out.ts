@@ -47,6 +47,8 @@ export interface PlanInput {
   approval?: { require?: ApprovalRule; approved?: ReadonlySet<string> };
   /** Larger arguments (UTF-8 bytes) are refused here, before they are copied into Redis. */
   maxArgumentBytes: number;
+  /** A bare fan-out whose calls report on its event stream anyway (see `ToolCallJobData.events`). */
+  events?: boolean;
 }
 
 export function planFanOut(input: PlanInput): FanOutPlan {
@@ -80,6 +82,7 @@ export function planFanOut(input: PlanInput): FanOutPlan {
       ...(input.deadline === undefined ? {} : { deadline: input.deadline }),
       ...(input.turn === undefined ? {} : { turn: input.turn }),
       ...(typeof input.tenant === 'string' ? { tenant: input.tenant } : {}),
+      ...(input.events && input.turn === undefined ? { events: true as const } : {}),
       ...(input.trace && Object.keys(input.trace).length > 0 ? { trace: input.trace } : {}),
     };
     const approval = approvalOf(input.approval, call.id);

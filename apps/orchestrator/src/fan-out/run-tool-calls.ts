@@ -5,7 +5,6 @@ import {
   failedResult,
   injectTraceContext,
   reserveSpan,
-  taskEndedKey,
   toolCallJobKey,
   toolCallResultSchema,
   toToolMessage,
@@ -14,14 +13,15 @@ import {
   type Logger,
   type ToolCallJobData,
   type ToolCallResult,
-  type ToolMessage,
 } from '@volley/shared';
 import { Job, type QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import type { CallRecord } from '../tasks/task-record.ts';
+import { callRecordSchema } from '../tasks/task-record.ts';
 import type { ToolCatalog } from '../tools/tool-catalog.ts';
 import { finishedCallRecord } from './call-record.ts';
+import { markFanOutEnded } from './end-fan-out.ts';
+import { listenForFanIn } from './fan-in-completion.ts';
 import type { FanInWaiters } from './fan-in-waiters.ts';
 import type { FanOutQueue } from './fan-out-queue.ts';
 import { planFanOut, type FanOutPlan } from './plan-fan-out.ts';
@@ -38,6 +38,14 @@ export const toolCallsBodySchema = z.strictObject({
 });
 export type ToolCallsBody = z.infer<typeof toolCallsBodySchema>;
 
+export const toolCallsAnswerSchema = z.object({
+  messages: z
+    .array(z.object({ role: z.literal('tool'), tool_call_id: z.string(), content: z.string() }))
+    .describe('One tool message per call, in `tool_calls` order, ready to append to the transcript; a call that failed is an error message.'),
+  calls: z.array(callRecordSchema),
+});
+export type ToolCallsAnswer = z.infer<typeof toolCallsAnswerSchema>;
+
 export interface RunToolCallsDeps {
   catalog: ToolCatalog;
   fanOut: FanOutQueue;
@@ -48,15 +56,23 @@ export interface RunToolCallsDeps {
   limits: { maxToolCalls: number; defaultTimeoutMs: number; maxArgumentBytes: number };
 }
 
+export interface RunToolCallsOptions {
+  /**
+   * The fan-out's id (its calls' `taskId`), for a caller that must be able to name it from
+   * elsewhere, e.g. to cancel it (see `cancelFanOut`). Unique per fan-out: reusing a running
+   * fan-out's id joins it. Default: a new random id.
+   */
+  fanOutId?: string;
+  /** The calls report on the fan-out's event stream, which the caller reads while it runs. */
+  events?: boolean;
+}
+
 /**
  * Workers end their calls at the deadline themselves (a running call is aborted, a parked or
  * queued one answers without running); this is how long their answers get to arrive before the
  * request answers from what it knows.
  */
 const DEADLINE_SLACK_MS = 150;
-
-/** The ended mark of a timed-out fan-out only has to outlive its calls' last pick-up. */
-const ENDED_MARK_TTL_SECONDS = 3600;
 
 /**
  * One fan-out without a model: the ToolNode of LangGraph as a service. At `timeout_ms` it
@@ -74,7 +90,8 @@ export async function runToolCalls(
   tenant: string | null = null,
   /** Told just before the calls go on the queues (nothing was enqueued when it was not called). */
   beforeEnqueue: () => void = () => undefined,
-): Promise<{ messages: ToolMessage[]; calls: CallRecord[] }> {
+  options: RunToolCallsOptions = {},
+): Promise<ToolCallsAnswer> {
   const calls = body.message.tool_calls ?? [];
   if (calls.length === 0) throw new VolleyError('no_tool_calls', 'message.tool_calls must hold at least one tool call');
   if (calls.length > deps.limits.maxToolCalls) {
@@ -87,7 +104,7 @@ export async function runToolCalls(
   }
   const timeoutMs = body.timeout_ms ?? deps.limits.defaultTimeoutMs;
   const deadline = Date.now() + timeoutMs;
-  const id = `tc-${randomUUID()}`;
+  const id = options.fanOutId ?? `tc-${randomUUID()}`;
   const catalog = await deps.catalog.covering(calls.map((call) => call.function.name));
   const fanOutSpan = reserveSpan(traceContext);
   const plan = planFanOut({
@@ -101,30 +118,35 @@ export async function runToolCalls(
     sequential: body.execution === 'sequential',
     trace: injectTraceContext(contextOf(fanOutSpan)),
     maxArgumentBytes: deps.limits.maxArgumentBytes,
+    events: options.events ?? false,
     ...(body.approved ? { approval: { approved: new Set(body.approved) } } : {}),
   });
   deps.logger.debug({ fanOut: id, tool_calls: calls.length, routed: plan.children.length }, 'fan-out');
 
   let results = plan.slots.map((slot) => ('result' in slot ? slot.result : undefined));
   if (plan.children.length > 0) {
-    beforeEnqueue();
-    const parent = await deps.fanOut.enqueue(
-      { name: FAN_IN_JOB, jobId: id, data: { slots: plan.slots, ...(fanOutSpan ? { fan_out_span: fanOutSpan } : {}) } },
-      plan.children,
-    );
-    const waitMs = deadline + DEADLINE_SLACK_MS - Date.now();
-    const fromEvent = parent.waitUntilFinished(deps.turnEvents, waitMs);
+    // Both listened for before the enqueue: any instance may gather the fan-in before the
+    // enqueue's reply is even read here (see `listenForFanIn`).
+    const gatheredHere = deps.fanInWaiters.wait(id);
+    const fromEvent = listenForFanIn(deps.turnEvents, id);
     let timer: NodeJS.Timeout | undefined;
-    const atDeadline = new Promise<undefined>((resolve) => {
-      timer = setTimeout(resolve, waitMs, undefined);
-    });
     try {
-      // The event's promise rejects at its own timeout, or if the events connection fails: the
-      // deadline then answers.
-      const gathered = await Promise.race([deps.fanInWaiters.wait(id), fromEvent.catch(() => atDeadline), atDeadline]);
+      beforeEnqueue();
+      const parent = await deps.fanOut.enqueue(
+        { name: FAN_IN_JOB, jobId: id, data: { slots: plan.slots, ...(fanOutSpan ? { fan_out_span: fanOutSpan } : {}) } },
+        plan.children,
+      );
+      const waitMs = deadline + DEADLINE_SLACK_MS - Date.now();
+      const atDeadline = new Promise<undefined>((resolve) => {
+        timer = setTimeout(resolve, waitMs, undefined);
+      });
+      // A fan-in that failed, or whose event never comes (its events connection failed), is
+      // answered at the deadline from what Redis holds.
+      const gathered = await Promise.race([gatheredHere, fromEvent.gathered.then((value) => value ?? atDeadline), atDeadline]);
       results = gathered ?? (await answerAtDeadline(deps, id, plan, parent, timeoutMs));
     } finally {
       clearTimeout(timer);
+      fromEvent.stop();
       deps.fanInWaiters.forget(id);
     }
   }
@@ -146,8 +168,10 @@ async function answerAtDeadline(
   parent: Job,
   timeoutMs: number,
 ): Promise<ToolCallResult[]> {
-  const ending = { status: 'failed', at: Date.now(), error: { code: 'tool_timeout', message: 'the fan-out reached its timeout_ms' } };
-  await deps.redis.set(taskEndedKey(deps.fanOut.prefix, id), JSON.stringify(ending), 'EX', ENDED_MARK_TTL_SECONDS);
+  await markFanOutEnded({ redis: deps.redis, prefix: deps.fanOut.prefix }, id, {
+    status: 'failed',
+    error: { code: 'tool_timeout', message: 'the fan-out reached its timeout_ms' },
+  });
   const values = (await parent.getChildrenValues()) as Record<string, unknown>;
   const locking = new Set(plan.children.filter((child) => (child.data as ToolCallJobData).lock).map((child) => child.opts.jobId));
   const unfinished: Array<{ pool: string; jobId: string }> = [];

@@ -24,6 +24,7 @@ const RETRY_LATER = new Set(['redis_unavailable', 'overloaded']);
  */
 export function createErrorHandler(logger: Logger, redisGate?: RedisGate) {
   return (error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) => {
+    // A request part that fails its route's schema arrives as its ZodError (see `useZodSchemas`).
     if (error instanceof z.ZodError) {
       return reply.status(400).send(errorBody('invalid_request', describeZodError(error)));
     }

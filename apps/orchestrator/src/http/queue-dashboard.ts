@@ -7,6 +7,9 @@ import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Security } from '../auth/security.ts';
 import type { FanOutQueue } from '../fan-out/fan-out-queue.ts';
+import { listHiddenPage } from './api-docs.ts';
+import { errorResponses } from './error-responses.ts';
+import { htmlPage } from './page-responses.ts';
 
 /** Where the dashboard lives; its JSON API is under `<path>/api`, its assets under `<path>/static`. */
 export const QUEUE_DASHBOARD_PATH = '/admin/queues';
@@ -78,6 +81,14 @@ export function registerQueueDashboard(app: FastifyInstance, deps: QueueDashboar
         return reply.status(403).send(errorBody('forbidden', 'this API key may not open the queue dashboard (see VOLLEY_DASHBOARD_TENANTS)'));
       }
       await refreshPools();
+    });
+    listHiddenPage(scope, QUEUE_DASHBOARD_PATH, {
+      tags: ['operations'],
+      operationId: 'getQueueDashboard',
+      summary: 'The queue dashboard (bull-board, read-only)',
+      description: 'Takes the API key as a Bearer token or as the password of HTTP Basic auth. Its own JSON API and files are not part of this document.',
+      security: [{ bearer: [] }, { basic: [] }],
+      response: { 200: htmlPage('The dashboard'), ...errorResponses({ 403: ['forbidden'] }) },
     });
     await scope.register(serverAdapter.registerPlugin(), { prefix: QUEUE_DASHBOARD_PATH });
   });

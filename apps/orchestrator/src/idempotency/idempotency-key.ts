@@ -1,6 +1,15 @@
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { VolleyError } from '@volley/shared';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The request's Idempotency-Key and its body's fingerprint, when it sent a key (see `takeIdempotencyKeys`). */
+    idempotency: { key: string; fingerprint: string } | undefined;
+  }
+}
 
 /** The request header that makes a submission idempotent (header names are case-insensitive). */
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
@@ -13,6 +22,29 @@ export const REPLAYED_HEADER = 'idempotent-replayed';
  * same name reach Node joined by `, `, which holds a space, so they are refused too.
  */
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
+
+/** The headers of a route that takes an Idempotency-Key, for its schema (and so the document). */
+export const idempotencyHeadersSchema = z.looseObject({
+  [IDEMPOTENCY_HEADER]: z
+    .string()
+    .regex(KEY_PATTERN)
+    .optional()
+    .describe('Makes the request idempotent: a retry with the same key and body gets the first answer (1 to 255 characters of visible ASCII).'),
+});
+
+/**
+ * The `preValidation` hook of a route that takes an Idempotency-Key, which it sets as
+ * `request.idempotency`. It runs before the body is validated: the fingerprint is of the body as
+ * sent (the validated one has its defaults filled in, and a fingerprint must not change when a
+ * default does), and a malformed key is refused ahead of a malformed body.
+ */
+export function takeIdempotencyKeys(app: FastifyInstance): (request: FastifyRequest) => Promise<void> {
+  if (!app.hasRequestDecorator('idempotency')) app.decorateRequest('idempotency', undefined);
+  return async (request) => {
+    const key = idempotencyKeyOf(request.headers);
+    request.idempotency = key === undefined ? undefined : { key, fingerprint: bodyFingerprint(request.body) };
+  };
+}
 
 /** The request's idempotency key, if it sent one; a malformed one is a 400 before anything runs. */
 export function idempotencyKeyOf(headers: IncomingHttpHeaders): string | undefined {

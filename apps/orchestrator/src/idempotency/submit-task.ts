@@ -1,26 +1,29 @@
 import type { FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
-import { createTask, createTaskBodySchema, type CreateTaskDeps } from '../tasks/create-task.ts';
+import { createTask, type CreateTaskBody, type CreateTaskDeps } from '../tasks/create-task.ts';
 import type { TaskRecord } from '../tasks/task-record.ts';
-import { bodyFingerprint, idempotencyKeyOf, idempotencyRecordKey } from './idempotency-key.ts';
+import { idempotencyRecordKey } from './idempotency-key.ts';
 import { IdempotencyRecords } from './idempotency-records.ts';
 import { submitTaskOnce } from './submit-task-once.ts';
 
 /**
  * `POST /v1/tasks`: creates the task, or — with an `Idempotency-Key` this tenant used before with
- * the same body — answers the task that key made (`replayed`). The key and the body are checked
- * before anything is claimed or written.
+ * the same body — answers the task that key made (`replayed`). The key and the body were checked
+ * at the edge (the route's schema and `takeIdempotencyKeys`), before anything is claimed or written.
  */
-export async function submitTask(deps: CreateTaskDeps & { redis: Redis }, request: FastifyRequest): Promise<{ task: TaskRecord; replayed: boolean }> {
-  const key = idempotencyKeyOf(request.headers);
-  const body = createTaskBodySchema.parse(request.body);
+export async function submitTask(
+  deps: CreateTaskDeps & { redis: Redis },
+  body: CreateTaskBody,
+  request: Pick<FastifyRequest, 'idempotency' | 'traceContext' | 'caller'>,
+): Promise<{ task: TaskRecord; replayed: boolean }> {
   const create = (id?: string) => createTask(deps, body, request.traceContext, request.caller, id === undefined ? {} : { id });
-  if (key === undefined) return { task: await create(), replayed: false };
+  if (request.idempotency === undefined) return { task: await create(), replayed: false };
+  const { key, fingerprint } = request.idempotency;
   return submitTaskOnce(
     { records: new IdempotencyRecords(deps.redis), store: deps.store },
     {
       key: idempotencyRecordKey(deps.fanOut.prefix, 'tasks', request.caller.tenant, key),
-      fingerprint: bodyFingerprint(request.body),
+      fingerprint,
       create,
       recordKey: (id) => deps.store.keysOf(id)[0]!,
     },

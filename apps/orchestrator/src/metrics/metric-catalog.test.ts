@@ -3,12 +3,14 @@ import { parsePrometheusText, sampleValue } from '@volley/shared/testing';
 import { Queue } from 'bullmq';
 import Fastify from 'fastify';
 import { Redis } from 'ioredis';
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { measureRequests } from './http-metrics.ts';
 import { instrumentModelClient } from './instrument-model-client.ts';
 import { registerQueueMetrics } from './queue-metrics.ts';
 import { countTasks } from './task-metrics.ts';
 import { registerMetricsRoute } from '../routes/metrics.ts';
+import { useZodSchemas } from '../http/schema-compilers.ts';
 
 /** Every metric the orchestrator exports (the process_* / nodejs_* defaults aside). */
 function orchestratorMetrics(): Metrics {
@@ -66,6 +68,7 @@ describe('the orchestrator metric catalog', () => {
     it('times requests by route pattern and status, and serves the text format', async () => {
       const metrics = new Metrics({ processMetrics: false });
       const app = Fastify();
+      useZodSchemas(app, pino({ level: 'silent' }));
       measureRequests(app, metrics);
       registerMetricsRoute(app, metrics);
       app.get('/v1/tasks/:id', async () => ({ ok: true }));

@@ -1,23 +1,42 @@
+import { toolCallSchema } from '@volley/shared';
+import { z } from 'zod';
 import type { TaskRecord } from '../tasks/task-record.ts';
 import { doorAnswerOf, TURN_SEPARATOR } from './door-answer.ts';
+
+/** What `chatCompletionOf` answers, as far as clients read it (the rest is kept, not checked). */
+export const chatCompletionSchema = z.looseObject({
+  id: z.string(),
+  object: z.literal('chat.completion'),
+  created: z.number().int(),
+  model: z.string(),
+  choices: z.array(
+    z.looseObject({
+      index: z.number().int(),
+      message: z.looseObject({ role: z.literal('assistant'), content: z.string().nullable(), tool_calls: z.array(toolCallSchema).optional() }),
+      finish_reason: z.enum(['stop', 'length', 'content_filter', 'tool_calls']),
+    }),
+  ),
+  usage: z.object({ prompt_tokens: z.number(), completion_tokens: z.number(), total_tokens: z.number() }),
+});
+export type ChatCompletion = z.infer<typeof chatCompletionSchema>;
 
 export function chatCompletionIdOf(taskId: string): string {
   return `chatcmpl-${taskId}`;
 }
 
 /** The ended task as a `chat.completion`. */
-export function chatCompletionOf(task: TaskRecord) {
+export function chatCompletionOf(task: TaskRecord): ChatCompletion {
   const answer = doorAnswerOf(task);
   return {
     id: chatCompletionIdOf(task.id),
-    object: 'chat.completion',
+    object: 'chat.completion' as const,
     created: Math.floor(task.created_at / 1000),
     model: task.model,
     choices: [
       {
         index: 0,
         message: {
-          role: 'assistant',
+          role: 'assistant' as const,
           content: answer.text,
           refusal: null,
           ...(answer.clientCalls.length > 0 ? { tool_calls: answer.clientCalls } : {}),

@@ -1,4 +1,8 @@
+import type { ErrorCode } from '@volley/shared';
 import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { errorResponses, type ErrorResponseOptions, type ErrorStatuses } from '../http/error-responses.ts';
+import { rewriteErrorBodies } from '../http/rewrite-error-bodies.ts';
 
 /** OpenAI's `type` for an HTTP status: what its SDKs and users switch on. */
 export function openAIErrorType(status: number): string {
@@ -16,21 +20,25 @@ export function openAIErrorBody(status: number, code: string, message: string) {
 
 /**
  * The OpenAI-compatible routes answer errors in OpenAI's shape, `{error: {message, type, param,
- * code}}`, with Volley's stable code as `code`. Every error on the way (auth, the Redis gate,
- * validation, the handler) is made in Volley's shape by the one error path the other routes use;
- * this scope rewrites it as it leaves, so there is no second error path to drift.
+ * code}}`, with Volley's stable code as `code` (see `rewriteErrorBodies`); the routes' documented
+ * error schemas (`openAIErrorResponses`) are what is sent.
  */
 export function answerErrorsInOpenAIShape(scope: FastifyInstance): void {
-  scope.addHook('onSend', async (_request, reply, payload) => {
-    if (reply.statusCode < 400 || typeof payload !== 'string') return payload;
-    let body: { error?: { code?: unknown; message?: unknown; type?: unknown } };
-    try {
-      body = JSON.parse(payload);
-    } catch {
-      return payload;
-    }
-    const { error } = body;
-    if (!error || typeof error.code !== 'string' || typeof error.message !== 'string' || error.type !== undefined) return payload;
-    return JSON.stringify(openAIErrorBody(reply.statusCode, error.code, error.message));
+  rewriteErrorBodies(scope, openAIErrorBody);
+}
+
+/** The error statuses of an OpenAI-compatible route, in OpenAI's shape (see `errorResponses`). */
+export function openAIErrorResponses(own: ErrorStatuses, options: Omit<ErrorResponseOptions, 'bodyOf'> = {}) {
+  return errorResponses(own, { ...options, bodyOf: openAIErrorBodySchema });
+}
+
+function openAIErrorBodySchema(codes: readonly ErrorCode[]) {
+  return z.object({
+    error: z.object({
+      message: z.string(),
+      type: z.string().describe("OpenAI's kind of error for the status (`invalid_request_error`, `authentication_error`, …)."),
+      param: z.null(),
+      code: z.string().describe(`Volley's error code: ${codes.map((code) => `\`${code}\``).join(', ')}`),
+    }),
   });
 }

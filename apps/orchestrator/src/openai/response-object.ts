@@ -1,7 +1,21 @@
-import type { ToolCall } from '@volley/shared';
+import { callErrorSchema, type ToolCall } from '@volley/shared';
+import { z } from 'zod';
 import type { TaskRecord } from '../tasks/task-record.ts';
 import { answerText } from '../turn/answer-text.ts';
 import { doorAnswerOf, type DoorAnswer } from './door-answer.ts';
+
+/** What `responseOf` answers, as far as clients read it (the rest is kept, not checked). */
+export const responseObjectSchema = z.looseObject({
+  id: z.string(),
+  object: z.literal('response'),
+  created_at: z.number().int(),
+  model: z.string(),
+  status: z.enum(['in_progress', 'completed', 'incomplete', 'failed', 'cancelled']),
+  output: z.array(z.looseObject({ type: z.enum(['message', 'function_call']) })),
+  usage: z.looseObject({ input_tokens: z.number(), output_tokens: z.number(), total_tokens: z.number() }).nullable(),
+  error: callErrorSchema.nullable(),
+});
+export type ResponseObject = z.infer<typeof responseObjectSchema>;
 
 const RESPONSE_ID = /^resp_([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
 
@@ -19,7 +33,7 @@ const messageItemId = (task: TaskRecord) => `msg_${task.id}`;
 const callItemId = (task: TaskRecord, index: number) => `fc_${index}_${task.id}`;
 
 export function messageItem(task: TaskRecord, text: string, status: 'in_progress' | 'completed') {
-  return { type: 'message', id: messageItemId(task), status, role: 'assistant', content: status === 'completed' ? [outputText(text)] : [] };
+  return { type: 'message' as const, id: messageItemId(task), status, role: 'assistant', content: status === 'completed' ? [outputText(text)] : [] };
 }
 
 export function outputText(text: string) {
@@ -27,7 +41,7 @@ export function outputText(text: string) {
 }
 
 export function functionCallItem(task: TaskRecord, call: ToolCall, index: number, status: 'in_progress' | 'completed') {
-  return { type: 'function_call', id: callItemId(task, index), call_id: call.id, name: call.function.name, arguments: status === 'completed' ? call.function.arguments : '', status };
+  return { type: 'function_call' as const, id: callItemId(task, index), call_id: call.id, name: call.function.name, arguments: status === 'completed' ? call.function.arguments : '', status };
 }
 
 /** The output items of an ended task: its text as one message, then the client's calls. */
@@ -40,12 +54,12 @@ export function outputItems(task: TaskRecord, answer: DoorAnswer) {
  * output and usage once it has, `failed` with its error otherwise. The request's settings are
  * read back from the record.
  */
-export function responseOf(task: TaskRecord) {
+export function responseOf(task: TaskRecord): ResponseObject {
   const options = task.model_options ?? {};
   const instructions = task.origin?.instructions ? answerText(task.messages[0]!.content as string) : null;
   const base = {
     id: responseIdOf(task.id),
-    object: 'response',
+    object: 'response' as const,
     created_at: Math.floor(task.created_at / 1000),
     model: task.model,
     instructions,

@@ -1,14 +1,20 @@
 import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import { sseResponses } from '../http/sse-response.ts';
-import { chatCompletionChunks, chatCompletionOf } from '../openai/chat-completion.ts';
+import { chatCompletionChunks, chatCompletionOf, chatCompletionSchema } from '../openai/chat-completion.ts';
 import { chatCompletionRequestSchema, chatCompletionTaskOf } from '../openai/chat-completions-request.ts';
 import { doorErrorOf } from '../openai/door-answer.ts';
 import { followDoorTask, startDoorTask, type DoorDeps } from '../openai/door-task.ts';
-import { openAIErrorBody } from '../openai/openai-error-shape.ts';
+import { openAIErrorBody, openAIErrorResponses } from '../openai/openai-error-shape.ts';
 import { abortOnClose } from '../http/abort-on-close.ts';
+import { CHAT_COMPLETION_EXAMPLE, CHAT_COMPLETION_REQUEST_EXAMPLE, CHAT_COMPLETION_STREAM_EXAMPLE } from './examples.ts';
 
 /** The header naming the task a request of an OpenAI-compatible route became. */
 export const TASK_ID_HEADER = 'x-volley-task-id';
+
+/** What an OpenAI-compatible route's task may end with instead of an answer (see `doorErrorOf`). */
+export const DOOR_TASK_ERRORS = { 409: ['max_turns_exceeded', 'cancelled'], 500: ['step_failed'], 502: ['llm_error'], 504: ['task_timeout'] } as const;
 
 /**
  * `POST /v1/chat/completions`: the request is a task whose cluster tools run here, in parallel,
@@ -17,8 +23,28 @@ export const TASK_ID_HEADER = 'x-volley-task-id';
  */
 export function registerChatCompletionRoutes(app: FastifyInstance, deps: DoorDeps): void {
   const openSse = sseResponses(app);
-  app.post('/v1/chat/completions', async (request, reply) => {
-    const body = chatCompletionRequestSchema.parse(request.body);
+  const schema = {
+    tags: ['openai'],
+    operationId: 'createChatCompletion',
+    summary: 'OpenAI Chat Completions: a task whose cluster tools run here',
+    description:
+      "The request becomes a task (named by `x-volley-task-id`): the cluster's tools run, in parallel, until the model answers without calling one; " +
+      'functions the cluster does not serve are client tools, answered as `tool_calls` for the caller to run. `stream: true` answers ' +
+      '`chat.completion.chunk`s as Server-Sent Events. Errors are in OpenAI\'s shape.',
+    body: chatCompletionRequestSchema.meta({ examples: [CHAT_COMPLETION_REQUEST_EXAMPLE] }),
+    response: {
+      200: {
+        description: 'The answer: one `chat.completion`, or its chunks with `stream: true`',
+        content: {
+          'application/json': { schema: chatCompletionSchema.meta({ examples: [CHAT_COMPLETION_EXAMPLE] }) },
+          'text/event-stream': { schema: z.string().meta({ examples: [CHAT_COMPLETION_STREAM_EXAMPLE] }) },
+        },
+      },
+      ...openAIErrorResponses({ ...DOOR_TASK_ERRORS, 400: ['unknown_tool', 'tool_definition_mismatch', 'unsupported_parameter'] }, { body: true }),
+    },
+  };
+  app.withTypeProvider<ZodTypeProvider>().post('/v1/chat/completions', { schema }, async (request, reply) => {
+    const body = request.body;
     const task = await startDoorTask(deps, request, chatCompletionTaskOf(body));
     void reply.header(TASK_ID_HEADER, task.id);
     if (!body.stream) {

@@ -1,18 +1,22 @@
 import { VolleyError, type ChatMessage } from '@volley/shared';
 import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { abortOnClose } from '../http/abort-on-close.ts';
 import { sseResponses } from '../http/sse-response.ts';
 import { doorErrorOf } from '../openai/door-answer.ts';
 import { followDoorTask, startDoorTask, type DoorDeps } from '../openai/door-task.ts';
 import { responseEvents } from '../openai/response-events.ts';
-import { responseOf, taskIdOfResponse } from '../openai/response-object.ts';
+import { openAIErrorResponses } from '../openai/openai-error-shape.ts';
+import { responseObjectSchema, responseOf, taskIdOfResponse } from '../openai/response-object.ts';
 import { responsesRequestSchema, responsesTaskOf } from '../openai/responses-request.ts';
 import { loadTaskFor } from '../tasks/load-task-for.ts';
 import type { TaskRecord } from '../tasks/task-record.ts';
-import { TASK_ID_HEADER } from './chat-completions.ts';
+import { DOOR_TASK_ERRORS, TASK_ID_HEADER } from './chat-completions.ts';
+import { RESPONSE_EXAMPLE, RESPONSE_STREAM_EXAMPLE, RESPONSES_REQUEST_EXAMPLE } from './examples.ts';
 
-const paramsSchema = z.object({ id: z.string().min(1).max(200) });
+const paramsSchema = z.object({ id: z.string().min(1).max(200).describe('`resp_<task id>`, as `POST /v1/responses` answered it.') });
+const responseAnswer = responseObjectSchema.meta({ examples: [RESPONSE_EXAMPLE] });
 
 /**
  * `POST /v1/responses` and `GET /v1/responses/:id`: the Responses API over the same tasks as
@@ -28,8 +32,31 @@ export function registerResponsesRoutes(app: FastifyInstance, deps: DoorDeps): v
     return task;
   };
 
-  app.post('/v1/responses', async (request, reply) => {
-    const body = responsesRequestSchema.parse(request.body);
+  const api = app.withTypeProvider<ZodTypeProvider>();
+  const postSchema = {
+    tags: ['openai'],
+    operationId: 'createResponse',
+    summary: 'OpenAI Responses: a task whose cluster tools run here',
+    description:
+      'The Responses API over the same tasks as `/v1/chat/completions`: a response is its task (`resp_<task id>`), kept as long as the task; ' +
+      "`previous_response_id` continues its conversation. `stream: true` answers `response.*` events as Server-Sent Events. Errors are in OpenAI's shape.",
+    body: responsesRequestSchema.meta({ examples: [RESPONSES_REQUEST_EXAMPLE] }),
+    response: {
+      200: {
+        description: 'The `response`, or its events with `stream: true`',
+        content: {
+          'application/json': { schema: responseAnswer },
+          'text/event-stream': { schema: z.string().meta({ examples: [RESPONSE_STREAM_EXAMPLE] }) },
+        },
+      },
+      ...openAIErrorResponses(
+        { ...DOOR_TASK_ERRORS, 400: ['unknown_tool', 'tool_definition_mismatch', 'unsupported_parameter'], 404: ['response_not_found'] },
+        { body: true },
+      ),
+    },
+  };
+  api.post('/v1/responses', { schema: postSchema }, async (request, reply) => {
+    const body = request.body;
     let history: ChatMessage[] = [];
     let previousTask: string | undefined;
     if (body.previous_response_id) {
@@ -66,8 +93,12 @@ export function registerResponsesRoutes(app: FastifyInstance, deps: DoorDeps): v
     }
   });
 
-  app.get('/v1/responses/:id', async (request) => {
-    const { id } = paramsSchema.parse(request.params);
-    return responseOf(await responseTask(request.caller.tenant, id));
-  });
+  const getSchema = {
+    tags: ['openai'],
+    operationId: 'getResponse',
+    summary: 'A response: its task as the Responses API spells it',
+    params: paramsSchema,
+    response: { 200: responseAnswer.describe('The response'), ...openAIErrorResponses({ 400: ['invalid_request'], 404: ['response_not_found'] }) },
+  };
+  api.get('/v1/responses/:id', { schema: getSchema }, async (request) => responseOf(await responseTask(request.caller.tenant, request.params.id)));
 }

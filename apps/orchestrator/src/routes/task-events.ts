@@ -1,14 +1,25 @@
-import { taskEventsKey, VolleyError } from '@volley/shared';
+import { taskEventsKey } from '@volley/shared';
 import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { sseResponses } from '../http/sse-response.ts';
 import { withBlockingRedis, type EventStreamDeps } from '../events/event-streams.ts';
 import { readTaskEvents, STREAM_ID, type TaskEventEntry } from '../events/read-events.ts';
+import { errorResponses } from '../http/error-responses.ts';
+import { contentResponse } from '../http/page-responses.ts';
 import { loadTaskFor } from '../tasks/load-task-for.ts';
 import { TERMINAL_STATUSES } from '../tasks/task-record.ts';
 import type { TaskStore } from '../tasks/task-store.ts';
+import { TASK_EVENTS_EXAMPLE } from './examples.ts';
+import { taskParamsSchema } from './task-params.ts';
 
-const paramsSchema = z.object({ id: z.string().min(1).max(200) });
+const headersSchema = z.looseObject({
+  'last-event-id': z
+    .string()
+    .regex(STREAM_ID, 'must be the id of an event of this stream (digits-digits)')
+    .optional()
+    .describe('Resume right after this event (as `EventSource` sends it when it reconnects); without it the stream replays from the first event.'),
+});
 
 /**
  * `GET /v1/tasks/:id/events`: the task's events as Server-Sent Events, from the start or after
@@ -17,12 +28,24 @@ const paramsSchema = z.object({ id: z.string().min(1).max(200) });
  */
 export function registerTaskEventRoutes(app: FastifyInstance, deps: EventStreamDeps & { store: TaskStore }): void {
   const openSse = sseResponses(app);
-  app.get('/v1/tasks/:id/events', async (request, reply) => {
-    const { id } = paramsSchema.parse(request.params);
+  const schema = {
+    tags: ['tasks'],
+    operationId: 'streamTaskEvents',
+    summary: "The task's events, as Server-Sent Events",
+    description:
+      "Each event's `id:` is its id in the task's Redis stream; every `data:` is JSON with `task_id`, `turn` and `at`. Live while the task runs, " +
+      'ends after `task.finished`; a `: heartbeat` comment keeps proxies from closing a quiet stream.',
+    params: taskParamsSchema,
+    headers: headersSchema,
+    response: {
+      200: contentResponse('text/event-stream', 'The event stream', z.string().meta({ examples: [TASK_EVENTS_EXAMPLE] })),
+      ...errorResponses({ 400: ['invalid_request'], 404: ['not_found'] }),
+    },
+  };
+
+  app.withTypeProvider<ZodTypeProvider>().get('/v1/tasks/:id/events', { schema }, async (request, reply) => {
+    const { id } = request.params;
     const after = request.headers['last-event-id'];
-    if (after !== undefined && (typeof after !== 'string' || !STREAM_ID.test(after))) {
-      throw new VolleyError('invalid_request', 'Last-Event-ID must be the id of an event of this stream (digits-digits)');
-    }
     const task = await loadTaskFor(deps.store, request.caller.tenant, id);
     // An ended task whose stream lacks task.finished (its events expired, or predate them) still ends.
     const endedAtStart = TERMINAL_STATUSES.has(task.status);

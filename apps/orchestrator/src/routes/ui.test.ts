@@ -3,12 +3,14 @@ import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { ApiKeyring } from '../auth/api-keys.ts';
 import { registerSecurity } from '../auth/security.ts';
+import { useZodSchemas } from '../http/schema-compilers.ts';
 import { registerUiRoutes, UI_ROUTES } from './ui.ts';
 
 const KEY = 'vk_0123456789abcdef0123456789abcdef';
 
 function appWithKeys() {
   const app = Fastify();
+  useZodSchemas(app, pino({ level: 'silent' }));
   const security = { keyring: new ApiKeyring([{ key: KEY, tenant: 'acme' }]), tenantTools: new Map(), taskRateLimit: null, dashboardTenants: null };
   registerSecurity(app, security, pino({ level: 'silent' }), { publicRoutes: UI_ROUTES });
   registerUiRoutes(app);

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
+import { errorResponses } from '../http/error-responses.ts';
+import { contentResponse, noBody } from '../http/page-responses.ts';
 
 /** Where the timeline page lives. */
 export const UI_PATH = '/ui';
@@ -45,11 +47,26 @@ export function registerUiRoutes(app: FastifyInstance): void {
     files.set(name, { body, type, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"` });
   }
 
-  app.get(UI_PATH, async (_request, reply) => reply.redirect(`${UI_PATH}/`, 301));
-  for (const name of Object.keys(UI_FILES)) {
+  const errors = errorResponses({}, { auth: false });
+  app.get(
+    UI_PATH,
+    { schema: { tags: ['operations'], operationId: 'redirectToUi', summary: 'To the timeline page', response: { 301: noBody('To `/ui/`'), ...errors } } },
+    async (_request, reply) => reply.redirect(`${UI_PATH}/`, 301),
+  );
+  for (const [name, type] of Object.entries(UI_FILES)) {
     const file = files.get(name)!;
     const url = name === 'index.html' ? `${UI_PATH}/` : `${UI_PATH}/${name}`;
-    app.get(url, async (request, reply) => {
+    const schema = {
+      tags: ['operations'],
+      operationId: name === 'index.html' ? 'getUiPage' : `getUi_${name.replace(/\W/g, '_')}`,
+      summary: name === 'index.html' ? "The timeline page: the tenant's tasks, and each one's live waterfall" : `The timeline page's ${name}`,
+      response: {
+        200: contentResponse(type.split(';')[0]!, name),
+        304: noBody('Not modified: the `if-none-match` ETag is current'),
+        ...errors,
+      },
+    };
+    app.get(url, { schema }, async (request, reply) => {
       reply
         .header('content-type', file.type)
         .header('cache-control', 'no-cache')

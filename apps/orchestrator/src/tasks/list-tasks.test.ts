@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { parseListTasksQuery } from './list-tasks.ts';
+import { listTasksQuerySchema } from './list-tasks.ts';
 
-describe('parseListTasksQuery', () => {
+const parseListTasksQuery = (query: unknown) => listTasksQuerySchema.parse(query);
+
+describe('listTasksQuerySchema', () => {
   describe('when the query is valid', () => {
     it('defaults the limit to 20 with no filters', () => {
       expect(parseListTasksQuery({})).toEqual({ limit: 20, metadata: {} });

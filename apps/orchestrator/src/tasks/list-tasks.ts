@@ -1,21 +1,19 @@
-import { VolleyError } from '@volley/shared';
 import { z } from 'zod';
 import type { IndexEntry, TaskIndex } from './task-index.ts';
 import { METADATA_KEY_PATTERN, metadataValueSchema } from './task-metadata.ts';
-import type { TaskRecord, TaskStatus } from './task-record.ts';
+import { taskRecordSchema, type TaskRecord, type TaskStatus } from './task-record.ts';
 import type { TaskStore } from './task-store.ts';
 
 /** A task in a listing: its record without the transcript, turns and trace. */
-export interface TaskSummary {
-  id: string;
-  status: TaskStatus;
-  created_at: number;
-  updated_at: number;
-  model: string;
-  metadata: Record<string, string>;
-  usage: TaskRecord['usage'];
-  error?: TaskRecord['error'];
-}
+export const taskSummarySchema = taskRecordSchema
+  .pick({ id: true, status: true, created_at: true, updated_at: true, model: true, metadata: true, usage: true, error: true })
+  .meta({ id: 'TaskSummary' });
+export type TaskSummary = z.infer<typeof taskSummarySchema>;
+
+export const taskListSchema = z.object({
+  tasks: z.array(taskSummarySchema).describe('Newest first by `created_at`.'),
+  next_cursor: z.string().nullable().describe('Pass it back as `cursor` for the next page; null at the end. A page may be short (even empty) with a cursor: keep paging.'),
+});
 
 export interface ListTasksQuery {
   status?: TaskStatus;
@@ -37,41 +35,45 @@ const MAX_SCANNED = 1_000;
 /** An entry without a record is dropped from the index only once it is this old (a task may be between its listing and its write). */
 const MISSING_GRACE_MS = 60_000;
 
-const FIXED_PARAMS = new Set(['status', 'limit', 'cursor']);
-const fixedParams = z.strictObject({
+const METADATA_PREFIX = 'metadata.';
+const fixedParams = {
   status: z.enum(['queued', 'running', 'completed', 'failed', 'cancelled']).optional(),
   limit: z.coerce.number().int().min(1).max(100).default(20),
-  cursor: z.string().max(400).optional(),
-});
+  cursor: z.string().max(400).optional().describe('The `next_cursor` of the page before.'),
+};
 
 /**
- * Parses `GET /v1/tasks`'s query: `status`, `limit` (1–100, default 20), `cursor`, and any
+ * `GET /v1/tasks`'s query: `status`, `limit` (1–100, default 20), `cursor`, and any
  * `metadata.<key>=<value>` (Fastify's parser gives `metadata.x` as a flat name). A name given twice
- * or any other name is a 400.
+ * (an array) or any other name is a 400. Names are checked on the raw query: parsing an object
+ * drops a `__proto__` key, which must be refused like any other unknown name.
  */
-export function parseListTasksQuery(query: Record<string, unknown>): ListTasksQuery {
-  // No prototype: a key such as `__proto__` is a key like any other here.
-  const metadata: Record<string, string> = Object.create(null);
-  const rest: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(query)) {
-    if (Array.isArray(value)) throw new VolleyError('invalid_request', `query parameter ${JSON.stringify(name)} is given more than once`);
-    if (!name.startsWith('metadata.')) {
-      if (!FIXED_PARAMS.has(name)) throw new VolleyError('invalid_request', `unknown query parameter ${JSON.stringify(name)}`);
-      rest[name] = value;
-      continue;
+export const listTasksQuerySchema = z.preprocess(
+  (query, ctx) => {
+    if (query === null || typeof query !== 'object') return query;
+    for (const name of Object.keys(query)) {
+      if (Object.hasOwn(fixedParams, name)) continue;
+      if (!name.startsWith(METADATA_PREFIX)) ctx.addIssue({ code: 'custom', path: [name], message: 'unknown query parameter', input: query });
+      else if (!METADATA_KEY_PATTERN.test(name.slice(METADATA_PREFIX.length))) {
+        ctx.addIssue({ code: 'custom', path: [name], message: 'a metadata key is 1 to 64 letters, digits, "_", "-" or "."', input: query });
+      }
     }
-    const key = name.slice('metadata.'.length);
-    if (!METADATA_KEY_PATTERN.test(key)) throw new VolleyError('invalid_request', `${JSON.stringify(name)}: a metadata key is 1 to 64 letters, digits, "_", "-" or "."`);
-    metadata[key] = metadataValueSchema.parse(value);
-  }
-  const fixed = fixedParams.parse(rest);
-  return {
-    metadata,
-    limit: fixed.limit,
-    ...(fixed.status ? { status: fixed.status } : {}),
-    ...(fixed.cursor === undefined ? {} : { cursor: decodeCursor(fixed.cursor) }),
-  };
-}
+    return query;
+  },
+  z
+    .object(fixedParams)
+    .catchall(metadataValueSchema.describe('`metadata.<key>=<value>`: only tasks with that pair (any number of them, all must match)'))
+    .transform((query, ctx): ListTasksQuery => {
+      // No prototype: a key such as `__proto__` is a key like any other here.
+      const metadata: Record<string, string> = Object.create(null);
+      for (const [name, value] of Object.entries(query)) {
+        if (name.startsWith(METADATA_PREFIX)) metadata[name.slice(METADATA_PREFIX.length)] = value as string;
+      }
+      const cursor = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+      if (cursor === null) ctx.addIssue({ code: 'custom', path: ['cursor'], message: 'not a cursor this API gave out', input: query.cursor });
+      return { metadata, limit: query.limit, ...(query.status ? { status: query.status } : {}), ...(cursor ? { cursor } : {}) };
+    }),
+);
 
 /**
  * The tenant's tasks, newest first (by `created_at`, then id), that pass the filters. The cursor
@@ -80,7 +82,7 @@ export function parseListTasksQuery(query: Record<string, unknown>): ListTasksQu
  * holds fewer than `limit` tasks when a filter matched none of the next `MAX_SCANNED` tasks, and
  * `next_cursor` is null only when there is nothing further.
  */
-export async function listTasks(deps: ListTasksDeps, tenant: string | null, query: ListTasksQuery): Promise<{ tasks: TaskSummary[]; next_cursor: string | null }> {
+export async function listTasks(deps: ListTasksDeps, tenant: string | null, query: ListTasksQuery): Promise<z.infer<typeof taskListSchema>> {
   const tasks: TaskSummary[] = [];
   let place = query.cursor;
   let scanned = 0;
@@ -151,11 +153,12 @@ function encodeCursor(place: IndexEntry): string {
   return Buffer.from(JSON.stringify([place.score, place.id])).toString('base64url');
 }
 
-function decodeCursor(text: string): IndexEntry {
+/** The place a cursor names; null for text this API did not give out. */
+function decodeCursor(text: string): IndexEntry | null {
   try {
     const [score, id] = cursorSchema.parse(JSON.parse(Buffer.from(text, 'base64url').toString('utf8')));
     return { score, id };
   } catch {
-    throw new VolleyError('invalid_request', 'cursor: not a cursor this API gave out');
+    return null;
   }
 }

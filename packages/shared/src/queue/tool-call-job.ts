@@ -26,6 +26,11 @@ export const toolCallJobDataSchema = z.object({
    * tenant's own, and the tool sees it as `ctx.tenant`. A tenant name, so never holding '/'.
    */
   tenant: z.string().regex(TENANT_NAME_PATTERN).optional(),
+  /**
+   * A call of no task turn that still reports on its fan-out's event stream (`taskEventsKey` of
+   * `taskId`): someone reads it while the fan-out runs, e.g. an MCP `tools/call` relaying progress.
+   */
+  events: z.literal(true).optional(),
   /** W3C trace context of the turn's fan-out span: the call's spans are its children. */
   trace: z.record(z.string(), z.string()).optional(),
   /**

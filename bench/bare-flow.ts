@@ -61,11 +61,10 @@ export class BareFlow {
 
   /** One fan-out: resolves with the children's values, keyed by job key as BullMQ returns them. */
   async run(calls: readonly BareCallData[]): Promise<Record<string, unknown>> {
-    const id = `${this.tag}-${(this.sequence += 1)}`;
+    this.sequence += 1;
+    const id = `${this.tag}-${this.sequence}`;
     const direct =
-      this.completion === 'worker-event'
-        ? new Promise<Record<string, unknown>>((resolve, reject) => this.waiters.set(id, { resolve, reject }))
-        : undefined;
+      this.completion === 'worker-event' ? new Promise<Record<string, unknown>>((resolve, reject) => this.waiters.set(id, { resolve, reject })) : undefined;
     const node = await this.flows.add({
       name: 'fan-in',
       queueName: this.parentQueue,

@@ -127,5 +127,6 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   process.stdout.write('\nby function (self time):\n');
   for (const row of summary.functions) process.stdout.write(`${row.ms.toFixed(1).padStart(9)} ms ${(row.share * 100).toFixed(1).padStart(5)}%  ${row.name}\n`);
   process.stdout.write('\nVolley functions (inclusive time):\n');
-  for (const row of summary.volleyInclusive) process.stdout.write(`${row.ms.toFixed(1).padStart(9)} ms ${(row.share * 100).toFixed(1).padStart(5)}%  ${row.name}\n`);
+  for (const row of summary.volleyInclusive)
+    process.stdout.write(`${row.ms.toFixed(1).padStart(9)} ms ${(row.share * 100).toFixed(1).padStart(5)}%  ${row.name}\n`);
 }

@@ -57,10 +57,7 @@ export interface ClosedLoopResult {
  * that many turns are in flight. Only the window after `warmupMs` counts; turns still running
  * at its end are awaited (nothing is left behind for the next scenario) but not counted.
  */
-export async function closedLoop(
-  turn: Turn,
-  options: { concurrency: number; warmupMs: number; durationMs: number },
-): Promise<ClosedLoopResult> {
+export async function closedLoop(turn: Turn, options: { concurrency: number; warmupMs: number; durationMs: number }): Promise<ClosedLoopResult> {
   const started = nowMs();
   const windowStart = started + options.warmupMs;
   const windowEnd = windowStart + options.durationMs;

@@ -11,7 +11,10 @@ export const TICKS_PER_SECOND = 100; // USER_HZ: 100 on every Linux architecture
 export async function statTicks(pid: number, withChildren = false): Promise<number> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
   // The command name (field 2) may hold spaces; the fields after its closing ')' are fixed.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+  const fields = stat
+    .slice(stat.lastIndexOf(')') + 2)
+    .split(' ')
+    .map(Number);
   const own = fields[11]! + fields[12]!;
   return withChildren ? own + fields[13]! + fields[14]! : own;
 }

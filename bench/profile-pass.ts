@@ -80,7 +80,9 @@ export async function runProfilePass(settings: BenchSettings, resultsDir: string
 
       for (const path of ['volley', 'bare'] as const) {
         const name = `${path} latency: ${LATENCY_TURNS} sequential turns, N=${CALLS}`;
-        phases.push(await phase(ctx, name, path, () => sequentialTurns(() => via[path](calls), { warmup: 0, count: LATENCY_TURNS }).then(() => LATENCY_TURNS * CALLS)));
+        phases.push(
+          await phase(ctx, name, path, () => sequentialTurns(() => via[path](calls), { warmup: 0, count: LATENCY_TURNS }).then(() => LATENCY_TURNS * CALLS)),
+        );
         log(`profile: ${name}`);
       }
       const small = toolCalls(THROUGHPUT.callsPerTurn, NOOP_TOOL, 0);
@@ -144,8 +146,16 @@ function renderProfile(results: ProfileResults): string {
     '',
     ...Object.entries(byProcess)
       .filter(([name]) => !name.startsWith('other'))
-      .map(([name, counts]) => `- **${name}**: ${sum(counts).toFixed(2)} — ${sorted(counts).map(([c, n]) => `${c} ${n.toFixed(2)}`).join(', ')}`),
-    `- inside Lua scripts: ${sum(inside).toFixed(1)} — ${sorted(inside).slice(0, 12).map(([c, n]) => `${c} ${n.toFixed(1)}`).join(', ')}`,
+      .map(
+        ([name, counts]) =>
+          `- **${name}**: ${sum(counts).toFixed(2)} — ${sorted(counts)
+            .map(([c, n]) => `${c} ${n.toFixed(2)}`)
+            .join(', ')}`,
+      ),
+    `- inside Lua scripts: ${sum(inside).toFixed(1)} — ${sorted(inside)
+      .slice(0, 12)
+      .map(([c, n]) => `${c} ${n.toFixed(1)}`)
+      .join(', ')}`,
   ];
   const roles = [...new Set(results.phases.flatMap((p) => Object.keys(p.cpuMsPerCall)))];
   const cpuTable = [

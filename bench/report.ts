@@ -75,7 +75,9 @@ export function renderMarkdown(results: BenchResults): string {
 const BUSY_NEIGHBOUR_PERCENT = 10;
 
 function renderForeignLoad(foreign: Record<string, number>): string {
-  const shares = Object.entries(foreign).map(([name, percent]) => `${name} ${percent.toFixed(0)}%`).join(', ');
+  const shares = Object.entries(foreign)
+    .map(([name, percent]) => `${name} ${percent.toFixed(0)}%`)
+    .join(', ');
   const busy = Object.values(foreign).some((percent) => percent > BUSY_NEIGHBOUR_PERCENT);
   return busy
     ? `**Warning: other processes on this machine were busy during the run** (CPU they took, % of one core: ${shares}). Numbers from the busy scenarios are skewed; run again on a quiet machine.`
@@ -83,7 +85,13 @@ function renderForeignLoad(foreign: Record<string, number>): string {
 }
 
 function renderTargets(targets: TargetCheck[]): string {
-  return ['## Issue 6 targets', table(['target', 'measured', 'met'], targets.map((t) => [t.target, t.measured, t.met ? 'yes' : '**no**']))].join('\n\n');
+  return [
+    '## Issue 6 targets',
+    table(
+      ['target', 'measured', 'met'],
+      targets.map((t) => [t.target, t.measured, t.met ? 'yes' : '**no**']),
+    ),
+  ].join('\n\n');
 }
 
 const PATH_LABEL: Record<FanOutPath, string> = {
@@ -134,7 +142,21 @@ function renderThroughput(result: ThroughputResult, concurrency: number, rounds:
   return [
     '## 2. Throughput',
     `Closed loop: that many turns in flight, each a fan-out of 5 no-op calls; worker processes as listed (bare and Volley alike). Rates are the median of ${rounds} alternating rounds. CPU ms per call is summed over every process (Redis included); its ratio (bare ÷ Volley) is the throughput ratio a CPU-bound machine would show, and moves less with other load.`,
-    table(['workers', 'in flight', 'bare flows/s', 'bare calls/s', 'Volley turns/s', 'Volley calls/s', 'Volley ÷ bare', 'CPU ms/call bare / Volley', 'bare ÷ Volley CPU', 'turn p50 ms bare / Volley'], rows),
+    table(
+      [
+        'workers',
+        'in flight',
+        'bare flows/s',
+        'bare calls/s',
+        'Volley turns/s',
+        'Volley calls/s',
+        'Volley ÷ bare',
+        'CPU ms/call bare / Volley',
+        'bare ÷ Volley CPU',
+        'turn p50 ms bare / Volley',
+      ],
+      rows,
+    ),
     `Plain BullMQ queue drain (no flows, one Worker in the bench process, concurrency ${concurrency}), best of ${result.drains.length}: **${int(result.drain.jobsPerSecond)} no-op jobs/s** (${int(result.drain.jobs)} jobs in ${result.drain.seconds.toFixed(2)} s; all: ${result.drains.map((d) => int(d.jobsPerSecond)).join(', ')}).`,
   ].join('\n\n');
 }
@@ -180,7 +202,14 @@ function renderCost(result: CostAtScaleResult): string {
       .map(([name, calls]) => `${name} ${calls.toFixed(1)}`)
       .join(', ');
   const label = (path: string) => (path === 'volley' ? 'Volley HTTP' : 'bare flow');
-  const commandRows = result.commands.map((r) => [label(r.path), String(r.calls), String(r.turns), r.perCall.toFixed(1), r.scriptsPerCall.toFixed(2), top(r.byCommandPerCall)]);
+  const commandRows = result.commands.map((r) => [
+    label(r.path),
+    String(r.calls),
+    String(r.turns),
+    r.perCall.toFixed(1),
+    r.scriptsPerCall.toFixed(2),
+    top(r.byCommandPerCall),
+  ]);
   const roles = [...new Set(result.commands.flatMap((r) => Object.keys(r.cpuMsPerCall)))];
   const cpuRows = result.commands.map((r) => [
     label(r.path),
@@ -206,12 +235,29 @@ function renderCost(result: CostAtScaleResult): string {
   });
   return [
     '## 4. Cost at scale',
-    `Redis commands per tool call from \`INFO commandstats\` deltas (Lua-internal commands included; idle background of ${result.idleCommandsPerSecond.toFixed(1)} commands/s subtracted). Sequential no-op fan-outs. Idle CPU (% of one core, ${Object.entries(result.idleCpuPercent).map(([role, percent]) => `${role} ${percent.toFixed(1)}%`).join(', ')}).`,
+    `Redis commands per tool call from \`INFO commandstats\` deltas (Lua-internal commands included; idle background of ${result.idleCommandsPerSecond.toFixed(1)} commands/s subtracted). Sequential no-op fan-outs. Idle CPU (% of one core, ${Object.entries(
+      result.idleCpuPercent,
+    )
+      .map(([role, percent]) => `${role} ${percent.toFixed(1)}%`)
+      .join(', ')}).`,
     table(['path', 'N', 'turns', 'commands / call', 'scripts / call', 'top commands per call'], commandRows),
     'CPU ms per tool call of each process over the same windows (/proc/<pid>/stat; "bench" is the bare flow\'s producer and parent worker, or Volley\'s HTTP client). On 2 cores, 2,000 ms ÷ this total bounds the calls per second.',
     table(['path', 'N', ...roles, 'total'], cpuRows),
     'Concurrent turns (5 no-op calls each, closed loop): turn wall time (= overhead, T = 0) p50 / p99 ms, throughput, Redis commands and CPU ms (all processes) per call.',
-    table(['in flight', 'bare p50 / p99', 'bare turns/s', 'bare cmds/call', 'bare CPU ms/call', 'Volley p50 / p99', 'Volley turns/s', 'Volley cmds/call', 'Volley CPU ms/call'], scaleRows),
+    table(
+      [
+        'in flight',
+        'bare p50 / p99',
+        'bare turns/s',
+        'bare cmds/call',
+        'bare CPU ms/call',
+        'Volley p50 / p99',
+        'Volley turns/s',
+        'Volley cmds/call',
+        'Volley CPU ms/call',
+      ],
+      scaleRows,
+    ),
   ].join('\n\n');
 }
 

@@ -16,8 +16,7 @@ const TARGET_CALLS = 10;
 /** Issue 6's targets, checked against this run's own baseline numbers (never against constants from elsewhere). */
 export function checkTargets(results: Omit<BenchResults, 'targets'>): TargetCheck[] {
   const checks: TargetCheck[] = [];
-  const row = (path: string, sleepMs: number) =>
-    results.overhead.find((r) => r.path === path && r.calls === TARGET_CALLS && r.sleepMs === sleepMs);
+  const row = (path: string, sleepMs: number) => results.overhead.find((r) => r.path === path && r.calls === TARGET_CALLS && r.sleepMs === sleepMs);
   for (const sleepMs of [...new Set(results.overhead.map((r) => r.sleepMs))]) {
     const volley = row('volley', sleepMs);
     const bare = row('bare-flow', sleepMs);

@@ -75,7 +75,10 @@ export class VolleyCluster {
   /** Grows or shrinks the worker processes, and waits until the orchestrator's catalog agrees. */
   async resizeWorkers(count: number): Promise<void> {
     while (this.workers.length > count) await this.workers.pop()!.stop();
-    while (this.workers.length < count) this.workers.push(await spawnWorker(this.options, (this.spawned += 1)));
+    while (this.workers.length < count) {
+      this.spawned += 1;
+      this.workers.push(await spawnWorker(this.options, this.spawned));
+    }
     await this.untilReady();
   }
 

@@ -41,7 +41,14 @@ async function main(): Promise<void> {
       spawnNode({
         name: `worker-${n}`,
         script: `${root}apps/tool-worker/src/main.ts`,
-        env: { ...base, LOG_LEVEL: 'info', VOLLEY_WORKER_ID: `worker-${n}`, VOLLEY_METRICS_PORT: '0', VOLLEY_METRICS_HOST: '127.0.0.1', VOLLEY_WORKER_CONCURRENCY: process.env.VOLLEY_WORKER_CONCURRENCY ?? '2' },
+        env: {
+          ...base,
+          LOG_LEVEL: 'info',
+          VOLLEY_WORKER_ID: `worker-${n}`,
+          VOLLEY_METRICS_PORT: '0',
+          VOLLEY_METRICS_HOST: '127.0.0.1',
+          VOLLEY_WORKER_CONCURRENCY: process.env.VOLLEY_WORKER_CONCURRENCY ?? '2',
+        },
         ready: logReady('worker ready'),
       }),
     ),

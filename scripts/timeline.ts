@@ -13,7 +13,12 @@ export interface DemoTask {
   id: string;
   status: string;
   created_at: number;
-  messages: Array<{ role: string; content?: unknown; tool_calls?: Array<{ id: string; function: { name: string; arguments: string } }>; tool_call_id?: string }>;
+  messages: Array<{
+    role: string;
+    content?: unknown;
+    tool_calls?: Array<{ id: string; function: { name: string; arguments: string } }>;
+    tool_call_id?: string;
+  }>;
   turns: Array<{ index: number; llm: { started_at: number; finished_at: number }; tool_calls: DemoCall[] }>;
   usage: { prompt_tokens: number; completion_tokens: number; llm_calls: number; tool_calls: number };
   output: string | null;
@@ -60,7 +65,9 @@ export function renderTimeline(task: DemoTask): string {
     const from = column(row.start);
     const to = Math.max(from + 1, column(row.end));
     const bar = ' '.repeat(from) + '█'.repeat(to - from) + ' '.repeat(Math.max(0, WIDTH - to));
-    lines.push(`${row.label.padEnd(16)} ${row.where.padEnd(9)} |${bar}| ${String(row.start - origin).padStart(5)} → ${String(row.end - origin).padStart(5)} ms`);
+    lines.push(
+      `${row.label.padEnd(16)} ${row.where.padEnd(9)} |${bar}| ${String(row.start - origin).padStart(5)} → ${String(row.end - origin).padStart(5)} ms`,
+    );
   }
   lines.push(...parallelismSummary(task));
   return lines.join('\n');

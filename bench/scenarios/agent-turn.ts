@@ -90,7 +90,9 @@ export async function runAgentTurn(ctx: BenchContext): Promise<AgentTurnResult> 
           ms: median(results.map((run) => run.segments[index]?.ms ?? Number.NaN)),
         })),
       };
-      ctx.log(`agent turn ${parallelToolCalls ? 'parallel  ' : 'sequential'}: ${result.medianWallMs.toFixed(0)} ms (ideal ${idealMs} ms), ${results[0]!.llmCalls} LLM calls`);
+      ctx.log(
+        `agent turn ${parallelToolCalls ? 'parallel  ' : 'sequential'}: ${result.medianWallMs.toFixed(0)} ms (ideal ${idealMs} ms), ${results[0]!.llmCalls} LLM calls`,
+      );
       return result;
     };
     return {

@@ -63,7 +63,11 @@ export async function runCostAtScale(ctx: BenchContext): Promise<CostAtScaleResu
     const { value: idle, cpuMs: idleCpuMs } = await cpuDuring(ctx.processes(), () => idleCommandRate(ctx.redis, scale.idleWindowMs));
     // CPU share each role takes while nothing is asked of it (heartbeats, stalled checks, metrics).
     const idleCpuPercent = Object.fromEntries(Object.entries(idleCpuMs).map(([role, ms]) => [role, (ms / scale.idleWindowMs) * 100]));
-    ctx.log(`cost idle background: ${idle.perSecond.toFixed(1)} Redis commands/s, CPU ${Object.entries(idleCpuPercent).map(([r, p]) => `${r} ${p.toFixed(1)}%`).join(', ')}`);
+    ctx.log(
+      `cost idle background: ${idle.perSecond.toFixed(1)} Redis commands/s, CPU ${Object.entries(idleCpuPercent)
+        .map(([r, p]) => `${r} ${p.toFixed(1)}%`)
+        .join(', ')}`,
+    );
 
     const commands: CommandsRow[] = [];
     for (const [size, turns] of Object.entries(scale.commandTurns).map(([n, t]) => [Number(n), t] as const)) {
@@ -87,7 +91,9 @@ export async function runCostAtScale(ctx: BenchContext): Promise<CostAtScaleResu
           cpuMsPerCallTotal: sum(cpuMsPerCall),
         };
         commands.push(row);
-        ctx.log(`cost ${path.padEnd(9)} N=${String(size).padStart(2)}: ${row.perCall.toFixed(1)} Redis commands per call, ${row.scriptsPerCall.toFixed(2)} scripts per call, ${row.cpuMsPerCallTotal.toFixed(2)} CPU ms per call`);
+        ctx.log(
+          `cost ${path.padEnd(9)} N=${String(size).padStart(2)}: ${row.perCall.toFixed(1)} Redis commands per call, ${row.scriptsPerCall.toFixed(2)} scripts per call, ${row.cpuMsPerCallTotal.toFixed(2)} CPU ms per call`,
+        );
       }
     }
 
@@ -115,7 +121,9 @@ export async function runCostAtScale(ctx: BenchContext): Promise<CostAtScaleResu
           cpuMsPerCallTotal: sum(perCall(cpuMs, result.allTurns * calls.length)),
         };
         concurrency.push(row);
-        ctx.log(`scale ${path.padEnd(9)} in-flight=${String(inFlight).padStart(3)}: p50 ${row.latency.p50.toFixed(1)} ms, p99 ${row.latency.p99.toFixed(1)} ms, ${row.turnsPerSecond.toFixed(0)} turns/s, ${row.commandsPerCall.toFixed(1)} cmds/call, ${row.cpuMsPerCallTotal.toFixed(2)} CPU ms/call`);
+        ctx.log(
+          `scale ${path.padEnd(9)} in-flight=${String(inFlight).padStart(3)}: p50 ${row.latency.p50.toFixed(1)} ms, p99 ${row.latency.p99.toFixed(1)} ms, ${row.turnsPerSecond.toFixed(0)} turns/s, ${row.commandsPerCall.toFixed(1)} cmds/call, ${row.cpuMsPerCallTotal.toFixed(2)} CPU ms/call`,
+        );
       }
     }
     return { idleCommandsPerSecond: idle.perSecond, idleByCommand: idle.byCommand, idleCpuPercent, commands, concurrency };

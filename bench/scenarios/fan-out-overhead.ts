@@ -44,7 +44,9 @@ export async function runFanOutOverhead(ctx: BenchContext): Promise<OverheadRow[
         for (const path of Object.keys(paths) as FanOutPath[]) {
           const row = { path, calls: count, sleepMs, overhead: summarize(samples[path]!.map((wall) => wall - sleepMs)) };
           rows.push(row);
-          ctx.log(`overhead ${path.padEnd(22)} N=${String(count).padStart(2)} T=${sleepMs} ms: p50 ${row.overhead.p50.toFixed(2)} ms, p99 ${row.overhead.p99.toFixed(2)} ms`);
+          ctx.log(
+            `overhead ${path.padEnd(22)} N=${String(count).padStart(2)} T=${sleepMs} ms: p50 ${row.overhead.p50.toFixed(2)} ms, p99 ${row.overhead.p99.toFixed(2)} ms`,
+          );
         }
       }
     }

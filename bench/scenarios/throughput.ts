@@ -56,7 +56,11 @@ export async function runThroughput(ctx: BenchContext): Promise<ThroughputResult
           for (let k = 0; k < paths.length; k += 1) {
             const [path, turn] = paths[(round + k) % paths.length]!;
             const { value: result, cpuMs } = await cpuDuring(ctx.processes(), () =>
-              closedLoop(turn, { concurrency: inFlight, warmupMs: throughput.warmupMs + inFlight * throughput.warmupMsPerInFlight, durationMs: throughput.durationMs }),
+              closedLoop(turn, {
+                concurrency: inFlight,
+                warmupMs: throughput.warmupMs + inFlight * throughput.warmupMsPerInFlight,
+                durationMs: throughput.durationMs,
+              }),
             );
             const cpuMsPerCall = Object.values(cpuMs).reduce((a, b) => a + b, 0) / (result.allTurns * calls.length);
             rounds.get(path)!.push({ ...result, cpuMsPerCall });
@@ -76,7 +80,9 @@ export async function runThroughput(ctx: BenchContext): Promise<ThroughputResult
             latency: summarize(results.flatMap((result) => result.latencies)),
           };
           rows.push(row);
-          ctx.log(`throughput ${path.padEnd(9)} workers=${workers} in-flight=${String(inFlight).padStart(3)}: ${row.turnsPerSecond.toFixed(0)} turns/s, ${row.callsPerSecond.toFixed(0)} calls/s (rounds: ${perSecond.map((v) => v.toFixed(0)).join(', ')}), ${row.cpuMsPerCall.toFixed(3)} CPU ms/call`);
+          ctx.log(
+            `throughput ${path.padEnd(9)} workers=${workers} in-flight=${String(inFlight).padStart(3)}: ${row.turnsPerSecond.toFixed(0)} turns/s, ${row.callsPerSecond.toFixed(0)} calls/s (rounds: ${perSecond.map((v) => v.toFixed(0)).join(', ')}), ${row.cpuMsPerCall.toFixed(3)} CPU ms/call`,
+          );
         }
       }
     }

@@ -78,9 +78,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   registerSecurity(app, deps.security, deps.logger, { basicAuthUnder: QUEUE_DASHBOARD_PATH, publicRoutes });
   limitBodiesInFlight(app, { maxBytes: deps.bodyBytesInFlight, bodyLimitBytes: deps.bodyLimitBytes });
   app.setErrorHandler(createErrorHandler(deps.logger, deps.redisGate));
-  app.setNotFoundHandler((request, reply) =>
-    reply.status(404).send(errorBody('route_not_found', `no route ${request.method} ${request.url}`)),
-  );
+  app.setNotFoundHandler((request, reply) => reply.status(404).send(errorBody('route_not_found', `no route ${request.method} ${request.url}`)));
   useZodSchemas(app, deps.logger);
   registerApiDocs(app, { publicRoutes: new Set([...PUBLIC_ROUTES, ...publicRoutes]), version: packageJson.version });
   // In a plugin, so that they are added once the document's plugin listens for routes.

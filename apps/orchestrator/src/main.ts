@@ -1,4 +1,17 @@
-import { checkEvictionPolicyOrExit, createLogger, settlesWithin, createRedis, redisTargetOf, loadEnvOrExit, Metrics, parseEnv, startTelemetry, TaskEvents, TURN_QUEUE, waitForRedisOrExit } from '@volley/shared';
+import {
+  checkEvictionPolicyOrExit,
+  createLogger,
+  settlesWithin,
+  createRedis,
+  redisTargetOf,
+  loadEnvOrExit,
+  Metrics,
+  parseEnv,
+  startTelemetry,
+  TaskEvents,
+  TURN_QUEUE,
+  waitForRedisOrExit,
+} from '@volley/shared';
 import { QueueEvents } from 'bullmq';
 import { buildApp } from './app.ts';
 import { watchApiKeysFile } from './auth/api-keys-file-watch.ts';
@@ -34,9 +47,7 @@ await checkEvictionPolicyOrExit(redis, logger, { strict: config.VOLLEY_REQUIRE_N
 const requestRedis = createRequestRedis(redisTarget, config.VOLLEY_REDIS_COMMAND_TIMEOUT_MS);
 // Once both are up, the engine's connection logs each failed attempt; this one would repeat it.
 let requestRedisReady = false;
-requestRedis.on('error', (error) =>
-  logger[requestRedisReady ? 'debug' : 'warn']({ err: error, connection: 'requests' }, 'redis connection error'),
-);
+requestRedis.on('error', (error) => logger[requestRedisReady ? 'debug' : 'warn']({ err: error, connection: 'requests' }, 'redis connection error'));
 await whenRedisReady(requestRedis);
 requestRedisReady = true;
 const redisGate = new RedisGate({

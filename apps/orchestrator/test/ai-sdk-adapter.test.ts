@@ -44,7 +44,9 @@ describe('volleyTools: the AI SDK’s own loop with the cluster’s tools', () =
       ]);
 
       expect(result.steps).toHaveLength(2);
-      const [a, b] = result.steps[0]!.toolResults.map((part) => part.output as { label: string; started: number; finished: number; worker: string; toolCallId: string });
+      const [a, b] = result.steps[0]!.toolResults.map(
+        (part) => part.output as { label: string; started: number; finished: number; worker: string; toolCallId: string },
+      );
       expect([a?.toolCallId, b?.toolCallId]).toEqual(['call_a', 'call_b']);
       expect([a?.worker, b?.worker]).toEqual([expect.stringMatching(/^worker-[12]$/), expect.stringMatching(/^worker-[12]$/)]);
       expect(a!.started).toBeLessThan(b!.finished);
@@ -98,7 +100,11 @@ describe('volleyTools: the AI SDK’s own loop with the cluster’s tools', () =
       const error = result.steps[0]!.content.find((part) => part.type === 'tool-error');
       expect(error).toMatchObject({ toolCallId: 'boom', toolName: 'explode' });
       expect(VolleyToolCallError.isInstance(error!.error)).toBe(true);
-      expect(error!.error).toMatchObject({ code: 'tool_error', toolCallId: 'boom', record: { status: 'failed', worker_id: expect.stringMatching(/^worker-/) } });
+      expect(error!.error).toMatchObject({
+        code: 'tool_error',
+        toolCallId: 'boom',
+        record: { status: 'failed', worker_id: expect.stringMatching(/^worker-/) },
+      });
       expect(result.steps[0]!.toolResults.map((part) => part.toolCallId)).toEqual(['fine']);
       // What the model read next is the tool message a Volley task would have given it.
       const toolMessages = cluster.model.requests.at(-1)!.body.messages.filter((message) => message.role === 'tool');

@@ -5,7 +5,8 @@ import { bodyRuns, overlapsOn, wallOverlapCount, type BodyRecord, type Fence, ty
 
 let runs = 0;
 function body(worker: string, fences: Fence[], enter: number, exit?: { at: number; accepted: boolean }): BodyRecord[] {
-  const run = `run-${(runs += 1)}`;
+  runs += 1;
+  const run = `run-${runs}`;
   const common = { run, label: run, task: 'task', toolCallId: run, worker, attempt: 1, fences };
   return [
     { ...common, phase: 'enter', at: enter, accepted: true },
@@ -20,7 +21,9 @@ const check = (records: BodyRecord[], kills: Record<string, number> = {}, stalls
 describe('overlapsOn', () => {
   describe('when nothing stood still', () => {
     it('reports two writers of one key at once', () => {
-      expect(check([...body('w1', write(1), 0, { at: 100, accepted: true }), ...body('w2', write(2), 50, { at: 150, accepted: false })])).toEqual(['violation']);
+      expect(check([...body('w1', write(1), 0, { at: 100, accepted: true }), ...body('w2', write(2), 50, { at: 150, accepted: false })])).toEqual([
+        'violation',
+      ]);
     });
 
     it('reports a writer beside a reader, and lets readers share', () => {
@@ -40,9 +43,9 @@ describe('overlapsOn', () => {
 
     it('reports a body with nothing to fence it by (no token) whatever else happened', () => {
       const stalls = [{ who: 'w1', from: 20, to: 2_050 }];
-      expect(check([...body('w1', write(0), 0, { at: 2_060, accepted: true }), ...body('w2', write(0), 2_000, { at: 2_100, accepted: true })], {}, stalls)).toEqual([
-        'violation',
-      ]);
+      expect(
+        check([...body('w1', write(0), 0, { at: 2_060, accepted: true }), ...body('w2', write(0), 2_000, { at: 2_100, accepted: true })], {}, stalls),
+      ).toEqual(['violation']);
     });
   });
 
@@ -56,21 +59,21 @@ describe('overlapsOn', () => {
     });
 
     it('is fenced when it woke while the new holder ran and its late write was refused', () => {
-      expect(check([...body('w1', write(1), 0, { at: 2_060, accepted: false }), ...body('w2', write(2), 2_000, { at: 2_100, accepted: true })], {}, stalls)).toEqual([
-        'fenced',
-      ]);
+      expect(
+        check([...body('w1', write(1), 0, { at: 2_060, accepted: false }), ...body('w2', write(2), 2_000, { at: 2_100, accepted: true })], {}, stalls),
+      ).toEqual(['fenced']);
     });
 
     it('is a violation when its late write went through', () => {
-      expect(check([...body('w1', write(1), 0, { at: 2_060, accepted: true }), ...body('w2', write(2), 2_000, { at: 2_100, accepted: true })], {}, stalls)).toEqual([
-        'violation',
-      ]);
+      expect(
+        check([...body('w1', write(1), 0, { at: 2_060, accepted: true }), ...body('w2', write(2), 2_000, { at: 2_100, accepted: true })], {}, stalls),
+      ).toEqual(['violation']);
     });
 
     it('is a violation when the paused one holds the newer token: the engine let the new one in beside a live holder', () => {
-      expect(check([...body('w1', write(2), 0, { at: 2_060, accepted: false }), ...body('w2', write(1), 2_000, { at: 2_100, accepted: false })], {}, stalls)).toEqual([
-        'violation',
-      ]);
+      expect(
+        check([...body('w1', write(2), 0, { at: 2_060, accepted: false }), ...body('w2', write(1), 2_000, { at: 2_100, accepted: false })], {}, stalls),
+      ).toEqual(['violation']);
     });
   });
 

@@ -57,7 +57,9 @@ describe('bookkeeping after many fan-outs of every kind', () => {
       await waitFor(async () => (await left()).length === 0, { timeoutMs: 20_000, intervalMs: 100 }).catch(() => undefined);
       const remaining = await left();
       const details = await Promise.all(
-        queues.map(async (queue) => (await queue.getJobs(['waiting', 'active', 'delayed', 'waiting-children'])).map((job) => `${queue.name}/${job.id} ${job.name}`)),
+        queues.map(async (queue) =>
+          (await queue.getJobs(['waiting', 'active', 'delayed', 'waiting-children'])).map((job) => `${queue.name}/${job.id} ${job.name}`),
+        ),
       );
       expect(remaining, `left after the batch: ${details.flat().join(', ')}`).toEqual([]);
     } finally {
@@ -71,7 +73,7 @@ describe('bookkeeping after many fan-outs of every kind', () => {
    */
   async function batch(tag: string, count: number): Promise<void> {
     const api = cluster.api;
-    const each = <T,>(make: (i: number) => Promise<T>) => Promise.all(Array.from({ length: count }, (_, i) => make(i)));
+    const each = <T>(make: (i: number) => Promise<T>) => Promise.all(Array.from({ length: count }, (_, i) => make(i)));
     // Soft: a kind the engine refuses is reported, and the count goes on with the others.
     const task = async (body: unknown): Promise<string | undefined> => {
       const { status, body: answer } = await api.post('/v1/tasks', body);
@@ -85,9 +87,20 @@ describe('bookkeeping after many fan-outs of every kind', () => {
     };
     const kinds = await Promise.all([
       // Parallel tasks, with locking calls on a shared key and on a key of their own.
-      each((i) => task(ask([nap(`${tag}p${i}a`, 30), nap(`${tag}p${i}b`, 30), touch(`${tag}p${i}c`, [write('book:shared')], 10), touch(`${tag}p${i}d`, [write(`book:${tag}:p${i}`)], 10)]))),
+      each((i) =>
+        task(
+          ask([
+            nap(`${tag}p${i}a`, 30),
+            nap(`${tag}p${i}b`, 30),
+            touch(`${tag}p${i}c`, [write('book:shared')], 10),
+            touch(`${tag}p${i}d`, [write(`book:${tag}:p${i}`)], 10),
+          ]),
+        ),
+      ),
       // Sequential tasks.
-      each((i) => task({ ...ask([nap(`${tag}s${i}a`, 10), nap(`${tag}s${i}b`, 10), touch(`${tag}s${i}c`, [write(`book:${tag}:s${i}`)], 10)]), execution: 'sequential' })),
+      each((i) =>
+        task({ ...ask([nap(`${tag}s${i}a`, 10), nap(`${tag}s${i}b`, 10), touch(`${tag}s${i}c`, [write(`book:${tag}:s${i}`)], 10)]), execution: 'sequential' }),
+      ),
       // Locking tasks: readers and writers, calls holding two keys, a call parked behind another.
       each((i) =>
         task(
@@ -103,7 +116,9 @@ describe('bookkeeping after many fan-outs of every kind', () => {
 
     // Cancelled while running: one call runs, one holds a key, one is parked behind it.
     const cancelled = await each(async (i) => {
-      const id = await task(ask([mark(`${tag}c${i}a`, 5_000), touch(`${tag}c${i}b`, [write(`book:${tag}:c${i}`)], 5_000), touch(`${tag}c${i}c`, [write(`book:${tag}:c${i}`)], 10)]));
+      const id = await task(
+        ask([mark(`${tag}c${i}a`, 5_000), touch(`${tag}c${i}b`, [write(`book:${tag}:c${i}`)], 5_000), touch(`${tag}c${i}c`, [write(`book:${tag}:c${i}`)], 10)]),
+      );
       if (!id) return undefined;
       await firstEntry(redis, `test:marks:${tag}c${i}a`);
       const { status, body } = await api.post(`/v1/tasks/${id}/cancel`, {});
@@ -113,25 +128,38 @@ describe('bookkeeping after many fan-outs of every kind', () => {
     });
     // Timed out: a task past its timeout_ms, and bare fan-outs past theirs (one call running, one
     // holding a key past the deadline, one waiting for that key), parallel and sequential.
-    const timedOut = await each((i) => task({ ...ask([nap(`${tag}t${i}a`, 3_000), touch(`${tag}t${i}b`, [write(`book:${tag}:t${i}`)], 3_000)]), timeout_ms: 300 }));
+    const timedOut = await each((i) =>
+      task({ ...ask([nap(`${tag}t${i}a`, 3_000), touch(`${tag}t${i}b`, [write(`book:${tag}:t${i}`)], 3_000)]), timeout_ms: 300 }),
+    );
     const bare = await Promise.all([
       each((i) =>
         toolCalls({
           timeout_ms: 300,
-          message: assistant(call(`${tag}x${i}a`, 'nap', { ms: 3_000 }), call(`${tag}x${i}b`, 'touch', { label: `${tag}x${i}b`, claims: [write(`book:${tag}:x${i}`)], ms: 1_000 }), call(`${tag}x${i}c`, 'touch', { label: `${tag}x${i}c`, claims: [write(`book:${tag}:x${i}`)], ms: 10 })),
+          message: assistant(
+            call(`${tag}x${i}a`, 'nap', { ms: 3_000 }),
+            call(`${tag}x${i}b`, 'touch', { label: `${tag}x${i}b`, claims: [write(`book:${tag}:x${i}`)], ms: 1_000 }),
+            call(`${tag}x${i}c`, 'touch', { label: `${tag}x${i}c`, claims: [write(`book:${tag}:x${i}`)], ms: 10 }),
+          ),
         }),
       ),
       each((i) =>
         toolCalls({
           execution: 'sequential',
-          message: assistant(call(`${tag}q${i}a`, 'nap', { ms: 10 }), call(`${tag}q${i}b`, 'nap', { ms: 10 }), call(`${tag}q${i}c`, 'touch', { label: `${tag}q${i}c`, claims: [write(`book:${tag}:q${i}`)], ms: 10 })),
+          message: assistant(
+            call(`${tag}q${i}a`, 'nap', { ms: 10 }),
+            call(`${tag}q${i}b`, 'nap', { ms: 10 }),
+            call(`${tag}q${i}c`, 'touch', { label: `${tag}q${i}c`, claims: [write(`book:${tag}:q${i}`)], ms: 10 }),
+          ),
         }),
       ),
       each((i) =>
         toolCalls({
           execution: 'sequential',
           timeout_ms: 300,
-          message: assistant(call(`${tag}y${i}a`, 'nap', { ms: 1_000 }), call(`${tag}y${i}b`, 'touch', { label: `${tag}y${i}b`, claims: [write(`book:${tag}:y${i}`)], ms: 10 })),
+          message: assistant(
+            call(`${tag}y${i}a`, 'nap', { ms: 1_000 }),
+            call(`${tag}y${i}b`, 'touch', { label: `${tag}y${i}b`, claims: [write(`book:${tag}:y${i}`)], ms: 10 }),
+          ),
         }),
       ),
     ]);
@@ -164,13 +192,18 @@ describe('bookkeeping after many fan-outs of every kind', () => {
     const report = (keys: string[]) => families(keys).map((f) => `volley:${f.family} ×${f.count} (e.g. volley:${f.example})`);
     process.stdout.write(
       `bookkeeping: ${afterK.length} TTL-less keys after ${KINDS * K} fan-outs (${KINDS} kinds × ${K}), ${after3K.length} after ${2 * KINDS * K} more:\n` +
-        `  ${after3K.slice(0, 40).map((key) => `volley:${key}${isSingleton(key) ? '' : '   <- not a singleton'}`).join('\n  ')}\n` +
+        `  ${after3K
+          .slice(0, 40)
+          .map((key) => `volley:${key}${isSingleton(key) ? '' : '   <- not a singleton'}`)
+          .join('\n  ')}\n` +
         (after3K.length > 40 ? `  … and ${after3K.length - 40} more; by family: ${report(after3K).join('; ')}\n` : '') +
         (grew.length > 0 ? `  grew by: ${report(grew).join('; ')}\n` : ''),
     );
     // Not one more key, and every one a singleton of the deployment or of a queue.
     expect.soft(report(grew), 'TTL-less families that grew with the work').toEqual([]);
-    expect.soft(report(after3K.filter((key) => !isSingleton(key))), `TTL-less keys beyond the singletons (${SINGLETONS.map((s) => s.pattern.source).join(' ')})`).toEqual([]);
+    expect
+      .soft(report(after3K.filter((key) => !isSingleton(key))), `TTL-less keys beyond the singletons (${SINGLETONS.map((s) => s.pattern.source).join(' ')})`)
+      .toEqual([]);
     expect(after3K.length).toBe(afterK.length);
   }, 120_000);
 });

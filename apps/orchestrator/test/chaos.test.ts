@@ -4,7 +4,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STATEFUL_TOOLS, startCluster, TEST_TOOLS, type Cluster } from './support/cluster.ts';
 import { ask, callsFromQuestion as respond, seeded } from './support/scripted-calls.ts';
 
-
 const TASKS = 24;
 const CHAOS_MS = 8_000;
 

@@ -68,7 +68,10 @@ describe('the parallel tool-call corpus, end to end', () => {
       for (const { corpusCase, status, body } of outcomes) {
         expect(status, corpusCase.source).toBe(200);
         const toolCalls = corpusCase.assistant_message.tool_calls!;
-        expect(body.messages.map((m: any) => m.tool_call_id), corpusCase.source).toEqual(toolCalls.map((c) => c.id));
+        expect(
+          body.messages.map((m: any) => m.tool_call_id),
+          corpusCase.source,
+        ).toEqual(toolCalls.map((c) => c.id));
         toolCalls.forEach((call, index) => {
           const echoed = JSON.parse(body.messages[index].content);
           expect(echoed, `${corpusCase.source} ${call.id}`).toEqual({
@@ -107,7 +110,10 @@ describe('the parallel tool-call corpus, end to end', () => {
           continue;
         }
         expect(status, label).toBe(200);
-        expect(body.messages.map((m: any) => m.tool_call_id), label).toEqual(calls.map((c) => c.id));
+        expect(
+          body.messages.map((m: any) => m.tool_call_id),
+          label,
+        ).toEqual(calls.map((c) => c.id));
         const affected = new Set(badCase.expect.outcome === 'call_error' ? badCase.expect.affected_call_ids : []);
         calls.forEach((call, index) => {
           const content = JSON.parse(body.messages[index].content);

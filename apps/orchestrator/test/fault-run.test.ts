@@ -61,12 +61,15 @@ function shuffle<T>(random: () => number, items: T[]): T[] {
 }
 
 function plan(random: () => number): PlannedTask[] {
-  const pick = <T,>(items: readonly T[]) => items[Math.floor(random() * items.length)]!;
+  const pick = <T>(items: readonly T[]) => items[Math.floor(random() * items.length)]!;
   const ms = () => 20 + Math.floor(random() * 180);
   const two = (): Claim[] => {
     const first = pick(SHARED_KEYS);
     const other = pick(SHARED_KEYS.filter((key) => key !== first));
-    return [{ key: first, mode: 'write' }, { key: other, mode: random() < 0.5 ? 'write' : 'read' }];
+    return [
+      { key: first, mode: 'write' },
+      { key: other, mode: random() < 0.5 ? 'write' : 'read' },
+    ];
   };
   return Array.from({ length: TASKS }, (_, t): PlannedTask => {
     const execution = random() < 0.3 ? 'sequential' : 'parallel';
@@ -122,7 +125,9 @@ function evidence(cluster: Cluster, problems: Record<string, string[]>, records:
       const lines = child.lines.filter((line) => JSON.stringify(line).includes(id));
       for (const line of lines.slice(0, 12)) {
         const { level, time, msg, err, ...rest } = line as Record<string, any>;
-        out.push(`    [${child.name} ${time} L${level}] ${msg} ${clip(JSON.stringify({ ...rest, pid: undefined, name: undefined, ...(err ? { err: err.message } : {}) }), 300)}`);
+        out.push(
+          `    [${child.name} ${time} L${level}] ${msg} ${clip(JSON.stringify({ ...rest, pid: undefined, name: undefined, ...(err ? { err: err.message } : {}) }), 300)}`,
+        );
       }
     }
   }
@@ -178,7 +183,10 @@ describe('fault run: a thousand calls of every kind while processes die, stall a
     // --- the chaos: submissions, cancels and faults, from one loop ------------------------------
     // The faults of the run, in a seeded order; one that cannot be done when its turn comes (no
     // survivor would be left) waits, and the first that can goes instead.
-    const schedule = shuffle(random, Object.entries(FAULTS).flatMap(([kind, n]) => Array.from({ length: n }, () => kind as FaultKind)));
+    const schedule = shuffle(
+      random,
+      Object.entries(FAULTS).flatMap(([kind, n]) => Array.from({ length: n }, () => kind as FaultKind)),
+    );
     // Paused past the job lock (1.5 s) and stall check (0.75 s), and the lock lease (1.5 s): its work is taken over.
     const faults = new FaultInjector(cluster, live, random, schedule, { pauseMs: [3_000, 4_000], freezeMs: [1_000, 2_000], freezeGapMs: 6_000 });
     const { kills, stalls, counts } = faults;
@@ -208,7 +216,9 @@ describe('fault run: a thousand calls of every kind while processes die, stall a
         for (const task of tasks) {
           if (!task.id || task.cancelAfterMs === undefined || task.cancel || Date.now() < task.submittedAt! + task.cancelAfterMs) continue;
           const at = Date.now();
-          const answer = await live.retried('POST', `/v1/tasks/${task.id}/cancel`, {}, 10_000).catch((error: Error) => ({ status: 0, body: { status: String(error) } }));
+          const answer = await live
+            .retried('POST', `/v1/tasks/${task.id}/cancel`, {}, 10_000)
+            .catch((error: Error) => ({ status: 0, body: { status: String(error) } }));
           task.cancel = { at, answered: answer.status === 200 ? answer.body.status : `HTTP ${answer.status}: ${JSON.stringify(answer.body)}` };
           if (answer.status !== 200) problems.submissions!.push(`cancel of task ${task.index} (${task.id}): ${task.cancel.answered}`);
         }
@@ -250,7 +260,9 @@ describe('fault run: a thousand calls of every kind while processes die, stall a
       }
       const allowed = task.cancel ? ['cancelled', 'completed'] : ['completed'];
       if (!allowed.includes(record.status)) {
-        problems.statuses!.push(`task ${task.index} (${task.id}, ${task.execution}${task.cancel ? ', cancelled' : ''}) ended ${record.status}: ${JSON.stringify(record.error)}`);
+        problems.statuses!.push(
+          `task ${task.index} (${task.id}, ${task.execution}${task.cancel ? ', cancelled' : ''}) ended ${record.status}: ${JSON.stringify(record.error)}`,
+        );
       }
       if (record.status !== 'completed') continue;
       // Nothing here fails on its own but a stubborn body outliving its timeout: any other error
@@ -259,7 +271,9 @@ describe('fault run: a thousand calls of every kind while processes die, stall a
         const outcome = record.turns[0]?.tool_calls?.[index];
         const expectedError = call.name === 'stubborn_touch' && outcome?.error?.code === 'tool_timeout';
         if (outcome?.status !== 'succeeded' && !expectedError) {
-          problems.callErrors!.push(`task ${task.index} (${task.id}, ${task.execution}) ${call.id} ${call.name}: ${outcome?.status} ${JSON.stringify(outcome?.error)} after ${outcome?.attempts} attempts on ${outcome?.worker_id}`);
+          problems.callErrors!.push(
+            `task ${task.index} (${task.id}, ${task.execution}) ${call.id} ${call.name}: ${outcome?.status} ${JSON.stringify(outcome?.error)} after ${outcome?.attempts} attempts on ${outcome?.worker_id}`,
+          );
         }
       });
       const toolMessages = record.messages.filter((m: any) => m.role === 'tool').map((m: any) => m.tool_call_id);
@@ -300,9 +314,7 @@ describe('fault run: a thousand calls of every kind while processes die, stall a
     // --- bodies: who held what, and when ----------------------------------------------------------
     // A stubborn body may still be finishing: give every body that entered time to leave.
     const readRecords = async () => (await redis.lrange(BODIES_KEY, 0, -1)).map((line) => JSON.parse(line) as BodyRecord);
-    await waitFor(async () => bodyRuns(await readRecords(), kills, stalls).every((run) => run.end !== 'vanished'), { timeoutMs: 5_000 }).catch(
-      () => undefined,
-    );
+    await waitFor(async () => bodyRuns(await readRecords(), kills, stalls).every((run) => run.end !== 'vanished'), { timeoutMs: 5_000 }).catch(() => undefined);
     const sequentialTasks = new Set(tasks.filter((task) => task.execution === 'sequential' && task.id).map((task) => task.id!));
     const runs = bodyRuns(await readRecords(), kills, stalls).map((run) =>
       // A sequential task's bodies must not overlap whatever tokens the engine gave them: one
@@ -361,7 +373,9 @@ describe('fault run: a thousand calls of every kind while processes die, stall a
           if (n !== 1) problems.ledger!.push(`task ${task.index} ${call.id}: succeeded, with ${n} ledger entries`);
           appliedByCompleted += n === 1 ? (call.arguments.amount as number) : 0;
         } else if (n > 0) {
-          problems.ledger!.push(`task ${task.index} ${call.id}: ${outcome?.status} (${JSON.stringify(outcome?.error)}), yet its effect is in the ledger ${n} time(s)`);
+          problems.ledger!.push(
+            `task ${task.index} ${call.id}: ${outcome?.status} (${JSON.stringify(outcome?.error)}), yet its effect is in the ledger ${n} time(s)`,
+          );
         }
       } else if (n > 0) {
         appliedByCancelled += call.arguments.amount as number;
@@ -410,7 +424,9 @@ describe('fault run: a thousand calls of every kind while processes die, stall a
       `  ends: ${[...statusCounts].map(([s, n]) => `${n} ${s}`).join(', ')}; call errors: ${[...errorCodes].map(([c, n]) => `${n} ${c}`).join(', ') || 'none'}; ` +
         `ledger: ${ledgerEntries} entries; failed jobs kept: ${QUEUES.map((q, i) => `${q} ${failedJobs[i]!.failed}`).join(', ')}`,
       `  duration: ${Math.round(chaosMs / 1000)} s of chaos, all tasks ended ${Math.round((settledMs - chaosMs) / 1000)} s later; ${Math.round((Date.now() - startedAt) / 1000)} s in all`,
-      `  TTL-less keys: ${ttlLess.filter((k) => !TOOL_DATA.test(k)).length} (${families(ttlLess.filter((k) => !TOOL_DATA.test(k))).map((f) => `${f.family}×${f.count}`).join(', ')})`,
+      `  TTL-less keys: ${ttlLess.filter((k) => !TOOL_DATA.test(k)).length} (${families(ttlLess.filter((k) => !TOOL_DATA.test(k)))
+        .map((f) => `${f.family}×${f.count}`)
+        .join(', ')})`,
     ];
     process.stdout.write(`${figures.join('\n')}\n`);
     for (const [name, list] of Object.entries(problems)) {

@@ -141,10 +141,7 @@ describe('model endpoint faults', () => {
   it('retries a tool that says its failure is retryable, with backoff, and reports a final failure as an error message', async () => {
     const started = Date.now();
     const { body } = await cluster.api.post('/v1/tool-calls', {
-      message: assistant(
-        call('third-time', 'flaky_read', '{"label":"a","succeed_on":3}'),
-        call('never', 'flaky_read', '{"label":"b","succeed_on":9}'),
-      ),
+      message: assistant(call('third-time', 'flaky_read', '{"label":"a","succeed_on":3}'), call('never', 'flaky_read', '{"label":"b","succeed_on":9}')),
     });
     const [lucky, unlucky] = body.calls;
     expect(lucky).toMatchObject({ status: 'succeeded', attempts: 3 });

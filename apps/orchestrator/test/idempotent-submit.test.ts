@@ -84,8 +84,20 @@ describe('Idempotency-Key on submissions', () => {
 
     it('matches the body by its content, not its key order or spacing', async () => {
       const key = randomUUID();
-      const first = await acme[0]!.exchange('POST', '/v1/tasks', undefined, { body: '{"model":"scripted","messages":[{"role":"user","content":"hi"}]}', contentType: 'application/json' }, { 'idempotency-key': key });
-      const again = await acme[1]!.exchange('POST', '/v1/tasks', undefined, { body: '{ "messages": [{"content": "hi", "role": "user"}], "model": "scripted" }', contentType: 'application/json' }, { 'IDEMPOTENCY-KEY': key });
+      const first = await acme[0]!.exchange(
+        'POST',
+        '/v1/tasks',
+        undefined,
+        { body: '{"model":"scripted","messages":[{"role":"user","content":"hi"}]}', contentType: 'application/json' },
+        { 'idempotency-key': key },
+      );
+      const again = await acme[1]!.exchange(
+        'POST',
+        '/v1/tasks',
+        undefined,
+        { body: '{ "messages": [{"content": "hi", "role": "user"}], "model": "scripted" }', contentType: 'application/json' },
+        { 'IDEMPOTENCY-KEY': key },
+      );
       expect(first.status).toBe(202);
       expect(again.body.id).toBe(first.body.id);
       expect(again.headers.get('idempotent-replayed')).toBe('true');
@@ -170,7 +182,9 @@ describe('Idempotency-Key on submissions', () => {
       ['a non-ASCII character', 'clé'],
     ])('refuses a key of %s with 400 invalid_idempotency_key, creating nothing', async (_what, key) => {
       const tag = randomUUID();
-      const answer = await acme[0]!.exchange('POST', '/v1/tasks', { messages: [{ role: 'user', content: 'x' }], metadata: { tag } }, undefined, { 'idempotency-key': key });
+      const answer = await acme[0]!.exchange('POST', '/v1/tasks', { messages: [{ role: 'user', content: 'x' }], metadata: { tag } }, undefined, {
+        'idempotency-key': key,
+      });
       expect(answer.status).toBe(400);
       expect(answer.body.error.code).toBe('invalid_idempotency_key');
       expect((await acme[0]!.get(`/v1/tasks?metadata.tag=${tag}`)).body.tasks).toEqual([]);

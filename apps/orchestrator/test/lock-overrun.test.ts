@@ -158,7 +158,9 @@ describe('locks held by a tool body that outlives its answer', () => {
     expect(second.enter).toBeLessThan(first.exit);
     expect(second.enter).toBeGreaterThanOrEqual(sentAt + 1_000 - 50);
     expect(await workerTotal(cluster, 'volley_tool_calls_total', { tool: 'hold', error_code: 'lock_timeout' })).toBe(timedOutBefore + 1);
-    process.stdout.write(`lock wait at a 1000 ms deadline: answered after ${answeredAfter} ms; the reader behind it entered ${Math.round(second.enter - sentAt)} ms after\n`);
+    process.stdout.write(
+      `lock wait at a 1000 ms deadline: answered after ${answeredAfter} ms; the reader behind it entered ${Math.round(second.enter - sentAt)} ms after\n`,
+    );
   });
 
   it('on SIGTERM, keeps holding for a body past its answer until it ends, then exits', async () => {

@@ -79,9 +79,13 @@ describe('lock keys, tokens and order across tenants and modes', () => {
   describe('when a message runs sequentially', () => {
     it('hands out tokens of the same shape as in parallel, and the ledger takes both modes on one account', async () => {
       const parallel = await fanOut(acme, [append('p1', 'acct-s', 10), hold('p-one', [w('k1')], 1), hold('p-two', [w('k1'), w('k2')], 1)]);
-      const sequential = await fanOut(acme, [append('s1', 'acct-s', 1), append('s2', 'acct-s', 2), hold('s-one', [w('k1')], 1), hold('s-two', [w('k1'), w('k2')], 1)], {
-        execution: 'sequential',
-      });
+      const sequential = await fanOut(
+        acme,
+        [append('s1', 'acct-s', 1), append('s2', 'acct-s', 2), hold('s-one', [w('k1')], 1), hold('s-two', [w('k1'), w('k2')], 1)],
+        {
+          execution: 'sequential',
+        },
+      );
       const again = await fanOut(acme, [append('p2', 'acct-s', 4)]);
       for (const body of [parallel, sequential, again]) expect(body.calls.map((c) => c.status)).toEqual(body.calls.map(() => 'succeeded'));
 

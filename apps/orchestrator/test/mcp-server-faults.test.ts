@@ -18,7 +18,8 @@ describe('MCP servers that die, change or do not start', () => {
     let cluster: Cluster;
     let dir: string;
     let timedTap: string;
-    const pidOf = async (server: string) => Number((await cluster.workers[0]!.waitForLine((line) => line.msg === 'mcp server ready' && line.mcpServer === server)).pid);
+    const pidOf = async (server: string) =>
+      Number((await cluster.workers[0]!.waitForLine((line) => line.msg === 'mcp server ready' && line.mcpServer === server)).pid);
 
     beforeAll(async () => {
       dir = mkdtempSync(join(tmpdir(), 'volley-mcp-faults-'));
@@ -30,7 +31,12 @@ describe('MCP servers that die, change or do not start', () => {
         tappedServer('timed', timedTap, EVERYTHING_MAIN, [], { timeoutMs: 600, tools: ['trigger-long-running-operation'] }),
         stdioServer('changing', CHANGING_SERVER),
       ];
-      cluster = await startCluster({ workers: 1, respond: callsFromQuestion, toolModules: [TEST_TOOLS], workerEnv: { VOLLEY_MCP_SERVERS: JSON.stringify(servers) } });
+      cluster = await startCluster({
+        workers: 1,
+        respond: callsFromQuestion,
+        toolModules: [TEST_TOOLS],
+        workerEnv: { VOLLEY_MCP_SERVERS: JSON.stringify(servers) },
+      });
     }, 60_000);
     afterAll(async () => {
       await cluster?.stop();
@@ -65,7 +71,10 @@ describe('MCP servers that die, change or do not start', () => {
 
     it('runs the call again once the server is back, when the server allows retries', async () => {
       const pid = await pidOf('sturdy');
-      const { body } = await cluster.api.post('/v1/tasks', ask([{ id: 'again', name: 'sturdy__trigger-long-running-operation', arguments: { duration: 1, steps: 4 } }]));
+      const { body } = await cluster.api.post(
+        '/v1/tasks',
+        ask([{ id: 'again', name: 'sturdy__trigger-long-running-operation', arguments: { duration: 1, steps: 4 } }]),
+      );
       await readSse(`${cluster.api.baseUrl}/v1/tasks/${body.id}/events`, { until: (event) => event.event === 'tool_call.progress' });
       process.kill(pid, 'SIGKILL');
       const task = await cluster.api.waitForTask(body.id, 30_000);
@@ -74,12 +83,16 @@ describe('MCP servers that die, change or do not start', () => {
     });
 
     it('sends notifications/cancelled when a call reaches the server timeoutMs', async () => {
-      const { body } = await cluster.api.post('/v1/tool-calls', { message: assistant(call('slow', 'timed__trigger-long-running-operation', { duration: 5, steps: 5 })) });
+      const { body } = await cluster.api.post('/v1/tool-calls', {
+        message: assistant(call('slow', 'timed__trigger-long-running-operation', { duration: 5, steps: 5 })),
+      });
       expect(errorOf(body.messages[0].content)).toMatchObject({ code: 'tool_timeout', message: expect.stringContaining('600 ms') });
       const tap = await waitFor(() => {
         const entries = readTap(timedTap);
         const request = entries.find((entry) => entry.dir === 'in' && entry.message?.method === 'tools/call');
-        const cancelled = entries.find((entry) => entry.dir === 'in' && entry.message?.method === 'notifications/cancelled' && entry.message.params.requestId === request?.message.id);
+        const cancelled = entries.find(
+          (entry) => entry.dir === 'in' && entry.message?.method === 'notifications/cancelled' && entry.message.params.requestId === request?.message.id,
+        );
         return request && cancelled ? { request, cancelled } : undefined;
       });
       const after = tap.cancelled.at - tap.request.at;
@@ -95,10 +108,13 @@ describe('MCP servers that die, change or do not start', () => {
       const added = await cluster.api.post('/v1/tool-calls', { message: assistant(call('add', 'changing__add_tool', { name: 'late_comer' })) });
       expect(added.body.messages[0].content).toBe('added late_comer');
       const changedAt = Date.now();
-      const listed = await waitFor(async () => {
-        const { body } = await cluster.api.get('/v1/tools');
-        return body.tools.find((tool: any) => tool.function.name === 'changing__late_comer');
-      }, { timeoutMs: 5_000 });
+      const listed = await waitFor(
+        async () => {
+          const { body } = await cluster.api.get('/v1/tools');
+          return body.tools.find((tool: any) => tool.function.name === 'changing__late_comer');
+        },
+        { timeoutMs: 5_000 },
+      );
       expect(listed).toMatchObject({ side_effects: false, function: { description: 'Added at run time: late_comer.' } });
       process.stdout.write(`[mcp] tools/list_changed → GET /v1/tools shows the new tool: ${Date.now() - changedAt} ms\n`);
       const called = await cluster.api.post('/v1/tool-calls', { message: assistant(call('late', 'changing__late_comer', {})) });
@@ -145,7 +161,10 @@ describe('MCP servers that die, change or do not start', () => {
     it('exits 1 when a server tool takes a name another tool has', async () => {
       const module = join(dir, 'clash.mjs');
       writeFileSync(module, "export default [{ name: 'everything__echo', description: 'mine', parameters: { type: 'object' }, execute: () => 'mine' }];\n");
-      const { code, stderr } = await runWorker({ VOLLEY_TOOL_MODULES: module, VOLLEY_MCP_SERVERS: JSON.stringify([stdioServer('everything', EVERYTHING_MAIN)]) });
+      const { code, stderr } = await runWorker({
+        VOLLEY_TOOL_MODULES: module,
+        VOLLEY_MCP_SERVERS: JSON.stringify([stdioServer('everything', EVERYTHING_MAIN)]),
+      });
       expect(code).toBe(1);
       expect(stderr).toContain('duplicate tool name "everything__echo"');
       expect(stderr).toContain('MCP server "everything" tool "echo"');
@@ -161,7 +180,10 @@ describe('MCP servers that die, change or do not start', () => {
 
     it('exits 1 on a bad VOLLEY_MCP_SERVERS, naming the field and never printing the value', async () => {
       const secret = 'Bearer sk-do-not-print-me';
-      const servers = [{ name: 'remote', url: 'ftp://example.test/mcp', headers: { authorization: secret } }, { name: 'x', command: '' }];
+      const servers = [
+        { name: 'remote', url: 'ftp://example.test/mcp', headers: { authorization: secret } },
+        { name: 'x', command: '' },
+      ];
       const { code, stderr } = await runWorker({ VOLLEY_MCP_SERVERS: JSON.stringify(servers) });
       expect(code).toBe(1);
       expect(stderr).toMatch(/VOLLEY_MCP_SERVERS\.0\.url: must be an http:\/\/ or https:\/\/ URL/);

@@ -319,7 +319,13 @@ describe('Volley as an MCP server (/mcp)', () => {
       // Another instance, which never saw that session, serves a request in it.
       const other = await fetch(`${cluster.apis[1]!.baseUrl}/mcp`, {
         method: 'POST',
-        headers: { authorization: `Bearer ${KEYS.acme}`, 'content-type': 'application/json', accept: ACCEPT, 'mcp-session-id': session!, 'mcp-protocol-version': '2025-11-25' },
+        headers: {
+          authorization: `Bearer ${KEYS.acme}`,
+          'content-type': 'application/json',
+          accept: ACCEPT,
+          'mcp-session-id': session!,
+          'mcp-protocol-version': '2025-11-25',
+        },
         body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
       });
       expect(other.status).toBe(200);
@@ -337,7 +343,12 @@ describe('Volley as an MCP server (/mcp)', () => {
 
     it.each([
       ['a 100,000-deep body', '['.repeat(100_000) + ']'.repeat(100_000), 400, 'invalid_request'],
-      ['arguments past the depth bound', { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'nap', arguments: { x: JSON.parse('['.repeat(MAX_DEPTH) + ']'.repeat(MAX_DEPTH)) } } }, 400, 'invalid_request'],
+      [
+        'arguments past the depth bound',
+        { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'nap', arguments: { x: JSON.parse('['.repeat(MAX_DEPTH) + ']'.repeat(MAX_DEPTH)) } } },
+        400,
+        'invalid_request',
+      ],
       ['a __proto__ key', '{"jsonrpc":"2.0","id":3,"method":"tools/list","__proto__":{"x":1}}', 400, 'invalid_json'],
       ['truncated JSON', '{"jsonrpc":"2.0","id":4,"meth', 400, 'invalid_json'],
       ['a session id of spaces', [{ jsonrpc: '2.0', id: 5, method: 'tools/list' }, { 'mcp-session-id': 'a b' }], 400, 'invalid_request'],

@@ -27,7 +27,12 @@ describe('MCP servers as tool sources (Streamable HTTP)', () => {
       // The same server again, under tighter limits: one call in flight, 1.5 s each (the wait for the slot included).
       { name: 'narrow', url: server.url, concurrency: 1, timeoutMs: 1_500, tools: [LONG] },
     ];
-    cluster = await startCluster({ workers: 1, respond: callsFromQuestion, toolModules: [TEST_TOOLS], workerEnv: { VOLLEY_MCP_SERVERS: JSON.stringify(servers) } });
+    cluster = await startCluster({
+      workers: 1,
+      respond: callsFromQuestion,
+      toolModules: [TEST_TOOLS],
+      workerEnv: { VOLLEY_MCP_SERVERS: JSON.stringify(servers) },
+    });
   }, 60_000);
   afterAll(async () => {
     await cluster?.stop();
@@ -62,7 +67,9 @@ describe('MCP servers as tool sources (Streamable HTTP)', () => {
   it('brings progress notifications (on the response stream) to the task event stream', async () => {
     const { body } = await cluster.api.post('/v1/tasks', ask([{ id: 'long', name: `remote__${LONG}`, arguments: { duration: 0.9, steps: 3 } }]));
     const { events } = await readSse(`${cluster.api.baseUrl}/v1/tasks/${body.id}/events`);
-    expect(events.filter((event) => event.event === 'tool_call.progress').map((event) => dataOf(event).value)).toEqual([1, 2, 3].map((step) => ({ progress: step, total: 3 })));
+    expect(events.filter((event) => event.event === 'tool_call.progress').map((event) => dataOf(event).value)).toEqual(
+      [1, 2, 3].map((step) => ({ progress: step, total: 3 })),
+    );
   });
 
   it('keeps at most `concurrency` calls in flight to the server, and ends a call at the server timeoutMs', async () => {
@@ -113,10 +120,15 @@ describe('MCP servers as tool sources (Streamable HTTP)', () => {
     expect(errorOf(down.body.messages[0].content)).toMatchObject({ code: 'mcp_server_unavailable' });
     const backAt = Date.now();
     server = await startHttpEverything(port);
-    const restarted = await worker().waitForLine((line) => line.msg === 'mcp server restarted' && line.mcpServer === 'remote' && Number(line.time) >= backAt, 20_000);
+    const restarted = await worker().waitForLine(
+      (line) => line.msg === 'mcp server restarted' && line.mcpServer === 'remote' && Number(line.time) >= backAt,
+      20_000,
+    );
     const up = await cluster.api.post('/v1/tool-calls', { message: assistant(call('up', 'remote__echo', { message: 'back' })) });
     expect(up.body.messages[0].content).toBe('Echo: back');
     expect(worker().alive()).toBe(true);
-    process.stdout.write(`[mcp] HTTP server killed → call in flight failed: ${failedAfter} ms; server back → new session: ${Number(restarted.time) - backAt} ms\n`);
+    process.stdout.write(
+      `[mcp] HTTP server killed → call in flight failed: ${failedAfter} ms; server back → new session: ${Number(restarted.time) - backAt} ms\n`,
+    );
   });
 });

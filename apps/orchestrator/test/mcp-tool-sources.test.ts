@@ -20,9 +20,15 @@ function toolCalls(entries: readonly TapEntry[], tool: string) {
     .filter((entry) => entry.dir === 'in' && entry.message?.method === 'tools/call' && entry.message.params?.name === tool)
     .map((request) => ({
       request,
-      response: entries.find((entry) => entry.dir === 'out' && entry.pid === request.pid && entry.message?.id === request.message.id && !('method' in entry.message)),
+      response: entries.find(
+        (entry) => entry.dir === 'out' && entry.pid === request.pid && entry.message?.id === request.message.id && !('method' in entry.message),
+      ),
       cancelled: entries.find(
-        (entry) => entry.dir === 'in' && entry.pid === request.pid && entry.message?.method === 'notifications/cancelled' && entry.message.params?.requestId === request.message.id,
+        (entry) =>
+          entry.dir === 'in' &&
+          entry.pid === request.pid &&
+          entry.message?.method === 'notifications/cancelled' &&
+          entry.message.params?.requestId === request.message.id,
       ),
     }));
 }
@@ -57,7 +63,11 @@ describe('MCP servers as tool sources (stdio)', () => {
       tappedServer('everything', everythingTap, EVERYTHING_MAIN),
       tappedServer('fs', fsTap, FILESYSTEM_MAIN, [root], {
         tools: ['read_text_file', 'write_file', 'edit_file', 'list_directory'],
-        locks: { edit_file: { resources: ['file:{path}'] }, write_file: { resources: ['file:{path}'] }, read_text_file: { resources: [{ key: 'file:{path}', mode: 'read' }] } },
+        locks: {
+          edit_file: { resources: ['file:{path}'] },
+          write_file: { resources: ['file:{path}'] },
+          read_text_file: { resources: [{ key: 'file:{path}', mode: 'read' }] },
+        },
       }),
     ];
     cluster = await startCluster({
@@ -79,7 +89,16 @@ describe('MCP servers as tool sources (stdio)', () => {
       const { status, body } = await cluster.api.get('/v1/tools');
       expect(status).toBe(200);
       const byName = new Map<string, any>(body.tools.map((tool: any) => [tool.function.name, tool]));
-      for (const name of ['everything__echo', 'everything__get-sum', 'everything__get-structured-content', LONG, 'fs__write_file', 'fs__edit_file', 'fs__read_text_file', 'nap']) {
+      for (const name of [
+        'everything__echo',
+        'everything__get-sum',
+        'everything__get-structured-content',
+        LONG,
+        'fs__write_file',
+        'fs__edit_file',
+        'fs__read_text_file',
+        'nap',
+      ]) {
         expect(byName.has(name), name).toBe(true);
       }
       // Only as an MCP task, which a queued call cannot be; and what "tools" leaves out.
@@ -147,7 +166,9 @@ describe('MCP servers as tool sources (stdio)', () => {
     });
 
     it('sends the trace context in _meta: traceparent names the call’s execute_tool span in the task’s trace', async () => {
-      const request = toolCalls(readTap(everythingTap), 'echo').find((entry) => entry.request.message.params.arguments.message === 'hello from Volley')!.request;
+      const request = toolCalls(readTap(everythingTap), 'echo').find(
+        (entry) => entry.request.message.params.arguments.message === 'hello from Volley',
+      )!.request;
       const traceparent: string = request.message.params._meta.traceparent;
       expect(traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/);
       const [, traceId, spanId] = traceparent.split('-');
@@ -218,7 +239,11 @@ describe('MCP servers as tool sources (stdio)', () => {
         const entry = entries.find(([, fields]) => fields[1] === 'tool_call.finished');
         return entry ? (JSON.parse(entry[1][3]!) as Record<string, any>) : undefined;
       });
-      forever = await waitFor(() => toolCalls(readTap(everythingTap), 'trigger-long-running-operation').find((entry) => entry.request.message.params.arguments.duration === 30 && entry.cancelled));
+      forever = await waitFor(() =>
+        toolCalls(readTap(everythingTap), 'trigger-long-running-operation').find(
+          (entry) => entry.request.message.params.arguments.duration === 30 && entry.cancelled,
+        ),
+      );
     });
 
     it('ends the task cancelled and its call cancelled, long before the operation would have finished', () => {
@@ -244,7 +269,11 @@ describe('MCP servers as tool sources (stdio)', () => {
 
     beforeAll(async () => {
       writeFileSync(notes(), 'v0\n');
-      const edit = (id: string, from: string, to: string, path = notes()) => ({ id, name: 'fs__edit_file', arguments: { path, edits: [{ oldText: from, newText: to }] } });
+      const edit = (id: string, from: string, to: string, path = notes()) => ({
+        id,
+        name: 'fs__edit_file',
+        arguments: { path, edits: [{ oldText: from, newText: to }] },
+      });
       writeFileSync(join(root, 'other.txt'), 'a\n');
       task = await runTask([
         edit('e1', 'v0', 'v1'),
@@ -271,7 +300,9 @@ describe('MCP servers as tool sources (stdio)', () => {
         .filter((entry) => entry.dir === 'in' && entry.message?.method === 'tools/call' && entry.message.params.arguments.path === notes())
         .map((request) => ({
           request,
-          response: readTap(fsTap).find((entry) => entry.dir === 'out' && entry.pid === request.pid && entry.message?.id === request.message.id && !('method' in entry.message))!,
+          response: readTap(fsTap).find(
+            (entry) => entry.dir === 'out' && entry.pid === request.pid && entry.message?.id === request.message.id && !('method' in entry.message),
+          )!,
         }))
         .sort((a, b) => a.request.at - b.request.at);
       expect(onNotes).toHaveLength(5);

@@ -8,7 +8,6 @@ import { assistant, call } from './support/scripted-calls.ts';
 const CALLS_PER_ANSWER = 5;
 const NAP_MS = 400;
 
-
 async function scrape(url: string): Promise<PrometheusSample[]> {
   const response = await fetch(url);
   expect(response.status).toBe(200);

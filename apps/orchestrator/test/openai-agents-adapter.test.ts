@@ -109,7 +109,9 @@ describe('volleyAgentTools: the OpenAI Agents SDK’s run() with the cluster’s
           { id: 'q1', name: 'quick', arguments: { label: 'quick' } },
         ]),
       );
-      expect(first.interruptions.map((item) => item.rawItem)).toEqual([expect.objectContaining({ type: 'function_call', callId: 'g1', name: 'guarded_write' })]);
+      expect(first.interruptions.map((item) => item.rawItem)).toEqual([
+        expect.objectContaining({ type: 'function_call', callId: 'g1', name: 'guarded_write' }),
+      ]);
       // The call that needs nobody ran at once; the guarded one has not reached the cluster.
       expect(idsPerFanOut(fanOuts)).toEqual([['q1']]);
 

@@ -71,7 +71,11 @@ describe('POST /v1/chat/completions with the openai SDK', () => {
     const last = chunks.at(-1)!;
     expect(last.choices).toEqual([]);
     const record = await task(taskId);
-    expect(last.usage).toEqual({ prompt_tokens: record.usage.prompt_tokens, completion_tokens: record.usage.completion_tokens, total_tokens: record.usage.prompt_tokens + record.usage.completion_tokens });
+    expect(last.usage).toEqual({
+      prompt_tokens: record.usage.prompt_tokens,
+      completion_tokens: record.usage.completion_tokens,
+      total_tokens: record.usage.prompt_tokens + record.usage.completion_tokens,
+    });
     expect(chunks.slice(0, -1).every((chunk) => chunk.usage === null)).toBe(true);
 
     // The same question unstreamed answers the same text.
@@ -127,20 +131,26 @@ describe('POST /v1/chat/completions with the openai SDK', () => {
 
   it('refuses a cluster tool declared with other parameters than the cluster’s, in OpenAI’s error shape', async () => {
     const wrong = { type: 'function' as const, function: { name: 'get_weather', parameters: { type: 'object', properties: { town: { type: 'string' } } } } };
-    const error = await openai.chat.completions.create({ model: 'scripted', messages: [{ role: 'user', content: 'hi' }], tools: [wrong] }).catch((caught: unknown) => caught);
+    const error = await openai.chat.completions
+      .create({ model: 'scripted', messages: [{ role: 'user', content: 'hi' }], tools: [wrong] })
+      .catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(OpenAI.BadRequestError);
     expect(error).toMatchObject({ status: 400, code: 'tool_definition_mismatch', type: 'invalid_request_error' });
     expect((error as InstanceType<typeof OpenAI.BadRequestError>).message).toMatch(/get_weather/);
   });
 
   it('refuses what it cannot do, a bad request and a bad key, each in OpenAI’s error shape', async () => {
-    const many = await openai.chat.completions.create({ model: 'scripted', messages: [{ role: 'user', content: 'hi' }], n: 2 }).catch((caught: unknown) => caught);
+    const many = await openai.chat.completions
+      .create({ model: 'scripted', messages: [{ role: 'user', content: 'hi' }], n: 2 })
+      .catch((caught: unknown) => caught);
     expect(many).toMatchObject({ status: 400, code: 'unsupported_parameter', type: 'invalid_request_error' });
     const empty = await openai.chat.completions.create({ model: 'scripted', messages: [] }).catch((caught: unknown) => caught);
     expect(empty).toMatchObject({ status: 400, code: 'invalid_request' });
 
     const stranger = new OpenAI({ baseURL: `${cluster.api.baseUrl}/v1`, apiKey: 'vk_wrong', maxRetries: 0 });
-    const refused = await stranger.chat.completions.create({ model: 'scripted', messages: [{ role: 'user', content: 'hi' }] }).catch((caught: unknown) => caught);
+    const refused = await stranger.chat.completions
+      .create({ model: 'scripted', messages: [{ role: 'user', content: 'hi' }] })
+      .catch((caught: unknown) => caught);
     expect(refused).toBeInstanceOf(OpenAI.AuthenticationError);
     expect(refused).toMatchObject({ status: 401, code: 'unauthorized', type: 'authentication_error' });
     const raw = await fetch(`${cluster.api.baseUrl}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
@@ -170,11 +180,15 @@ describe('POST /v1/chat/completions with the openai SDK', () => {
     // Found by its metadata, which the route keeps on the task: the aborted request never saw its headers.
     const probe = randomBytes(8).toString('hex');
     const leaving = new AbortController();
-    const pending = openai.chat.completions.create({ model: 'scripted', messages: [{ role: 'user', content: 'slow' }], metadata: { probe } }, { signal: leaving.signal }).catch((error: unknown) => error);
+    const pending = openai.chat.completions
+      .create({ model: 'scripted', messages: [{ role: 'user', content: 'slow' }], metadata: { probe } }, { signal: leaving.signal })
+      .catch((error: unknown) => error);
     await new Promise((resolve) => setTimeout(resolve, 500));
     leaving.abort();
     expect(await pending).toBeInstanceOf(OpenAI.APIUserAbortError);
-    const listed = (await cluster.api.withHeaders({ authorization: `Bearer ${KEY}` }).get(`/v1/tasks?metadata.probe=${probe}`)).body.tasks as Array<{ id: string }>;
+    const listed = (await cluster.api.withHeaders({ authorization: `Bearer ${KEY}` }).get(`/v1/tasks?metadata.probe=${probe}`)).body.tasks as Array<{
+      id: string;
+    }>;
     expect(listed).toHaveLength(1);
     const started = listed[0]!;
     expect(await cancelledAfter(started.id)).toMatchObject({ status: 'cancelled' });

@@ -64,7 +64,9 @@ describe('POST /v1/responses with the openai SDK', () => {
     const deltas = events.flatMap((event) => (event.type === 'response.output_text.delta' ? [event.delta] : []));
     expect(deltas.length).toBeGreaterThanOrEqual(2);
     const completed = events.at(-1) as OpenAI.Responses.ResponseCompletedEvent;
-    expect(deltas.join('')).toBe((completed.response.output[0] as OpenAI.Responses.ResponseOutputMessage).content.map((part) => (part.type === 'output_text' ? part.text : '')).join(''));
+    expect(deltas.join('')).toBe(
+      (completed.response.output[0] as OpenAI.Responses.ResponseOutputMessage).content.map((part) => (part.type === 'output_text' ? part.text : '')).join(''),
+    );
     expect(completed.response.usage!.output_tokens).toBeGreaterThan(0);
   });
 
@@ -83,11 +85,17 @@ describe('POST /v1/responses with the openai SDK', () => {
     // A client that keeps the conversation itself (no previous_response_id) gets the same: the cluster call is put back.
     const whole = await openai.responses.create({
       model: 'scripted',
-      input: [{ role: 'user', content: 'lookup my notes, and the forecast' }, { type: 'function_call', call_id: call.call_id, name: call.name, arguments: call.arguments }, output],
+      input: [
+        { role: 'user', content: 'lookup my notes, and the forecast' },
+        { type: 'function_call', call_id: call.call_id, name: call.name, arguments: call.arguments },
+        output,
+      ],
       tools,
     });
     expect(whole.output_text).toBe(chained.output_text);
-    const assistant = lastModelRequest().messages.find((message) => message.role === 'assistant') as unknown as { tool_calls: Array<{ function: { name: string } }> };
+    const assistant = lastModelRequest().messages.find((message) => message.role === 'assistant') as unknown as {
+      tool_calls: Array<{ function: { name: string } }>;
+    };
     expect(assistant.tool_calls.map((toolCall) => toolCall.function.name)).toEqual(['get_weather', 'local_lookup']);
   });
 

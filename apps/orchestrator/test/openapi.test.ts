@@ -32,7 +32,11 @@ type Operation = {
   security?: unknown[];
 };
 type Media = { schema: unknown; example?: unknown; examples?: Record<string, { value: unknown }> };
-type Document = { openapi: string; paths: Record<string, Partial<Record<(typeof METHODS)[number], Operation>>>; components: { schemas: Record<string, unknown> } };
+type Document = {
+  openapi: string;
+  paths: Record<string, Partial<Record<(typeof METHODS)[number], Operation>>>;
+  components: { schemas: Record<string, unknown> };
+};
 
 /** `/v1/tasks/:id` as OpenAPI writes it. */
 const documentPath = (url: string) => url.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
@@ -145,7 +149,7 @@ describe('the OpenAPI document', () => {
   });
 
   describe('against the routes the app registers', () => {
-    it('lists every route, except the internals their own plugin hides (the docs page\'s files, the dashboard\'s API)', () => {
+    it("lists every route, except the internals their own plugin hides (the docs page's files, the dashboard's API)", () => {
       const hidden: string[] = [];
       for (const { method, url, schema } of inProcess.routes) {
         const operation = document.paths[documentPath(url)]?.[String(method).toLowerCase() as (typeof METHODS)[number]];
@@ -154,7 +158,8 @@ describe('the OpenAPI document', () => {
         hidden.push(url);
       }
       for (const url of hidden) expect(url).toMatch(/^\/(docs|admin\/queues)\//);
-      for (const page of ['/docs/', '/admin/queues/', '/ui/', '/openapi.json', '/metrics', '/v1/tasks/{id}/events']) expect(Object.keys(document.paths), page).toContain(page);
+      for (const page of ['/docs/', '/admin/queues/', '/ui/', '/openapi.json', '/metrics', '/v1/tasks/{id}/events'])
+        expect(Object.keys(document.paths), page).toContain(page);
     });
 
     it('describes an error body for every 4xx and 5xx, and a response for every status', () => {
@@ -208,7 +213,13 @@ describe('the OpenAPI document', () => {
       const check = (method: string, url: string, status: number, body: unknown) =>
         expect(() => responseSchema(route(method, url), String(status), 'application/json').parse(body), `${method} ${url} ${status}`).not.toThrow();
 
-      const created = await acme.post('/v1/tasks', { ...ask([{ id: 'n1', name: 'nap', arguments: { ms: 5 } }, { id: 'n2', name: 'nap', arguments: { ms: 5 } }]), metadata: { suite: 'openapi' } });
+      const created = await acme.post('/v1/tasks', {
+        ...ask([
+          { id: 'n1', name: 'nap', arguments: { ms: 5 } },
+          { id: 'n2', name: 'nap', arguments: { ms: 5 } },
+        ]),
+        metadata: { suite: 'openapi' },
+      });
       check('POST', '/v1/tasks', created.status, created.body);
       const finished = await acme.waitForTask(created.body.id);
       expect(finished.status, JSON.stringify(finished.error)).toBe('completed');
@@ -216,7 +227,9 @@ describe('the OpenAPI document', () => {
       const read = await acme.get(`/v1/tasks/${created.body.id}`);
       check('GET', '/v1/tasks/:id', read.status, read.body);
       // Nothing the store keeps is left out of the answer.
-      expect(Object.keys(read.body).sort()).toEqual([...Object.keys(JSON.parse((await cluster.client.get(`volley:task:${created.body.id}`))!)), 'pending_approvals'].sort());
+      expect(Object.keys(read.body).sort()).toEqual(
+        [...Object.keys(JSON.parse((await cluster.client.get(`volley:task:${created.body.id}`))!)), 'pending_approvals'].sort(),
+      );
 
       const listed = await acme.get('/v1/tasks?metadata.suite=openapi');
       check('GET', '/v1/tasks', listed.status, listed.body);
@@ -301,7 +314,10 @@ describe('the OpenAPI document', () => {
 
     it('renders every operation in a browser, asking no other host and breaking no policy', async () => {
       expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)`).toBe(true);
-      const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
+      const browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
+      });
       try {
         const page = await browser.newPage();
         const problems: string[] = [];

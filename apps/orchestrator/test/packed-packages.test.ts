@@ -140,7 +140,16 @@ export async function adapters(client: VolleyClient, error: unknown): Promise<To
 `;
 
 const CONSUMER_TSCONFIG = {
-  compilerOptions: { target: 'es2022', lib: ['es2022', 'dom', 'dom.asynciterable'], module: 'nodenext', moduleResolution: 'nodenext', strict: true, noEmit: true, skipLibCheck: true, types: [] },
+  compilerOptions: {
+    target: 'es2022',
+    lib: ['es2022', 'dom', 'dom.asynciterable'],
+    module: 'nodenext',
+    moduleResolution: 'nodenext',
+    strict: true,
+    noEmit: true,
+    skipLibCheck: true,
+    types: [],
+  },
   files: ['consumer.ts', 'consumer-adapters.ts'],
 };
 
@@ -159,7 +168,10 @@ describe('the published packages, packed and installed outside the repository', 
     it.each(PUBLISHED.map((name, index) => [name, index]))('finds nothing to fix in %s', async (_name, index) => {
       const tarball = packed.tarballs[index as number]!;
       const bytes = await readFile(tarball);
-      const { messages } = await publint({ pack: { tarball: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer }, strict: true });
+      const { messages } = await publint({
+        pack: { tarball: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer },
+        strict: true,
+      });
       expect(messages).toEqual([]);
       await expect(areTheTypesWrong(tarball)).resolves.toBeDefined();
     });

@@ -107,9 +107,7 @@ describe('one parallel turn', () => {
         ['i', 'ok'],
       ]);
       expect(JSON.parse(body.messages[4].content).error.message).toContain('boom');
-      expect(body.calls.map((c: any) => c.status)).toEqual([
-        'succeeded', 'failed', 'failed', 'failed', 'failed', 'failed', 'failed', 'failed', 'succeeded',
-      ]);
+      expect(body.calls.map((c: any) => c.status)).toEqual(['succeeded', 'failed', 'failed', 'failed', 'failed', 'failed', 'failed', 'failed', 'succeeded']);
       expect(body.calls[3]).toMatchObject({ pool: null, worker_id: null, attempts: 0 });
     });
   });
@@ -154,9 +152,19 @@ describe('one parallel turn', () => {
       const [firstRequest, secondRequest] = cluster.model.requests.slice(before);
       expect(firstRequest!.body.model).toBe('scripted');
       expect(firstRequest!.authorization).toBe('Bearer test-key');
-      expect(firstRequest!.body.tools?.map((t) => t.function.name).sort()).toEqual(
-        ['echo', 'explode', 'get_time', 'get_weather', 'hang', 'ledger_append', 'ledger_balance', 'lookup_order', 'nap', 'prototype_keys', 'sleep'],
-      );
+      expect(firstRequest!.body.tools?.map((t) => t.function.name).sort()).toEqual([
+        'echo',
+        'explode',
+        'get_time',
+        'get_weather',
+        'hang',
+        'ledger_append',
+        'ledger_balance',
+        'lookup_order',
+        'nap',
+        'prototype_keys',
+        'sleep',
+      ]);
       const sent = secondRequest!.body.messages;
       expect(sent.map((m) => m.role)).toEqual(['user', 'assistant', 'tool', 'tool', 'tool']);
       expect(sent.slice(2).map((m) => m.tool_call_id)).toEqual(['call_nap_0', 'call_nap_1', 'call_nap_2']);
@@ -166,18 +174,14 @@ describe('one parallel turn', () => {
       const { body } = await cluster.api.post('/v1/tasks', { messages: [{ role: 'user', content: 'mixed bag' }] });
       const task = await cluster.api.waitForTask(body.id);
       expect(task.status).toBe('completed');
-      const results = Object.fromEntries(
-        task.messages.filter((m: any) => m.role === 'tool').map((m: any) => [m.tool_call_id, JSON.parse(m.content)]),
-      );
+      const results = Object.fromEntries(task.messages.filter((m: any) => m.role === 'tool').map((m: any) => [m.tool_call_id, JSON.parse(m.content)]));
       expect(results.ok_1.label).toBe('fine');
       expect(results.bad_json.error.code).toBe('invalid_arguments_json');
       expect(results.bad_schema.error.code).toBe('arguments_schema_violation');
       expect(results.unknown.error.code).toBe('unknown_tool');
       expect(results.throws.error.code).toBe('tool_error');
       expect(results.ok_2).toEqual({ order_id: 7, status: 'shipped' });
-      expect(task.turns[0].tool_calls.map((c: any) => c.status)).toEqual([
-        'succeeded', 'failed', 'failed', 'failed', 'failed', 'succeeded',
-      ]);
+      expect(task.turns[0].tool_calls.map((c: any) => c.status)).toEqual(['succeeded', 'failed', 'failed', 'failed', 'failed', 'succeeded']);
     });
 
     it('shows calls running live while the turn is in flight', async () => {

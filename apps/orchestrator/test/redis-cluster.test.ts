@@ -3,7 +3,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type Cluster } from './support/cluster.ts';
 import { assistant, call } from './support/scripted-calls.ts';
 
-
 describe('on a real 3-master Redis Cluster', () => {
   let cluster: Cluster;
 

@@ -52,11 +52,7 @@ describe('resource locks', () => {
     });
 
     it('lets a writer between readers wait for the first and hold back the second', async () => {
-      const body = await fanOut(cluster, [
-        touch('r1', [r('doc:2')], 100),
-        touch('w', [w('doc:2')], 50),
-        touch('r2', [r('doc:2')], 100),
-      ]);
+      const body = await fanOut(cluster, [touch('r1', [r('doc:2')], 100), touch('w', [w('doc:2')], 50), touch('r2', [r('doc:2')], 100)]);
       const [r1, writer, r2] = touchesOf(body);
       expect(writer!.enter).toBeGreaterThanOrEqual(r1!.exit);
       expect(r2!.enter).toBeGreaterThanOrEqual(writer!.exit);

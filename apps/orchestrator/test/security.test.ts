@@ -107,7 +107,9 @@ describe('security', () => {
       it('accepts it as a bearer token or as x-api-key', async () => {
         expect((await cluster.api.request('GET', '/v1/tools', undefined, undefined, { authorization: `Bearer ${KEYS.acme}` })).status).toBe(200);
         expect((await cluster.api.request('GET', '/v1/tools', undefined, undefined, { 'x-api-key': KEYS.acme })).status).toBe(200);
-        expect((await cluster.api.request('GET', '/v1/tools', undefined, undefined, { authorization: `bearer ${KEYS.acme}`, 'x-api-key': KEYS.acme })).status).toBe(200);
+        expect(
+          (await cluster.api.request('GET', '/v1/tools', undefined, undefined, { authorization: `bearer ${KEYS.acme}`, 'x-api-key': KEYS.acme })).status,
+        ).toBe(200);
       });
     });
 
@@ -197,9 +199,7 @@ describe('security', () => {
         const on = await orchestrator!.waitForLine((line) => line.msg === 'API key authentication on');
         expect(on).toMatchObject({ keys: 3, tenants: ['acme', 'globex', 'initech'], restricted_tenants: ['globex'] });
         expect(orchestrator!.lines.some((line) => line.msg === 'request refused: unauthorized')).toBe(true);
-        const everything = [...cluster.orchestrators, ...cluster.workers]
-          .map((child) => child.output())
-          .join('\n');
+        const everything = [...cluster.orchestrators, ...cluster.workers].map((child) => child.output()).join('\n');
         for (const key of [...Object.values(KEYS), WRONG_KEY]) {
           expect(everything).not.toContain(key);
           expect(everything).not.toContain(key.slice(3, 27));

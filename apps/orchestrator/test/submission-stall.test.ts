@@ -55,7 +55,12 @@ describe('idempotent submission, listing and deletion while Redis stalls', () =>
         signal: AbortSignal.timeout(40_000),
       });
       const text = await response.text();
-      return { status: response.status, body: text ? JSON.parse(text) : undefined, ms: Date.now() - started, replayed: response.headers.get('idempotent-replayed') };
+      return {
+        status: response.status,
+        body: text ? JSON.parse(text) : undefined,
+        ms: Date.now() - started,
+        replayed: response.headers.get('idempotent-replayed'),
+      };
     } catch {
       return { status: 0, body: 'no answer', ms: Date.now() - started, replayed: null };
     }

@@ -85,8 +85,10 @@ describe('task events', () => {
 
     it('orders the events of each turn: model call, queued calls, their runs, the gather', () => {
       const order = names(live.events);
-      const first = (name: string, turn?: number) => live.events.findIndex((event) => event.event === name && (turn === undefined || dataOf(event).turn === turn));
-      const last = (name: string, turn?: number) => live.events.findLastIndex((event) => event.event === name && (turn === undefined || dataOf(event).turn === turn));
+      const first = (name: string, turn?: number) =>
+        live.events.findIndex((event) => event.event === name && (turn === undefined || dataOf(event).turn === turn));
+      const last = (name: string, turn?: number) =>
+        live.events.findLastIndex((event) => event.event === name && (turn === undefined || dataOf(event).turn === turn));
       expect(order[0]).toBe('task.status');
       expect(dataOf(live.events[0]!)).toMatchObject({ status: 'running', previous: 'queued', turn: null });
       expect(first('llm.started', 0)).toBe(1);
@@ -102,7 +104,11 @@ describe('task events', () => {
       // Each call: queued, started, finished, in that order.
       for (const callId of ['first', 'second', 'progress', 'quick']) {
         const ofCall = live.events.filter((event) => dataOf(event).tool_call_id === callId).map((event) => event.event);
-        expect(ofCall.filter((name) => name !== 'tool_call.progress' && name !== 'tool_call.waiting_lock')).toEqual(['tool_call.queued', 'tool_call.started', 'tool_call.finished']);
+        expect(ofCall.filter((name) => name !== 'tool_call.progress' && name !== 'tool_call.waiting_lock')).toEqual([
+          'tool_call.queued',
+          'tool_call.started',
+          'tool_call.finished',
+        ]);
       }
     });
 
@@ -119,7 +125,12 @@ describe('task events', () => {
       const ofCall = (callId: string, name: string) => live.events.filter((event) => event.event === name && dataOf(event).tool_call_id === callId).map(dataOf);
       for (const callId of ['first', 'second', 'progress', 'quick']) {
         expect(ofCall(callId, 'tool_call.started')[0]!.worker_id).toMatch(/^worker-\d$/);
-        expect(ofCall(callId, 'tool_call.finished')[0]).toMatchObject({ status: 'succeeded', error_code: null, ms: expect.any(Number), worker_id: expect.stringMatching(/^worker-\d$/) });
+        expect(ofCall(callId, 'tool_call.finished')[0]).toMatchObject({
+          status: 'succeeded',
+          error_code: null,
+          ms: expect.any(Number),
+          worker_id: expect.stringMatching(/^worker-\d$/),
+        });
       }
       expect(ofCall('second', 'tool_call.waiting_lock')).toHaveLength(1);
       // The first in line may park too, until every sibling declared its claims: once at most.

@@ -15,7 +15,10 @@ const respond: Responder = (request) => {
 };
 
 const plain = (metadata?: Record<string, string>) => ({ messages: [{ role: 'user', content: 'hello' }], ...(metadata ? { metadata } : {}) });
-const napping = (ms: number, metadata?: Record<string, string>) => ({ ...ask([{ id: 'n', name: 'nap', arguments: { ms } }]), ...(metadata ? { metadata } : {}) });
+const napping = (ms: number, metadata?: Record<string, string>) => ({
+  ...ask([{ id: 'n', name: 'nap', arguments: { ms } }]),
+  ...(metadata ? { metadata } : {}),
+});
 
 type Page = { tasks: Array<{ id: string; status: string; created_at: number; metadata: Record<string, string> }>; next_cursor: string | null };
 
@@ -155,24 +158,25 @@ describe('task metadata, listing and deletion', () => {
       expect((await globex.get<Page>(`/v1/tasks?metadata.tag=${tag}&cursor=${cursor}`)).body.tasks.map((t) => t.id)).toEqual([theirs]);
     });
 
-    it.each([
-      ['limit=0'],
-      ['limit=101'],
-      ['status=done'],
-      ['colour=red'],
-      ['cursor=bm90LWEtY3Vyc29y'],
-      ['metadata.a%20b=1'],
-      ['status=queued&status=running'],
-    ])('answers %s with 400 invalid_request', async (query) => {
-      const { status, body } = await acme.get(`/v1/tasks?${query}`);
-      expect(status).toBe(400);
-      expect(body.error.code).toBe('invalid_request');
-    });
+    it.each([['limit=0'], ['limit=101'], ['status=done'], ['colour=red'], ['cursor=bm90LWEtY3Vyc29y'], ['metadata.a%20b=1'], ['status=queued&status=running']])(
+      'answers %s with 400 invalid_request',
+      async (query) => {
+        const { status, body } = await acme.get(`/v1/tasks?${query}`);
+        expect(status).toBe(400);
+        expect(body.error.code).toBe('invalid_request');
+      },
+    );
   });
 
   describe('DELETE /v1/tasks/:id', () => {
     it('removes a finished task and every key of it', async () => {
-      const id = await create(acme, { ...ask([{ id: 'pay', name: 'ledger_append', arguments: { account: `del-${randomUUID().slice(0, 8)}`, amount: 1 } }, { id: 'n', name: 'nap', arguments: { ms: 1 } }]), metadata: { del: id0 } });
+      const id = await create(acme, {
+        ...ask([
+          { id: 'pay', name: 'ledger_append', arguments: { account: `del-${randomUUID().slice(0, 8)}`, amount: 1 } },
+          { id: 'n', name: 'nap', arguments: { ms: 1 } },
+        ]),
+        metadata: { del: id0 },
+      });
       await acme.waitForTask(id);
       expect(await keysMatching(cluster.client, `*${id}*`)).not.toEqual([]);
       const answer = await acme.request('DELETE', `/v1/tasks/${id}`);

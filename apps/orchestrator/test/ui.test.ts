@@ -13,7 +13,16 @@ const APPROVAL_TOOLS = fileURLToPath(new URL('./fixtures/approval-tools.ts', imp
 const SCREENSHOT = process.env.VOLLEY_UI_SCREENSHOT || join(tmpdir(), `volley-ui-timeline-${process.pid}.png`);
 /** Debian's chromium: the test fails (never skips) without it. */
 const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const KEY = `vk_${randomBytes(24).toString('hex')}`;
 
 const write = (id: string, name: 'guarded_write' | 'plain_write', key: string, ms: number) => ({ id, name, arguments: { key, label: id, ms } });
@@ -29,7 +38,13 @@ describe('the timeline page', () => {
   beforeAll(async () => {
     expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)`).toBe(true);
     [cluster, browser] = await Promise.all([
-      startCluster({ workers: 2, toolModules: [APPROVAL_TOOLS], respond: callsFromQuestion, workerEnv: { VOLLEY_LOCK_PARK_MS: '1000' }, orchestratorEnv: { VOLLEY_API_KEYS: `${KEY}:acme` } }),
+      startCluster({
+        workers: 2,
+        toolModules: [APPROVAL_TOOLS],
+        respond: callsFromQuestion,
+        workerEnv: { VOLLEY_LOCK_PARK_MS: '1000' },
+        orchestratorEnv: { VOLLEY_API_KEYS: `${KEY}:acme` },
+      }),
       chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS }),
     ]);
     api = cluster.api.withHeaders({ authorization: `Bearer ${KEY}` });
@@ -48,7 +63,13 @@ describe('the timeline page', () => {
       const bare = await fetch(`${base}/ui`, { redirect: 'manual' });
       expect(bare.status).toBe(301);
       expect(bare.headers.get('location')).toBe('/ui/');
-      const types = { '': 'text/html; charset=utf-8', 'app.js': 'text/javascript; charset=utf-8', 'sse.js': 'text/javascript; charset=utf-8', 'timeline.js': 'text/javascript; charset=utf-8', 'style.css': 'text/css; charset=utf-8' };
+      const types = {
+        '': 'text/html; charset=utf-8',
+        'app.js': 'text/javascript; charset=utf-8',
+        'sse.js': 'text/javascript; charset=utf-8',
+        'timeline.js': 'text/javascript; charset=utf-8',
+        'style.css': 'text/css; charset=utf-8',
+      };
       for (const [file, type] of Object.entries(types)) {
         const response = await fetch(`${base}/ui/${file}`);
         expect(response.status, file).toBe(200);
@@ -63,11 +84,23 @@ describe('the timeline page', () => {
     it('keeps the API and every other path closed without the key', async () => {
       const base = cluster.api.baseUrl;
       const { body: created } = await api.post('/v1/tasks', ask([quick('q0', 0)]));
-      for (const path of ['/v1/tasks', `/v1/tasks/${created.id}`, `/v1/tasks/${created.id}/events`, '/v1/tools', '/ui/other.js', '/ui/../v1/tasks', '/ui/app.js/x']) {
+      for (const path of [
+        '/v1/tasks',
+        `/v1/tasks/${created.id}`,
+        `/v1/tasks/${created.id}/events`,
+        '/v1/tools',
+        '/ui/other.js',
+        '/ui/../v1/tasks',
+        '/ui/app.js/x',
+      ]) {
         const response = await fetch(`${base}${path}`);
         expect(response.status, path).toBe(401);
       }
-      const approvals = await fetch(`${base}/v1/tasks/${created.id}/approvals`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"decisions":[]}' });
+      const approvals = await fetch(`${base}/v1/tasks/${created.id}/approvals`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"decisions":[]}',
+      });
       expect(approvals.status).toBe(401);
       expect((await api.get('/v1/tasks')).status).toBe(200);
       await api.waitForTask(created.id);
@@ -186,7 +219,8 @@ describe('the timeline page', () => {
       expect(resumedAfter).toEqual([cutAt]);
       // Nothing lost, nothing twice: one row per call, both finished, both turns' model bars.
       expect(await page.getByTestId('call-row').count()).toBe(2);
-      for (const call of ['q3', 'q4']) expect(await page.locator(`[data-testid="call-row"][data-call-id="${call}"]`).getAttribute('data-status')).toBe('succeeded');
+      for (const call of ['q3', 'q4'])
+        expect(await page.locator(`[data-testid="call-row"][data-call-id="${call}"]`).getAttribute('data-status')).toBe('succeeded');
       expect(await page.getByTestId('llm-bar').count()).toBe(2);
       expect(await page.locator('[data-testid="seg-run"][data-call-id="q3"]').count()).toBe(1);
     });
@@ -197,7 +231,9 @@ describe('the timeline page', () => {
       const elsewhere = requests.map((request) => request.url()).filter((url) => !url.startsWith('data:') && new URL(url).origin !== origin);
       expect(elsewhere).toEqual([]);
       const apiCalls = requests.filter((request) => new URL(request.url()).pathname.startsWith('/v1/'));
-      expect(apiCalls.map((request) => request.url())).toEqual(expect.arrayContaining([expect.stringContaining(`/v1/tasks/${id}/events`), expect.stringContaining('/approvals')]));
+      expect(apiCalls.map((request) => request.url())).toEqual(
+        expect.arrayContaining([expect.stringContaining(`/v1/tasks/${id}/events`), expect.stringContaining('/approvals')]),
+      );
       // One call went without a key: the first, which found that this orchestrator wants one.
       const keyless = apiCalls.filter((request) => request.headers().authorization !== `Bearer ${KEY}`);
       expect(keyless.map((request) => new URL(request.url()).pathname)).toEqual(['/v1/tasks']);

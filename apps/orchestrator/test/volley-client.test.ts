@@ -117,7 +117,9 @@ describe('VolleyClient against a running cluster', () => {
 
   describe('when it runs tool calls without a model', () => {
     it('answers one tool message per call in model order, with the calls’ records', async () => {
-      const answer = await client.toolCalls({ message: assistant(call('slow', 'nap', { ms: 150 }), call('fast', 'lookup_order', { order_id: 7 })) as ToolCallsRequest['message'] });
+      const answer = await client.toolCalls({
+        message: assistant(call('slow', 'nap', { ms: 150 }), call('fast', 'lookup_order', { order_id: 7 })) as ToolCallsRequest['message'],
+      });
       expect(toolCallsAnswerSchema.parse(answer).messages.map((m) => m.tool_call_id)).toEqual(['slow', 'fast']);
       expect(JSON.parse(answer.messages[1]!.content)).toEqual({ order_id: 7, status: 'shipped' });
       expect(answer.calls.map((c) => c.status)).toEqual(['succeeded', 'succeeded']);

@@ -71,9 +71,7 @@ describe('compileArgumentValidator', () => {
     });
 
     it('rejects a value outside the enum', () => {
-      expect(messageOf(validate, { city: 'Paris', unit: 'kelvin' })).toMatch(
-        /^\/unit must be equal to one of the allowed values/,
-      );
+      expect(messageOf(validate, { city: 'Paris', unit: 'kelvin' })).toMatch(/^\/unit must be equal to one of the allowed values/);
     });
 
     it('rejects a fractional number where an integer is required', () => {
@@ -93,9 +91,7 @@ describe('compileArgumentValidator', () => {
     });
 
     it('rejects a nested object missing one of its required properties', () => {
-      expect(messageOf(validate, { city: 'Paris', location: { lat: 1 } })).toContain(
-        "/location must have required property 'lon'",
-      );
+      expect(messageOf(validate, { city: 'Paris', location: { lat: 1 } })).toContain("/location must have required property 'lon'");
     });
 
     it('reports every problem in one message', () => {

@@ -35,7 +35,12 @@ export class CallResults {
    * lost them was taken over by a redelivery of its call, and a stale run's answer (a refused
    * write, `lock_lost`) must not become the call's. Returns whether it was recorded.
    */
-  putWhileHolding(idempotencyKey: string, result: ToolCallResult, locks: ResourceLocks, held: { ticket: string; holder: string; claims: readonly Claim[] }): Promise<boolean> {
+  putWhileHolding(
+    idempotencyKey: string,
+    result: ToolCallResult,
+    locks: ResourceLocks,
+    held: { ticket: string; holder: string; claims: readonly Claim[] },
+  ): Promise<boolean> {
     return locks.setWhileHolding(held.ticket, held.holder, held.claims, this.key(idempotencyKey), JSON.stringify(result), RESULT_TTL_SECONDS);
   }
 }

@@ -12,7 +12,10 @@ export const workerConfigSchema = z
     /** MCP servers whose tools this worker serves: inline JSON or a JSON file's path (see mcp-config.ts). */
     VOLLEY_MCP_SERVERS: mcpServersEnv(),
     VOLLEY_WORKER_CONCURRENCY: env.positiveInt(16),
-    VOLLEY_WORKER_ID: z.string().regex(/^[^:\s]+$/).optional(),
+    VOLLEY_WORKER_ID: z
+      .string()
+      .regex(/^[^:\s]+$/)
+      .optional(),
     VOLLEY_TOOL_TIMEOUT_MS: env.durationMs(60_000),
     VOLLEY_MAX_ARGUMENT_DEPTH: env.positiveInt(64),
     VOLLEY_REGISTRY_LEASE_MS: env.durationMs(15_000),

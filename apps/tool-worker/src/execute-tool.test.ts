@@ -3,7 +3,15 @@ import { describe, expect, it } from 'vitest';
 import { executeTool } from './execute-tool.ts';
 import { createToolSet } from './tool-set.ts';
 
-const ctx: Omit<ToolContext, 'signal'> = { toolCallId: 'call_1', taskId: 'task-1', attempt: 1, workerId: 'w', tenant: null, idempotencyKey: 'k', progress: () => undefined };
+const ctx: Omit<ToolContext, 'signal'> = {
+  toolCallId: 'call_1',
+  taskId: 'task-1',
+  attempt: 1,
+  workerId: 'w',
+  tenant: null,
+  idempotencyKey: 'k',
+  progress: () => undefined,
+};
 
 function loaded(execute: (args: Record<string, unknown>, ctx: ToolContext) => unknown) {
   const tool = defineTool({ name: 'probe', description: 'test tool', parameters: { type: 'object', properties: {} }, execute });
@@ -59,7 +67,12 @@ describe('executeTool', () => {
   describe('when the body ends first', () => {
     it('reports no overrun', async () => {
       const overruns: Promise<unknown>[] = [];
-      const outcome = await executeTool(loaded(() => 'done'), {}, ctx, { timeoutMs: 50, canRetry: false, onOverrun: (body) => overruns.push(body) });
+      const outcome = await executeTool(
+        loaded(() => 'done'),
+        {},
+        ctx,
+        { timeoutMs: 50, canRetry: false, onOverrun: (body) => overruns.push(body) },
+      );
       await new Promise((resolve) => setTimeout(resolve, 80));
       expect(outcome).toEqual({ content: 'done' });
       expect(overruns).toEqual([]);

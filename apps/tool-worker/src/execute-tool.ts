@@ -1,4 +1,4 @@
-import { type CallError } from '@volley/shared';
+import type { CallError } from '@volley/shared';
 import { ToolError, type ToolContext } from '@volley/tools';
 import type { LoadedTool } from './tool-set.ts';
 

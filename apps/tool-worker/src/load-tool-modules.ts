@@ -19,7 +19,7 @@ export async function loadToolModules(paths: readonly string[], cwd: string): Pr
     if (!Array.isArray(module.default)) {
       throw new ToolDefinitionError(`tool module ${path} must default-export an array of tools`);
     }
-    module.default.forEach((tool, index) => sources.push({ tool, source: `${path}[${index}]` }));
+    for (const [index, tool] of module.default.entries()) sources.push({ tool, source: `${path}[${index}]` });
   }
   return sources;
 }

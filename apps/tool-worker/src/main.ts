@@ -48,9 +48,7 @@ const status = await startStatusServer({ metrics, ping: () => redis.ping(), port
   (error: Error) => exitWith(new Error(`cannot serve metrics on VOLLEY_METRICS_PORT ${config.VOLLEY_METRICS_PORT}: ${error.message}`)),
 );
 const prefix = config.VOLLEY_PREFIX;
-const builtins = config.VOLLEY_BUILTIN_TOOLS
-  ? builtinTools({ redis, prefix }).map((tool) => ({ tool, source: `builtin:${tool.name}` }))
-  : [];
+const builtins = config.VOLLEY_BUILTIN_TOOLS ? builtinTools({ redis, prefix }).map((tool) => ({ tool, source: `builtin:${tool.name}` })) : [];
 let live: LiveToolSet | undefined;
 let registration: WorkerRegistration | undefined;
 // A server's tools change after boot (tools/list_changed, a restart): serve and publish the new set.
@@ -70,7 +68,9 @@ const onMcpToolsChanged = () => {
 const mcp: McpServers | undefined =
   config.VOLLEY_MCP_SERVERS.length === 0
     ? undefined
-    : await import('./mcp/mcp-servers.ts').then(({ McpServers }) => McpServers.start(config.VOLLEY_MCP_SERVERS, { logger, onChange: onMcpToolsChanged })).catch(exitWith);
+    : await import('./mcp/mcp-servers.ts')
+        .then(({ McpServers }) => McpServers.start(config.VOLLEY_MCP_SERVERS, { logger, onChange: onMcpToolsChanged }))
+        .catch(exitWith);
 try {
   live = new LiveToolSet([...builtins, ...fromModules], () => mcp?.sources() ?? []);
 } catch (error) {

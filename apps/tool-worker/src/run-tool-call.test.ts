@@ -108,9 +108,7 @@ describe('createToolCallProcessor', () => {
         return 'ok';
       });
 
-      await processor(
-        job({ name: 'probe', toolCallId: 'call_abc', taskId: 'task-42' }, { attemptsStarted: 2, attemptsMade: 1, attempts: 3 }),
-      );
+      await processor(job({ name: 'probe', toolCallId: 'call_abc', taskId: 'task-42' }, { attemptsStarted: 2, attemptsMade: 1, attempts: 3 }));
 
       expect(seen).toMatchObject({ toolCallId: 'call_abc', taskId: 'task-42', attempt: 2, workerId: WORKER_ID });
       expect(seen?.signal).toBeInstanceOf(AbortSignal);

@@ -73,7 +73,10 @@ export function createToolCallProcessor(deps: ToolCallRunnerDeps) {
     // The pick-up check's round trip ran while the arguments were parsed and validated.
     const pickup = (await pickedUp) ?? { kind: 'run', ended: false };
     if (pickup.kind === 'gathered') {
-      deps.logger.warn({ taskId: data.taskId, toolCallId: data.toolCallId, jobId: job.id }, 'call already gathered was enqueued again; answered from its fan-in, not run');
+      deps.logger.warn(
+        { taskId: data.taskId, toolCallId: data.toolCallId, jobId: job.id },
+        'call already gathered was enqueued again; answered from its fan-in, not run',
+      );
       return pickup.result;
     }
     if (pickup.kind === 'orphaned') {
@@ -85,7 +88,15 @@ export function createToolCallProcessor(deps: ToolCallRunnerDeps) {
     // arguments; a denied one is answered like a call with bad arguments.
     let approvedAt: number | undefined;
     if (prepared.ok && !cancelled && deps.approvals) {
-      const gate = await gateApproval(deps.approvals, { job, token, data, prepared, tools: deps.tools, maxArgumentDepth: deps.maxArgumentDepth, locking: deps.locking });
+      const gate = await gateApproval(deps.approvals, {
+        job,
+        token,
+        data,
+        prepared,
+        tools: deps.tools,
+        maxArgumentDepth: deps.maxArgumentDepth,
+        locking: deps.locking,
+      });
       if (gate.kind === 'answer') prepared = { ok: false, error: gate.error };
       else if (gate.prepared) prepared = gate.prepared;
       approvedAt = gate.kind === 'run' ? gate.decidedAt : undefined;
@@ -201,7 +212,13 @@ export function createToolCallProcessor(deps: ToolCallRunnerDeps) {
     const pickedUp = deps.pickup?.check(job, data);
     const tracked = deps.cancelled?.track(String(job.id), data.taskId);
     try {
-      return await processCall(job, token, [jobSignal, tracked?.signal].filter((signal) => signal !== undefined), data, pickedUp);
+      return await processCall(
+        job,
+        token,
+        [jobSignal, tracked?.signal].filter((signal) => signal !== undefined),
+        data,
+        pickedUp,
+      );
     } finally {
       tracked?.stop();
     }
@@ -224,9 +241,7 @@ export function createToolCallProcessor(deps: ToolCallRunnerDeps) {
       ...(lockWaitMs === undefined ? {} : { lock_wait_ms: lockWaitMs }),
       ...(span ? { span } : {}),
     };
-    return 'content' in outcome
-      ? { ok: true as const, content: outcome.content, ...timing }
-      : { ok: false as const, error: outcome.error, ...timing };
+    return 'content' in outcome ? { ok: true as const, content: outcome.content, ...timing } : { ok: false as const, error: outcome.error, ...timing };
   }
 }
 

@@ -68,7 +68,16 @@ describe('CallEvents', () => {
       const seen = await eventsOf(call.taskId);
       expect(seen.map((event) => event.event)).toEqual(['tool_call.started', 'tool_call.progress', 'tool_call.progress', 'tool_call.finished']);
       expect(seen.map((event) => event.data.value)).toEqual([undefined, { step: 1 }, { step: 10_000 }, undefined]);
-      expect(seen[3]!.data).toMatchObject({ turn: 0, tool_call_id: 'call_1', name: 'probe', status: 'succeeded', error_code: null, ms: 42, attempts: 1, worker_id: 'w' });
+      expect(seen[3]!.data).toMatchObject({
+        turn: 0,
+        tool_call_id: 'call_1',
+        name: 'probe',
+        status: 'succeeded',
+        error_code: null,
+        ms: 42,
+        attempts: 1,
+        worker_id: 'w',
+      });
       expect(await redis.ttl(taskEventsKey(PREFIX, call.taskId))).toBeGreaterThan(0);
     });
 

@@ -342,7 +342,7 @@ describe('ResourceLocks', () => {
       expect(await locks.acquire(next, h(next), [w('a')])).toEqual({ acquired: false, blockedBy: ticket });
     });
 
-    it('fails the old holder\'s renewals after the takeover, without touching the new lease', async () => {
+    it("fails the old holder's renewals after the takeover, without touching the new lease", async () => {
       const { locks, message } = world({ leaseMs: LEASE_MS });
       const { tickets } = await message([[w('a'), w('b')]]);
       const [ticket] = tickets as [string];
@@ -361,7 +361,7 @@ describe('ResourceLocks', () => {
       });
     });
 
-    it('makes the old holder\'s release a no-op: the ticket keeps its place and the new holder its lock', async () => {
+    it("makes the old holder's release a no-op: the ticket keeps its place and the new holder its lock", async () => {
       const { locks, message, prefix } = world({ leaseMs: LEASE_MS });
       const { tickets } = await message([[w('a')], [w('a')]]);
       const [ticket, next] = tickets as [string, string];
@@ -381,7 +381,7 @@ describe('ResourceLocks', () => {
       expect(await locks.acquire(next, h(next), [w('a')])).toMatchObject({ acquired: true });
     });
 
-    it('lets holder \'*\' release whoever holds, freeing the line', async () => {
+    it("lets holder '*' release whoever holds, freeing the line", async () => {
       const { locks, message } = world({ leaseMs: LEASE_MS });
       const { tickets } = await message([[w('a'), w('b')], [w('a')], [r('b')]]);
       const [ticket, onA, onB] = tickets as [string, string, string];

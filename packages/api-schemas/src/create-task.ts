@@ -15,7 +15,12 @@ export const createTaskBodySchema = z.strictObject({
   execution: executionSchema.optional(),
   max_turns: z.number().int().min(1).max(100).optional(),
   /** The whole task's time limit: past it the task ends `failed` with `task_timeout`, its calls cancelled. */
-  timeout_ms: z.number().int().positive().max(7 * 24 * 3600 * 1000).optional(),
+  timeout_ms: z
+    .number()
+    .int()
+    .positive()
+    .max(7 * 24 * 3600 * 1000)
+    .optional(),
   /** The caller's own labels, kept on the record and filterable in `GET /v1/tasks`. */
   metadata: metadataSchema.optional(),
   /** Calls that wait for a person's approval besides those whose tools ask for it. */

@@ -27,6 +27,9 @@ export type TaskSummary = z.infer<typeof taskSummarySchema>;
 /** What `GET /v1/tasks` answers: a page, newest first; `next_cursor` is null at the end. */
 export const taskListSchema = z.object({
   tasks: z.array(taskSummarySchema).describe('Newest first by `created_at`.'),
-  next_cursor: z.string().nullable().describe('Pass it back as `cursor` for the next page; null at the end. A page may be short (even empty) with a cursor: keep paging.'),
+  next_cursor: z
+    .string()
+    .nullable()
+    .describe('Pass it back as `cursor` for the next page; null at the end. A page may be short (even empty) with a cursor: keep paging.'),
 });
 export type TaskList = z.infer<typeof taskListSchema>;

@@ -23,10 +23,7 @@ export const modelOptionsSchema = z.strictObject({
    * `max_turns` (the OpenAI Agents SDK resets it after a tool call for the same reason).
    */
   tool_choice: z
-    .union([
-      z.enum(['none', 'auto', 'required']),
-      z.strictObject({ type: z.literal('function'), function: z.strictObject({ name: z.string() }) }),
-    ])
+    .union([z.enum(['none', 'auto', 'required']), z.strictObject({ type: z.literal('function'), function: z.strictObject({ name: z.string() }) })])
     .optional(),
 });
 export type ModelOptions = z.infer<typeof modelOptionsSchema>;

@@ -56,16 +56,12 @@ export interface CompletionUsage {
 const requestSchema = z.looseObject({
   model: z.string(),
   messages: z.array(z.looseObject({ role: z.string() })),
-  tools: z
-    .array(z.looseObject({ type: z.literal('function'), function: z.looseObject({ name: z.string() }) }))
-    .optional(),
+  tools: z.array(z.looseObject({ type: z.literal('function'), function: z.looseObject({ name: z.string() }) })).optional(),
   stream: z.boolean().nullish(),
   stream_options: z.looseObject({ include_usage: z.boolean().nullish() }).nullish(),
 });
 
-export type ParsedRequest =
-  | { ok: true; request: ChatCompletionRequest }
-  | { ok: false; message: string; param?: string };
+export type ParsedRequest = { ok: true; request: ChatCompletionRequest } | { ok: false; message: string; param?: string };
 
 export function parseChatCompletionRequest(raw: string): ParsedRequest {
   let json: unknown;

@@ -101,7 +101,12 @@ describe('scripted model streaming', () => {
       expect(response.headers.get('content-type')).toBe('text/event-stream');
       const text = await response.text();
       expect(text.trimEnd().endsWith('data: [DONE]')).toBe(true);
-      expect(text.split('\n\n').filter(Boolean).every((event) => event.startsWith('data: '))).toBe(true);
+      expect(
+        text
+          .split('\n\n')
+          .filter(Boolean)
+          .every((event) => event.startsWith('data: ')),
+      ).toBe(true);
     });
   });
 });

@@ -18,9 +18,7 @@ function fail(message: string): never {
 }
 
 // Blank values count as unset, so `SCRIPTED_MODEL_PORT=` means the default rather than port 0.
-const rawEnv = Object.fromEntries(
-  Object.keys(envSchema.shape).map((key) => [key, process.env[key]?.trim() || undefined]),
-);
+const rawEnv = Object.fromEntries(Object.keys(envSchema.shape).map((key) => [key, process.env[key]?.trim() || undefined]));
 const parsedEnv = envSchema.safeParse(rawEnv);
 if (!parsedEnv.success) {
   const problems = parsedEnv.error.issues.map((issue) => {

@@ -3,11 +3,7 @@ export interface OpenAIErrorBody {
   error: { message: string; type: string; param: string | null; code: string | null };
 }
 
-export function openAIError(
-  status: number,
-  message: string,
-  details: { code?: string; param?: string } = {},
-): OpenAIErrorBody {
+export function openAIError(status: number, message: string, details: { code?: string; param?: string } = {}): OpenAIErrorBody {
   return {
     error: { message, type: errorType(status), param: details.param ?? null, code: details.code ?? null },
   };

@@ -57,12 +57,7 @@ describe('scripted model responders', () => {
     });
 
     describe('when the current turn has tool results', () => {
-      const messages = [
-        user('go'),
-        assistantCalling(['1', 'a'], ['2', 'b']),
-        toolResult('1', 'sun'),
-        toolResult('2', 'noon'),
-      ];
+      const messages = [user('go'), assistantCalling(['1', 'a'], ['2', 'b']), toolResult('1', 'sun'), toolResult('2', 'noon')];
 
       it('answers with a text listing every result by default', async () => {
         const reply = await respond(request(messages));
@@ -86,11 +81,7 @@ describe('scripted model responders', () => {
   });
 
   describe('scriptedTurns', () => {
-    const replies: ScriptedReply[] = [
-      { tool_calls: [{ name: 'a', arguments: {} }] },
-      { tool_calls: [{ name: 'b', arguments: {} }] },
-      { content: 'final' },
-    ];
+    const replies: ScriptedReply[] = [{ tool_calls: [{ name: 'a', arguments: {} }] }, { tool_calls: [{ name: 'b', arguments: {} }] }, { content: 'final' }];
     const respond = scriptedTurns(replies);
 
     describe('when asked at each step of a turn', () => {
@@ -146,12 +137,7 @@ describe('scripted model responders', () => {
 
     describe('when tool results are in', () => {
       it('summarises each result under the name of the tool that produced it', async () => {
-        const messages = [
-          user('demo'),
-          assistantCalling(['c1', 'get_weather'], ['c2', 'get_time']),
-          toolResult('c2', '09:00'),
-          toolResult('c1', 'sunny'),
-        ];
+        const messages = [user('demo'), assistantCalling(['c1', 'get_weather'], ['c2', 'get_time']), toolResult('c2', '09:00'), toolResult('c1', 'sunny')];
 
         const reply = await demoResponder(request(messages, tools('get_weather', 'get_time')));
 

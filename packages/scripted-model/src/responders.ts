@@ -1,16 +1,5 @@
-import type {
-  ChatCompletionRequest,
-  RequestMessage,
-  Responder,
-  ScriptedReply,
-  ScriptedToolCall,
-} from './chat-completion.ts';
-import {
-  messagesSinceLastUser,
-  messageText,
-  toolCallNames,
-  toolMessagesSinceLastUser,
-} from './conversation.ts';
+import type { ChatCompletionRequest, RequestMessage, Responder, ScriptedReply, ScriptedToolCall } from './chat-completion.ts';
+import { messagesSinceLastUser, messageText, toolCallNames, toolMessagesSinceLastUser } from './conversation.ts';
 
 export interface ParallelCallsThenAnswerOptions {
   calls: ScriptedToolCall[] | ((request: ChatCompletionRequest) => ScriptedToolCall[]);

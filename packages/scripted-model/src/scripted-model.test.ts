@@ -53,11 +53,7 @@ describe('scripted model', () => {
       expect(choice?.message.content).toBeNull();
       const calls = functionCalls(choice!.message);
       expect(calls.map((call) => call.function.name)).toEqual(['get_weather', 'get_time', 'sleep']);
-      expect(calls.map((call) => JSON.parse(call.function.arguments))).toEqual([
-        { city: 'Paris' },
-        { timezone: 'Asia/Tokyo' },
-        { ms: 10 },
-      ]);
+      expect(calls.map((call) => JSON.parse(call.function.arguments))).toEqual([{ city: 'Paris' }, { timezone: 'Asia/Tokyo' }, { ms: 10 }]);
       expect(calls[0]?.id).toBe('call_weather');
       expect(calls[2]?.id).toMatch(/^call_[0-9a-f]+$/);
     });
@@ -127,9 +123,7 @@ describe('scripted model', () => {
       const { client } = await start({ latencyMs: 300 });
 
       const startedAt = Date.now();
-      await Promise.all(
-        Array.from({ length: 5 }, () => client.chat.completions.create({ model: 'scripted', messages: ASK })),
-      );
+      await Promise.all(Array.from({ length: 5 }, () => client.chat.completions.create({ model: 'scripted', messages: ASK })));
 
       expect(Date.now() - startedAt).toBeLessThan(1_000);
     });

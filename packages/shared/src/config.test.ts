@@ -120,9 +120,7 @@ describe('parseEnv', () => {
 
   describe('when the schema refines the whole object', () => {
     it('reports the problem against the environment', () => {
-      const refined = z
-        .object({ MIN: env.positiveInt(1), MAX: env.positiveInt(10) })
-        .refine((config) => config.MIN <= config.MAX, 'MIN must not exceed MAX');
+      const refined = z.object({ MIN: env.positiveInt(1), MAX: env.positiveInt(10) }).refine((config) => config.MIN <= config.MAX, 'MIN must not exceed MAX');
 
       expect(() => parseEnv(refined, { MIN: '20' })).toThrow('(environment): MIN must not exceed MAX');
     });

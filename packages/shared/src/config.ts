@@ -31,10 +31,7 @@ function shownValue(name: string, value: string): string {
 }
 
 /** Refinement for app configs: a prefix chosen for Redis Cluster must carry a hash tag. */
-export function checkClusterPrefix(
-  config: { VOLLEY_PREFIX?: string | undefined; REDIS_CLUSTER_NODES?: string[] | undefined },
-  ctx: z.RefinementCtx,
-): void {
+export function checkClusterPrefix(config: { VOLLEY_PREFIX?: string | undefined; REDIS_CLUSTER_NODES?: string[] | undefined }, ctx: z.RefinementCtx): void {
   if (config.REDIS_CLUSTER_NODES && config.VOLLEY_PREFIX !== undefined && !hasHashTag(config.VOLLEY_PREFIX)) {
     ctx.addIssue({
       code: 'custom',
@@ -72,23 +69,34 @@ export const env = {
       .enum(['true', 'false', '1', '0', 'yes', 'no'])
       .transform((value) => value === 'true' || value === '1' || value === 'yes')
       .default(fallback),
-  redisUrl: () =>
-    z
-      .url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' })
-      .default('redis://127.0.0.1:6379'),
+  redisUrl: () => z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).default('redis://127.0.0.1:6379'),
   /** A key prefix; on Redis Cluster it must carry a `{hash tag}` (checked by `checkClusterPrefix`). */
-  prefix: () => z.string().regex(/^[^:\s]+$/, 'must not contain ":" or spaces').optional(),
+  prefix: () =>
+    z
+      .string()
+      .regex(/^[^:\s]+$/, 'must not contain ":" or spaces')
+      .optional(),
   /** `host:port,host:port` seeds of a Redis Cluster. */
   clusterNodes: () =>
     z
       .string()
-      .transform((value) => value.split(',').map((item) => item.trim()).filter(Boolean))
+      .transform((value) =>
+        value
+          .split(',')
+          .map((item) => item.trim())
+          .filter(Boolean),
+      )
       .pipe(z.array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'each node is host:port')).min(1))
       .optional(),
   csv: () =>
     z
       .string()
-      .transform((value) => value.split(',').map((item) => item.trim()).filter(Boolean))
+      .transform((value) =>
+        value
+          .split(',')
+          .map((item) => item.trim())
+          .filter(Boolean),
+      )
       .default([]),
   logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 };

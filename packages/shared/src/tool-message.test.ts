@@ -33,22 +33,15 @@ describe('toToolMessage', () => {
       });
     });
 
-    it.each([
-      'invalid_arguments_json',
-      'arguments_not_object',
-      'arguments_schema_violation',
-      'arguments_too_deep',
-      'arguments_too_large',
-    ])('asks the model to fix its arguments after %s', (code) => {
-      expect(errorContent(code).error.hint).toBe(
-        'The call was not run. Fix the arguments to match the tool schema and call it again.',
-      );
-    });
+    it.each(['invalid_arguments_json', 'arguments_not_object', 'arguments_schema_violation', 'arguments_too_deep', 'arguments_too_large'])(
+      'asks the model to fix its arguments after %s',
+      (code) => {
+        expect(errorContent(code).error.hint).toBe('The call was not run. Fix the arguments to match the tool schema and call it again.');
+      },
+    );
 
     it('asks the model to call only its tools after unknown_tool', () => {
-      expect(errorContent('unknown_tool').error.hint).toBe(
-        'The call was not run. Call only the tools you were given, spelled exactly.',
-      );
+      expect(errorContent('unknown_tool').error.hint).toBe('The call was not run. Call only the tools you were given, spelled exactly.');
     });
 
     it('says the tool ran out of time after tool_timeout', () => {

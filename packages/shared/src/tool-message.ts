@@ -28,7 +28,7 @@ function hintFor(code: string): string {
     case 'denied':
       return 'The call was not run: a person denied it. Read the reason, and do not repeat the call unchanged.';
     case 'approval_required':
-      return 'The call was not run: it needs a person\'s approval, which this request did not carry.';
+      return "The call was not run: it needs a person's approval, which this request did not carry.";
     case 'approval_timeout':
       return 'The call was not run: nobody approved it in time.';
     case 'tool_timeout':

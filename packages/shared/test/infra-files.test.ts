@@ -84,9 +84,7 @@ describe('docker-compose.yml', () => {
     expect(command).toContain('--appendonly');
     expect(command[command.indexOf('--appendonly') + 1]).toBe('yes');
     expect(argv(redis.healthcheck?.test ?? []).join(' ')).toContain('redis-cli ping');
-    const data = (redis.volumes ?? []).map((volume) =>
-      typeof volume === 'string' ? { source: volume.split(':')[0], target: volume.split(':')[1] } : volume,
-    );
+    const data = (redis.volumes ?? []).map((volume) => (typeof volume === 'string' ? { source: volume.split(':')[0], target: volume.split(':')[1] } : volume));
     const source = data.find((volume) => volume.target === '/data')?.source;
     expect(source, 'a volume mounted at /data').toBeDefined();
     expect(Object.keys(compose.volumes ?? {})).toContain(source);
@@ -182,8 +180,7 @@ const workerServices = Object.keys(services).filter((name) => {
 });
 
 const appOf = (name: string): App => (workerServices.includes(name) ? 'tool-worker' : 'orchestrator');
-const resolvedEnv = (name: string) =>
-  Object.fromEntries(Object.entries(environment(service(name))).map(([key, value]) => [key, interpolated(value)]));
+const resolvedEnv = (name: string) => Object.fromEntries(Object.entries(environment(service(name))).map(([key, value]) => [key, interpolated(value)]));
 
 describe('docker-compose.yml: scaling, health checks and graceful shutdown', () => {
   it('runs tool workers of the default pool and of an optional io pool', () => {

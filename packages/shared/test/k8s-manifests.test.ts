@@ -37,7 +37,9 @@ interface Kustomization {
 
 const kustomization = parse(readFileSync(`${K8S_DIR}kustomization.yaml`, 'utf8')) as Kustomization;
 const SECRETS_EXAMPLE = 'secret.example.yaml';
-const manifestFiles = readdirSync(K8S_DIR).filter((file) => file.endsWith('.yaml') && file !== 'kustomization.yaml').sort();
+const manifestFiles = readdirSync(K8S_DIR)
+  .filter((file) => file.endsWith('.yaml') && file !== 'kustomization.yaml')
+  .sort();
 const applied = manifestFiles.filter((file) => file !== SECRETS_EXAMPLE);
 const manifests = manifestFiles.flatMap(readManifests);
 const deployed = manifests.filter((manifest) => manifest.file !== SECRETS_EXAMPLE);
@@ -163,7 +165,11 @@ describe('infra/k8s', () => {
       (_name, deployment) => {
         const graceMs = (deployment.spec?.template.spec?.terminationGracePeriodSeconds ?? 30) * 1000;
         for (const container of containersOf(deployment)) {
-          const config = parseAppEnv(appOf(container)!, containerEnv(container, sources).env, mountedSecretFiles(deployment.spec!.template.spec!, container, sources).files);
+          const config = parseAppEnv(
+            appOf(container)!,
+            containerEnv(container, sources).env,
+            mountedSecretFiles(deployment.spec!.template.spec!, container, sources).files,
+          );
           const sleep = container.lifecycle?.preStop?.exec?.command;
           const preStopMs = sleep?.[0] === 'sleep' ? Number(sleep[1]) * 1000 : 0;
           // At least 5 s more for closing connections and flushing traces after the drain.
@@ -229,32 +235,29 @@ describe('infra/k8s', () => {
       },
     );
 
-    it.each(pools.map((entry) => [entry.pool, entry] as const))(
-      'pool %s scales with one ScaledObject on its own slot demand',
-      (pool, { deployment, env }) => {
-        const targeting = scaledObjects.filter(({ model }) => model.spec.scaleTargetRef.name === nameOf(deployment));
-        expect(targeting).toHaveLength(1);
-        const spec = targeting[0]!.model.spec;
-        expect(spec.scaleTargetRef.kind ?? 'Deployment').toBe('Deployment');
-        expect(spec.minReplicaCount).toBeGreaterThanOrEqual(1);
-        expect(spec.maxReplicaCount).toBeGreaterThan(spec.minReplicaCount!);
-        expect(spec.cooldownPeriod).toBeGreaterThan(0);
-        expect(spec.fallback?.replicas).toBeGreaterThanOrEqual(spec.minReplicaCount!);
-        expect(spec.triggers).toHaveLength(1);
-        const trigger = spec.triggers[0]!;
-        expect(trigger.type).toBe('prometheus');
-        expect(trigger.metricType ?? 'AverageValue').toBe('AverageValue');
-        const { query, threshold, activationThreshold, serverAddress, ignoreNullValues } = trigger.metadata;
-        expect(new URL(serverAddress ?? '').protocol).toMatch(/^https?:$/);
-        // Demand: the deficit plus the slots the pool has, both for this pool and no other.
-        expect(query).toBe(`max(volley_pool_slot_deficit{pool="${pool}"} + volley_pool_slots{pool="${pool}"})`);
-        // One replica's worth of demand: at most the slots a replica has.
-        expect(Number(threshold)).toBeGreaterThan(0);
-        expect(Number(threshold)).toBeLessThanOrEqual(Number(env.VOLLEY_WORKER_CONCURRENCY));
-        expect(Number(activationThreshold)).toBeGreaterThanOrEqual(0);
-        expect(ignoreNullValues).toBe('false');
-      },
-    );
+    it.each(pools.map((entry) => [entry.pool, entry] as const))('pool %s scales with one ScaledObject on its own slot demand', (pool, { deployment, env }) => {
+      const targeting = scaledObjects.filter(({ model }) => model.spec.scaleTargetRef.name === nameOf(deployment));
+      expect(targeting).toHaveLength(1);
+      const spec = targeting[0]!.model.spec;
+      expect(spec.scaleTargetRef.kind ?? 'Deployment').toBe('Deployment');
+      expect(spec.minReplicaCount).toBeGreaterThanOrEqual(1);
+      expect(spec.maxReplicaCount).toBeGreaterThan(spec.minReplicaCount!);
+      expect(spec.cooldownPeriod).toBeGreaterThan(0);
+      expect(spec.fallback?.replicas).toBeGreaterThanOrEqual(spec.minReplicaCount!);
+      expect(spec.triggers).toHaveLength(1);
+      const trigger = spec.triggers[0]!;
+      expect(trigger.type).toBe('prometheus');
+      expect(trigger.metricType ?? 'AverageValue').toBe('AverageValue');
+      const { query, threshold, activationThreshold, serverAddress, ignoreNullValues } = trigger.metadata;
+      expect(new URL(serverAddress ?? '').protocol).toMatch(/^https?:$/);
+      // Demand: the deficit plus the slots the pool has, both for this pool and no other.
+      expect(query).toBe(`max(volley_pool_slot_deficit{pool="${pool}"} + volley_pool_slots{pool="${pool}"})`);
+      // One replica's worth of demand: at most the slots a replica has.
+      expect(Number(threshold)).toBeGreaterThan(0);
+      expect(Number(threshold)).toBeLessThanOrEqual(Number(env.VOLLEY_WORKER_CONCURRENCY));
+      expect(Number(activationThreshold)).toBeGreaterThanOrEqual(0);
+      expect(ignoreNullValues).toBe('false');
+    });
 
     it('has no ScaledObject aimed at anything but a pool', () => {
       const targets = scaledObjects.map(({ model }) => model.spec.scaleTargetRef.name).sort();
@@ -279,7 +282,10 @@ describe('infra/k8s', () => {
       const resolveHost = tools.get('resolve_host')!.tool;
       const ctx = { signal: new AbortController().signal } as Parameters<typeof resolveHost.execute>[1];
       for (const host of ['localhost', 'redis', 'redis.volley.svc', 'redis.volley.svc.cluster.local', 'printer.local', '10.0.0.1', '::1']) {
-        await expect(Promise.resolve().then(() => resolveHost.execute({ host }, ctx)), host).rejects.toThrow(/not a public host name/);
+        await expect(
+          Promise.resolve().then(() => resolveHost.execute({ host }, ctx)),
+          host,
+        ).rejects.toThrow(/not a public host name/);
       }
     });
   });

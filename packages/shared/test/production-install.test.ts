@@ -82,7 +82,14 @@ describe('the image’s install (infra/Dockerfile), production dependencies only
       name: 'image-orchestrator',
       cwd: dir,
       script: 'apps/orchestrator/src/main.ts',
-      env: { ...env, REDIS_URL: redis.url, PORT: String(port), HOST: '127.0.0.1', OPENAI_BASE_URL: `http://127.0.0.1:${modelPort}/v1`, VOLLEY_MODEL: 'scripted' },
+      env: {
+        ...env,
+        REDIS_URL: redis.url,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        OPENAI_BASE_URL: `http://127.0.0.1:${modelPort}/v1`,
+        VOLLEY_MODEL: 'scripted',
+      },
       ready: (line) => line.msg === 'orchestrator ready',
     });
     processes.push(orchestrator);

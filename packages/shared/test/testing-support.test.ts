@@ -132,7 +132,9 @@ describe('spawnNode', () => {
 
     it('waitForLine rejects after its timeout with the output so far', async () => {
       const child = await node({ name: 'echo', script: fixture('echo-worker.ts'), ready: (line) => line.msg === 'ready' });
-      await expect(child.waitForLine((line) => line.msg === 'never', 200)).rejects.toThrow(/spawnNode\(echo\): no matching line within 200 ms[\s\S]*"msg":"ready"/);
+      await expect(child.waitForLine((line) => line.msg === 'never', 200)).rejects.toThrow(
+        /spawnNode\(echo\): no matching line within 200 ms[\s\S]*"msg":"ready"/,
+      );
     });
 
     it('stop() ends it with SIGTERM and resolves its exit', async () => {
@@ -145,7 +147,12 @@ describe('spawnNode', () => {
 
   describe('when the script ignores SIGTERM', () => {
     it('stop() escalates to SIGKILL after the timeout', async () => {
-      const child = await node({ name: 'stubborn', script: fixture('echo-worker.ts'), env: { FIXTURE_IGNORE_SIGTERM: '1' }, ready: (line) => line.msg === 'ready' });
+      const child = await node({
+        name: 'stubborn',
+        script: fixture('echo-worker.ts'),
+        env: { FIXTURE_IGNORE_SIGTERM: '1' },
+        ready: (line) => line.msg === 'ready',
+      });
       const started = Date.now();
       await expect(child.stop('SIGTERM', 300)).resolves.toEqual({ code: null, signal: 'SIGKILL' });
       expect(Date.now() - started).toBeGreaterThanOrEqual(250);
@@ -159,7 +166,12 @@ describe('spawnNode', () => {
       try {
         const inherited = await node({ name: 'inherits', script: fixture('echo-worker.ts'), ready: (line) => line.msg === 'ready' });
         expect(inherited.lines[1]).toMatchObject({ echo: 'inherited' });
-        const removed = await node({ name: 'removes', script: fixture('echo-worker.ts'), env: { FIXTURE_ECHO: undefined }, ready: (line) => line.msg === 'ready' });
+        const removed = await node({
+          name: 'removes',
+          script: fixture('echo-worker.ts'),
+          env: { FIXTURE_ECHO: undefined },
+          ready: (line) => line.msg === 'ready',
+        });
         expect(removed.lines[1]).toMatchObject({ echo: null });
       } finally {
         delete process.env.FIXTURE_ECHO;
@@ -193,11 +205,14 @@ describe('waitFor', () => {
   describe('when the probe eventually returns a truthy value', () => {
     it('resolves with that value, treating throws as "not yet"', async () => {
       let calls = 0;
-      const value = await waitFor(() => {
-        calls += 1;
-        if (calls === 1) throw new Error('not yet');
-        return calls >= 3 ? { calls } : false;
-      }, { intervalMs: 5 });
+      const value = await waitFor(
+        () => {
+          calls += 1;
+          if (calls === 1) throw new Error('not yet');
+          return calls >= 3 ? { calls } : false;
+        },
+        { intervalMs: 5 },
+      );
       expect(value).toEqual({ calls: 3 });
     });
   });

@@ -43,7 +43,13 @@ export async function decideApprovals(deps: DecideApprovalsDeps, task: TaskRecor
     task.id,
     body.decisions.map(({ tool_call_id, approve, reason, arguments: args }) => ({
       tool_call_id,
-      decision: { approve, decided_at: decidedAt, by: 'person' as const, ...(reason === undefined ? {} : { reason }), ...(args === undefined ? {} : { arguments: args }) },
+      decision: {
+        approve,
+        decided_at: decidedAt,
+        by: 'person' as const,
+        ...(reason === undefined ? {} : { reason }),
+        ...(args === undefined ? {} : { arguments: args }),
+      },
     })),
   );
   if (!outcome.ok) {
@@ -79,7 +85,10 @@ export async function decideApprovals(deps: DecideApprovalsDeps, task: TaskRecor
       await job?.promote().catch(() => undefined);
     }),
   );
-  deps.logger.info({ taskId: task.id, decisions: outcome.records.map((r) => ({ tool_call_id: r.tool_call_id, approve: r.decision!.approve })) }, 'approvals decided');
+  deps.logger.info(
+    { taskId: task.id, decisions: outcome.records.map((r) => ({ tool_call_id: r.tool_call_id, approve: r.decision!.approve })) },
+    'approvals decided',
+  );
   return {
     id: task.id,
     decisions: outcome.records.map((record) => ({ tool_call_id: record.tool_call_id, approve: record.decision!.approve, decided_at: decidedAt })),

@@ -11,10 +11,7 @@ export type { PendingApproval } from '@volley/api-schemas';
  * hash (written by the workers that parked the calls), so no step has to run to show it. While
  * any call of the turn in flight waits, the task reads `awaiting_approval`.
  */
-export async function withPendingApprovals(
-  task: TaskRecord,
-  approvals: Approvals,
-): Promise<TaskRecord & { pending_approvals: PendingApproval[] }> {
+export async function withPendingApprovals(task: TaskRecord, approvals: Approvals): Promise<TaskRecord & { pending_approvals: PendingApproval[] }> {
   const open = task.status === 'running' ? openTurn(task) : undefined;
   const unfinished = new Set(open?.queued.filter(({ call }) => call.status === 'queued' || call.status === 'running').map(({ call }) => call.id));
   if (!open || unfinished.size === 0) return { ...task, pending_approvals: [] };

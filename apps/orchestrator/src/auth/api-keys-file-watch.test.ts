@@ -18,7 +18,12 @@ describe('watchApiKeysFile', () => {
   describe('on SIGHUP', () => {
     it('swaps in the keys read now', () => {
       const security = securityWith([{ key: OLD_KEY, tenant: 'acme' }]);
-      stop = watchApiKeysFile({ security, path: '/nonexistent/keys', readKeys: () => [{ key: NEW_KEY, tenant: 'acme' }], logger: createLogger('test', 'silent') });
+      stop = watchApiKeysFile({
+        security,
+        path: '/nonexistent/keys',
+        readKeys: () => [{ key: NEW_KEY, tenant: 'acme' }],
+        logger: createLogger('test', 'silent'),
+      });
       process.emit('SIGHUP');
       expect(security.keyring?.tenantOf(NEW_KEY)).toBe('acme');
       expect(security.keyring?.tenantOf(OLD_KEY)).toBeUndefined();

@@ -26,7 +26,12 @@ export function parseApiKeys(text: string): ParsedApiKeys {
   const multiline = text.includes('\n');
   const pairs = text
     .split(/\r?\n/)
-    .flatMap((line, index) => line.replace(/#.*$/, '').split(',').map((pair) => ({ pair: pair.trim(), line: index + 1 })))
+    .flatMap((line, index) =>
+      line
+        .replace(/#.*$/, '')
+        .split(',')
+        .map((pair) => ({ pair: pair.trim(), line: index + 1 })),
+    )
     .filter(({ pair }) => pair !== '');
   for (const [index, { pair, line }] of pairs.entries()) {
     const where = multiline ? `line ${line}` : `pair ${index + 1}`;

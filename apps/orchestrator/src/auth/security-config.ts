@@ -51,7 +51,12 @@ export const securityEnvSchema = {
   /** Tenants whose keys may open the queue dashboard (comma-separated); unset: every key. */
   VOLLEY_DASHBOARD_TENANTS: z
     .string()
-    .transform((value) => value.split(',').map((item) => item.trim()).filter(Boolean))
+    .transform((value) =>
+      value
+        .split(',')
+        .map((item) => item.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(z.string()).min(1, 'name at least one tenant'))
     .optional(),
 };

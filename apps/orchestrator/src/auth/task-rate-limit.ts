@@ -39,10 +39,7 @@ type ScriptedRedis = Redis & { volleyTakeToken(key: string, capacity: number, pe
  * it, and how long until it is full again (what a client that stops now waits to have all of
  * `limit` back), by Redis's clock.
  */
-export type RateDecision = { limit: number; remaining: number; resetMs: number } & (
-  | { allowed: true }
-  | { allowed: false; retryAfterMs: number }
-);
+export type RateDecision = { limit: number; remaining: number; resetMs: number } & ({ allowed: true } | { allowed: false; retryAfterMs: number });
 
 const PERIOD_MS = 60_000;
 /** The bucket of requests without a tenant (auth off); tenant names cannot start with '~'. */

@@ -20,7 +20,11 @@ export async function emitModelStarted(events: TaskEvents | undefined, task: Tas
 }
 
 /** A model call's `onText`, sending coalesced `llm.delta` events, and the flush to await after the call. */
-export function modelTextEvents(events: TaskEvents | undefined, taskId: string, turn: number): { onText?: ModelRequest['onText']; flush(discard?: boolean): Promise<void> } {
+export function modelTextEvents(
+  events: TaskEvents | undefined,
+  taskId: string,
+  turn: number,
+): { onText?: ModelRequest['onText']; flush(discard?: boolean): Promise<void> } {
   if (!events) return { flush: async () => undefined };
   const deltas = coalesceText((text) => events.append(taskId, 'llm.delta', { turn, text }));
   return { onText: (text) => deltas.push(text), flush: (discard) => deltas.flush(discard) };
@@ -54,7 +58,15 @@ export async function emitFannedOut(events: TaskEvents | undefined, taskId: stri
       const { result } = slot;
       return {
         name: 'tool_call.finished',
-        fields: { turn, tool_call_id: slot.tool_call_id, name: slot.name, index, status: result.ok ? 'succeeded' : 'failed', error_code: result.ok ? null : result.error.code, ms: 0 },
+        fields: {
+          turn,
+          tool_call_id: slot.tool_call_id,
+          name: slot.name,
+          index,
+          status: result.ok ? 'succeeded' : 'failed',
+          error_code: result.ok ? null : result.error.code,
+          ms: 0,
+        },
       };
     }),
   );
@@ -81,6 +93,9 @@ export async function emitTaskFinished(
   const clientCalls = task.client_tool_calls?.map((call) => ({ id: call.id, name: call.function.name }));
   await events.appendAll(task.id, [
     { name: 'task.status', fields: { turn, status: task.status, previous } },
-    { name: 'task.finished', fields: { turn, status: task.status, error: task.error ?? null, usage: task.usage, ...(clientCalls ? { client_tool_calls: clientCalls } : {}) } },
+    {
+      name: 'task.finished',
+      fields: { turn, status: task.status, error: task.error ?? null, usage: task.usage, ...(clientCalls ? { client_tool_calls: clientCalls } : {}) },
+    },
   ]);
 }

@@ -46,13 +46,16 @@ describe('coalesceText', () => {
       const sent: string[] = [];
       let inFlight = 0;
       let most = 0;
-      const deltas = coalesceText(async (text) => {
-        inFlight += 1;
-        most = Math.max(most, inFlight);
-        await sleep(15);
-        sent.push(text);
-        inFlight -= 1;
-      }, { intervalMs: 5, maxChars: 1 });
+      const deltas = coalesceText(
+        async (text) => {
+          inFlight += 1;
+          most = Math.max(most, inFlight);
+          await sleep(15);
+          sent.push(text);
+          inFlight -= 1;
+        },
+        { intervalMs: 5, maxChars: 1 },
+      );
 
       for (const piece of ['a', 'b', 'c']) deltas.push(piece);
       await deltas.flush();

@@ -23,9 +23,11 @@ export function coalesceText(send: (text: string) => Promise<unknown>, options: 
     const text = pending;
     pending = '';
     lastSentAt = Date.now();
-    chain = chain.then(() => send(text)).catch((error: unknown) => {
-      failure ??= error;
-    });
+    chain = chain
+      .then(() => send(text))
+      .catch((error: unknown) => {
+        failure ??= error;
+      });
   };
   return {
     push(text: string): void {

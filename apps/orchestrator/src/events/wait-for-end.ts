@@ -28,7 +28,14 @@ export async function waitForTaskEnd(
   const stop = AbortSignal.any([signal, timer.signal]);
   try {
     await withBlockingRedis(deps, stop, async (redis) => {
-      const events = readTaskEvents({ redis, key, after, blockMs: Math.max(1, Math.min(deps.blockMs ?? 5_000, waitMs)), signal: stop, stopWhenIdle: () => Date.now() >= deadline });
+      const events = readTaskEvents({
+        redis,
+        key,
+        after,
+        blockMs: Math.max(1, Math.min(deps.blockMs ?? 5_000, waitMs)),
+        signal: stop,
+        stopWhenIdle: () => Date.now() >= deadline,
+      });
       for await (const event of events) if (event.event === 'task.finished') return;
     }).catch((error: unknown) => {
       // Dropping the connection at the deadline (or on disconnect) fails its read: that is the end of the wait.

@@ -62,7 +62,11 @@ export class FanOutQueue {
    * A task that finishes first takes it back with `cancelDeadline`.
    */
   async scheduleDeadline(taskId: string, at: number): Promise<void> {
-    await this.turns.add(TASK_DEADLINE_JOB, { taskId }, { jobId: taskDeadlineJobId(taskId), delay: Math.max(0, at - Date.now()), removeOnComplete: true, removeOnFail: true });
+    await this.turns.add(
+      TASK_DEADLINE_JOB,
+      { taskId },
+      { jobId: taskDeadlineJobId(taskId), delay: Math.max(0, at - Date.now()), removeOnComplete: true, removeOnFail: true },
+    );
   }
 
   async cancelDeadline(taskId: string): Promise<void> {

@@ -71,9 +71,7 @@ async function collect(job: Job, slots: readonly FanInSlot[], prefix: string): P
   const routed = slots.filter((slot): slot is Extract<FanInSlot, { job_id: string }> => 'job_id' in slot);
   const values: Record<string, unknown> = routed.length > 0 ? await job.getChildrenValues() : {};
   // Failed children are rare (their workers kept dying): only then is their reason worth a read.
-  const failures: Record<string, string> = routed.some((slot) => values[keyOf(slot)] === undefined)
-    ? await job.getIgnoredChildrenFailures()
-    : {};
+  const failures: Record<string, string> = routed.some((slot) => values[keyOf(slot)] === undefined) ? await job.getIgnoredChildrenFailures() : {};
   return slots.map((slot) => {
     if ('result' in slot) return slot.result;
     const key = keyOf(slot);

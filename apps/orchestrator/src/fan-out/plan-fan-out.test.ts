@@ -12,11 +12,7 @@ function entry(name: string, pool: string, retries = 0): [string, CatalogEntry] 
   return [name, { tool, pool, queue: toolQueueName(pool), workers: 1 }];
 }
 
-const catalog = new Map<string, CatalogEntry>([
-  entry('get_weather', 'default'),
-  entry('get_time', 'default', 2),
-  entry('charge_card', 'payments', 4),
-]);
+const catalog = new Map<string, CatalogEntry>([entry('get_weather', 'default'), entry('get_time', 'default', 2), entry('charge_card', 'payments', 4)]);
 
 function call(id: string, name: string, args = '{}'): ToolCall {
   return { id, type: 'function', function: { name, arguments: args } };
@@ -81,11 +77,7 @@ describe('planFanOut', () => {
 
   describe('when a call names a tool not in the catalog', () => {
     it('fills its slot with an unknown_tool result, makes no child, and keeps the others in order', () => {
-      const { slots, children } = plan([
-        call('call_a', 'get_weather'),
-        call('call_b', 'get_wether'),
-        call('call_c', 'get_time'),
-      ]);
+      const { slots, children } = plan([call('call_a', 'get_weather'), call('call_b', 'get_wether'), call('call_c', 'get_time')]);
 
       expect(slots[1]).toEqual({
         tool_call_id: 'call_b',
@@ -139,9 +131,7 @@ describe('planFanOut', () => {
       const { slots } = plan([call('call_x', 'get_weather\u0000')]);
 
       const slot = slots[0];
-      expect(slot && 'result' in slot && !slot.result.ok && slot.result.error.message).toBe(
-        'no tool named "get_weather\\u0000" is available',
-      );
+      expect(slot && 'result' in slot && !slot.result.ok && slot.result.error.message).toBe('no tool named "get_weather\\u0000" is available');
     });
   });
 

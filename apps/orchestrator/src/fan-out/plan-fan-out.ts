@@ -15,9 +15,7 @@ import type { Catalog } from '../tools/tool-catalog.ts';
  * One slot per tool call, in the model's order. A slot either names the job that runs the
  * call or already holds its result (a call that cannot be routed never becomes a job).
  */
-export type FanInSlot =
-  | { tool_call_id: string; name: string; pool: string; job_id: string }
-  | { tool_call_id: string; name: string; result: ToolCallResult };
+export type FanInSlot = { tool_call_id: string; name: string; pool: string; job_id: string } | { tool_call_id: string; name: string; result: ToolCallResult };
 
 export interface FanOutPlan {
   slots: FanInSlot[];

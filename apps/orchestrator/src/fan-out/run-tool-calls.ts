@@ -145,13 +145,7 @@ export async function runToolCalls(
  * The fan-out reached its deadline without being gathered: its ended mark goes up first (no
  * call of it starts from now on), then the results it has are read and the rest is withdrawn.
  */
-async function answerAtDeadline(
-  deps: RunToolCallsDeps,
-  id: string,
-  plan: FanOutPlan,
-  parent: Job,
-  timeoutMs: number,
-): Promise<ToolCallResult[]> {
+async function answerAtDeadline(deps: RunToolCallsDeps, id: string, plan: FanOutPlan, parent: Job, timeoutMs: number): Promise<ToolCallResult[]> {
   await markFanOutEnded({ redis: deps.redis, prefix: deps.fanOut.prefix }, id, {
     status: 'failed',
     error: { code: 'tool_timeout', message: 'the fan-out reached its timeout_ms' },
@@ -168,9 +162,16 @@ async function answerAtDeadline(
       const job = await Job.fromId(deps.fanOut.toolQueue(slot.pool), slot.job_id);
       const running = (await job?.getState()) === 'active';
       if (locking.has(slot.job_id) && !running) {
-        return failedResult(slot.tool_call_id, { code: 'lock_timeout', message: `the call did not get its resource locks within timeout_ms (${timeoutMs} ms)` });
+        return failedResult(slot.tool_call_id, {
+          code: 'lock_timeout',
+          message: `the call did not get its resource locks within timeout_ms (${timeoutMs} ms)`,
+        });
       }
-      return failedResult(slot.tool_call_id, { code: 'tool_timeout', message: `the call did not finish within timeout_ms (${timeoutMs} ms)` }, job?.attemptsStarted ?? 0);
+      return failedResult(
+        slot.tool_call_id,
+        { code: 'tool_timeout', message: `the call did not finish within timeout_ms (${timeoutMs} ms)` },
+        job?.attemptsStarted ?? 0,
+      );
     }),
   );
   await withdrawCalls(deps, unfinished);

@@ -64,7 +64,7 @@ export function registerApiDocs(app: FastifyInstance, options: ApiDocsOptions): 
         title: 'Volley',
         version: options.version,
         description:
-          "Runs an LLM's parallel tool calls across a BullMQ/Redis cluster. Errors are always JSON `{\"error\": {\"code\", \"message\"}}` " +
+          'Runs an LLM\'s parallel tool calls across a BullMQ/Redis cluster. Errors are always JSON `{"error": {"code", "message"}}` ' +
           'with the status of their code; besides the statuses each operation lists, a request Node cannot read answers 400, 408 `request_timeout` ' +
           'or 431 `headers_too_large`, and an unknown route 404 `route_not_found`. Times are epoch milliseconds.',
       },
@@ -72,7 +72,11 @@ export function registerApiDocs(app: FastifyInstance, options: ApiDocsOptions): 
         securitySchemes: {
           bearer: { type: 'http', scheme: 'bearer', description: 'An API key of `VOLLEY_API_KEYS` (needed only when keys are configured).' },
           apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key', description: 'The same key in `x-api-key`.' },
-          basic: { type: 'http', scheme: 'basic', description: 'The queue dashboard only: any user name, the API key as the password (so a browser can log in).' },
+          basic: {
+            type: 'http',
+            scheme: 'basic',
+            description: 'The queue dashboard only: any user name, the API key as the password (so a browser can log in).',
+          },
         },
       },
       security: [{ bearer: [] }, { apiKey: [] }],
@@ -145,7 +149,10 @@ function withoutUnusedSchemas(document: OpenApiDocument): OpenApiDocument {
   const schemas = components?.schemas ?? {};
   const used = new Set<string>();
   const visit = (value: unknown): void => {
-    if (Array.isArray(value)) return value.forEach(visit);
+    if (Array.isArray(value)) {
+      for (const item of value) visit(item);
+      return;
+    }
     if (value === null || typeof value !== 'object') return;
     for (const [key, child] of Object.entries(value)) {
       if (key === '$ref' && typeof child === 'string' && child.startsWith('#/components/schemas/')) {
@@ -160,5 +167,8 @@ function withoutUnusedSchemas(document: OpenApiDocument): OpenApiDocument {
     }
   };
   visit({ ...document, components: { ...components, schemas: {} } });
-  return { ...document, components: { ...components, schemas: Object.fromEntries(Object.entries(schemas).filter(([name]) => used.has(name))) } } as OpenApiDocument;
+  return {
+    ...document,
+    components: { ...components, schemas: Object.fromEntries(Object.entries(schemas).filter(([name]) => used.has(name))) },
+  } as OpenApiDocument;
 }

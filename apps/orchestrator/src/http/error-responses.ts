@@ -30,7 +30,12 @@ export interface ErrorResponseOptions {
   bodyOf?: (codes: readonly [ErrorCode, ...ErrorCode[]]) => z.ZodType;
 }
 
-const BODY_ERRORS: ErrorStatuses = { 400: ['invalid_json', 'invalid_request'], 413: ['payload_too_large'], 415: ['unsupported_media_type'], 503: ['overloaded'] };
+const BODY_ERRORS: ErrorStatuses = {
+  400: ['invalid_json', 'invalid_request'],
+  413: ['payload_too_large'],
+  415: ['unsupported_media_type'],
+  503: ['overloaded'],
+};
 
 /**
  * The `{error: {code, message}}` body, with `code` one of `codes`: a client can switch on it,
@@ -61,7 +66,9 @@ export function errorResponses(own: ErrorStatuses, options: ErrorResponseOptions
   for (const [status, codes] of [...byStatus].sort(([a], [b]) => a - b)) {
     const [first, ...rest] = [...codes];
     if (first === undefined) continue;
-    responses[status] = (options.bodyOf ?? errorBodySchema)([first, ...rest]).describe(`${STATUS_CODES[status]}: ${[first, ...rest].map((code) => `\`${code}\``).join(', ')}`);
+    responses[status] = (options.bodyOf ?? errorBodySchema)([first, ...rest]).describe(
+      `${STATUS_CODES[status]}: ${[first, ...rest].map((code) => `\`${code}\``).join(', ')}`,
+    );
   }
   return responses;
 }

@@ -30,7 +30,7 @@ describe('nestsDeeperThan', () => {
   describe('when brackets sit inside strings', () => {
     it.each([
       ['brackets in a string', JSON.stringify({ content: '['.repeat(10_000) }), 1],
-      ['an escaped quote before them', JSON.stringify({ content: `say \"hi\" ${'{'.repeat(500)}` }), 1],
+      ['an escaped quote before them', JSON.stringify({ content: `say "hi" ${'{'.repeat(500)}` }), 1],
       ['an escaped backslash closing the string', `{"a":"x\\\\","b":"${'['.repeat(500)}"}`, 1],
       ['many escaped quotes', JSON.stringify({ c: '"['.repeat(5_000) }), 1],
     ])('does not count %s', (_what, text, depth) => {

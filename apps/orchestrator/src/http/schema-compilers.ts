@@ -39,7 +39,10 @@ function createResponseSerializer(logger: Logger): FastifySerializerCompiler<unk
       const encoded = z.safeEncode(zod, data);
       if (encoded.success) return JSON.stringify(encoded.data);
       // The issues only: the answer may hold a tenant's data.
-      logger.error({ method, url, status: httpStatus, issues: describeZodError(encoded.error) }, 'response does not match its documented schema; sent as it is');
+      logger.error(
+        { method, url, status: httpStatus, issues: describeZodError(encoded.error) },
+        'response does not match its documented schema; sent as it is',
+      );
       return JSON.stringify(data);
     };
   };

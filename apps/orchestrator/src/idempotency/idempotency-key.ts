@@ -51,10 +51,7 @@ export function idempotencyKeyOf(headers: IncomingHttpHeaders): string | undefin
   const value = headers[IDEMPOTENCY_HEADER];
   if (value === undefined) return undefined;
   if (typeof value !== 'string' || !KEY_PATTERN.test(value)) {
-    throw new VolleyError(
-      'invalid_idempotency_key',
-      `the ${IDEMPOTENCY_HEADER} header must be 1 to 255 characters of visible ASCII (0x21-0x7E), sent once`,
-    );
+    throw new VolleyError('invalid_idempotency_key', `the ${IDEMPOTENCY_HEADER} header must be 1 to 255 characters of visible ASCII (0x21-0x7E), sent once`);
   }
   return value;
 }

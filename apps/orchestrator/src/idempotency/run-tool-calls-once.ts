@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { VolleyError, type Logger } from '@volley/shared';
 import { z } from 'zod';
-import { IdempotencyRecords, pollPause, sleep } from './idempotency-records.ts';
+import { type IdempotencyRecords, pollPause, sleep } from './idempotency-records.ts';
 
 /** How long past the first request's `timeout_ms` a duplicate waits for its recorded answer. */
 const ANSWER_SLACK_MS = 5_000;
@@ -31,7 +31,10 @@ export interface RunOnceInput<T> {
  * duplicate that outwaits it is told 409 `idempotency_key_in_use`: the calls may have run, and only
  * a new key runs them again.
  */
-export async function runToolCallsOnce<T>(deps: { records: IdempotencyRecords; logger: Logger }, input: RunOnceInput<T>): Promise<{ answer: T; replayed: boolean }> {
+export async function runToolCallsOnce<T>(
+  deps: { records: IdempotencyRecords; logger: Logger },
+  input: RunOnceInput<T>,
+): Promise<{ answer: T; replayed: boolean }> {
   const { records } = deps;
   for (let attempt = 0; ; attempt += 1) {
     const mine = JSON.stringify({

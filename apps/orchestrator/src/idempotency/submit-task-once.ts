@@ -3,7 +3,7 @@ import { VolleyError } from '@volley/shared';
 import { z } from 'zod';
 import type { TaskRecord } from '../tasks/task-record.ts';
 import type { TaskStore } from '../tasks/task-store.ts';
-import { IdempotencyRecords, pollPause, sleep } from './idempotency-records.ts';
+import { type IdempotencyRecords, pollPause, sleep } from './idempotency-records.ts';
 
 /**
  * A claim whose task has not appeared this long after it was made is given up: the request that
@@ -39,7 +39,10 @@ export interface SubmitOnceInput {
  * appeared (its request failed after claiming) is taken over once stale, atomically, so of several
  * retries one creates. A key whose task is gone (deleted, expired) is free again.
  */
-export async function submitTaskOnce(deps: { records: IdempotencyRecords; store: TaskStore }, input: SubmitOnceInput): Promise<{ task: TaskRecord; replayed: boolean }> {
+export async function submitTaskOnce(
+  deps: { records: IdempotencyRecords; store: TaskStore },
+  input: SubmitOnceInput,
+): Promise<{ task: TaskRecord; replayed: boolean }> {
   const { records } = deps;
   const deadline = Date.now() + STALE_CLAIM_MS + 5_000;
   for (let attempt = 0; Date.now() < deadline; attempt += 1) {

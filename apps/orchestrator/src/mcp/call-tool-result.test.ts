@@ -21,15 +21,17 @@ describe('toCallToolResult', () => {
   });
 
   describe('when the tool answered something else', () => {
-    it.each([['a plain string', 'sunny'], ['an array', '[1,2]'], ['a number', '42'], ['text that only looks like JSON', '{not json']])(
-      'is text only for %s',
-      (_what, content) => {
-        const result = toCallToolResult(message(content), succeeded);
-        expect(result.content).toEqual([{ type: 'text', text: content }]);
-        expect(result).not.toHaveProperty('structuredContent');
-        expect(result).not.toHaveProperty('isError');
-      },
-    );
+    it.each([
+      ['a plain string', 'sunny'],
+      ['an array', '[1,2]'],
+      ['a number', '42'],
+      ['text that only looks like JSON', '{not json'],
+    ])('is text only for %s', (_what, content) => {
+      const result = toCallToolResult(message(content), succeeded);
+      expect(result.content).toEqual([{ type: 'text', text: content }]);
+      expect(result).not.toHaveProperty('structuredContent');
+      expect(result).not.toHaveProperty('isError');
+    });
   });
 
   describe('when the call failed', () => {

@@ -1,4 +1,11 @@
-import { ErrorCode, McpError, type CallToolRequest, type CallToolResult, type ServerNotification, type ServerRequest } from '@modelcontextprotocol/sdk/types.js';
+import {
+  ErrorCode,
+  McpError,
+  type CallToolRequest,
+  type CallToolResult,
+  type ServerNotification,
+  type ServerRequest,
+} from '@modelcontextprotocol/sdk/types.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import { ATTR, extractTraceContext, inSpan, markError, SpanKind, trace, type Context } from '@volley/shared';
 import { mayUseTool } from '../auth/caller.ts';
@@ -55,10 +62,18 @@ async function runCall(deps: McpDeps, context: McpRequestContext, request: CallT
   };
   extra.signal.addEventListener('abort', cancel, { once: true });
   try {
-    return await runToolCalls(deps, oneCall(fanOutId, request.params.name, request.params.arguments), traceContext, context.caller.tools, context.caller.tenant, undefined, {
-      fanOutId,
-      events: relay !== undefined,
-    });
+    return await runToolCalls(
+      deps,
+      oneCall(fanOutId, request.params.name, request.params.arguments),
+      traceContext,
+      context.caller.tools,
+      context.caller.tenant,
+      undefined,
+      {
+        fanOutId,
+        events: relay !== undefined,
+      },
+    );
   } finally {
     extra.signal.removeEventListener('abort', cancel);
     await relay?.finish().catch((error: unknown) => deps.logger.warn({ err: error, fanOut: fanOutId }, 'progress relay did not finish'));

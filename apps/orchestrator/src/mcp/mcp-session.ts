@@ -37,5 +37,8 @@ export function sessionIdOf(headers: IncomingHttpHeaders): string | undefined {
  */
 export function mcpFanOutId(tenant: string | null, session: string | undefined, requestId: RequestId): string {
   if (session === undefined) return `mcp-${randomUUID()}`;
-  return `mcp-${createHash('sha256').update(JSON.stringify([tenant, session, requestId])).digest('hex').slice(0, 32)}`;
+  return `mcp-${createHash('sha256')
+    .update(JSON.stringify([tenant, session, requestId]))
+    .digest('hex')
+    .slice(0, 32)}`;
 }

@@ -19,7 +19,7 @@ export function toProgressParams(progressToken: ProgressToken, value: unknown, p
       ...(typeof value.message === 'string' ? { message: value.message } : {}),
     };
   }
-  return { progressToken, progress: previous + 1, message: typeof value === 'string' ? value : JSON.stringify(value) ?? 'null' };
+  return { progressToken, progress: previous + 1, message: typeof value === 'string' ? value : (JSON.stringify(value) ?? 'null') };
 }
 
 function isMcpShaped(value: unknown): value is { progress: number; total?: unknown; message?: unknown } {

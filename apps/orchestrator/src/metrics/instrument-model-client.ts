@@ -20,10 +20,7 @@ export function instrumentModelClient(client: ModelClient, metrics: Metrics): Mo
     ['model', 'status'],
     LLM_LATENCY_BUCKETS_S,
   );
-  const tokens = metrics.counter('volley_llm_tokens_total', 'Tokens the model endpoint reported, by model and type (prompt|completion).', [
-    'model',
-    'type',
-  ]);
+  const tokens = metrics.counter('volley_llm_tokens_total', 'Tokens the model endpoint reported, by model and type (prompt|completion).', ['model', 'type']);
   const toolCalls = metrics.histogram(
     'volley_model_answer_tool_calls',
     'Tool calls per model answer: how many calls the model asks for at once (0: a final answer).',

@@ -1,6 +1,6 @@
 import { Metrics } from '@volley/shared';
 import { parsePrometheusText, sampleValue } from '@volley/shared/testing';
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import Fastify from 'fastify';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';

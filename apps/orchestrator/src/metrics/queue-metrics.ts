@@ -15,11 +15,7 @@ export function registerQueueMetrics(metrics: Metrics, deps: PoolStateDeps & { t
   const readyDelayed = metrics.gauge('volley_pool_ready_delayed_jobs', 'Delayed jobs of a pool that are due (part of the backlog).', ['pool']);
   const workers = metrics.gauge('volley_pool_workers', 'Live tool workers serving a pool.', ['pool']);
   const slots = metrics.gauge('volley_pool_slots', "Worker slots of a pool: the sum of its live workers' concurrency.", ['pool']);
-  const backlog = metrics.gauge(
-    'volley_pool_backlog',
-    'Tool calls that want a slot of a pool now: waiting + prioritized + ready delayed + active.',
-    ['pool'],
-  );
+  const backlog = metrics.gauge('volley_pool_backlog', 'Tool calls that want a slot of a pool now: waiting + prioritized + ready delayed + active.', ['pool']);
   const deficit = metrics.gauge(
     'volley_pool_slot_deficit',
     'Backlog minus slots of a pool, not floored: above 0 calls wait for a slot, below 0 slots idle. The autoscaling signal.',
@@ -64,4 +60,3 @@ export function registerQueueMetrics(metrics: Metrics, deps: PoolStateDeps & { t
 function clear(...gauges: Gauge<string>[]): void {
   for (const gauge of gauges) gauge.reset();
 }
-

@@ -56,7 +56,13 @@ export function chatCompletionOf(task: TaskRecord): ChatCompletion {
  * then the client's calls, the finish reason, and the usage chunk when asked for.
  */
 export function chatCompletionChunks(task: TaskRecord, includeUsage: boolean) {
-  const base = { id: chatCompletionIdOf(task.id), object: 'chat.completion.chunk', created: Math.floor(task.created_at / 1000), model: task.model, system_fingerprint: null };
+  const base = {
+    id: chatCompletionIdOf(task.id),
+    object: 'chat.completion.chunk',
+    created: Math.floor(task.created_at / 1000),
+    model: task.model,
+    system_fingerprint: null,
+  };
   const chunk = (delta: Record<string, unknown>, finishReason: string | null = null) => ({
     ...base,
     choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }],
@@ -81,7 +87,16 @@ export function chatCompletionChunks(task: TaskRecord, includeUsage: boolean) {
         chunks.push(chunk({ content: answer.text.slice(streamed.length) }));
       }
       if (answer.clientCalls.length > 0) {
-        chunks.push(chunk({ tool_calls: answer.clientCalls.map((call, index) => ({ index, id: call.id, type: 'function', function: { name: call.function.name, arguments: call.function.arguments } })) }));
+        chunks.push(
+          chunk({
+            tool_calls: answer.clientCalls.map((call, index) => ({
+              index,
+              id: call.id,
+              type: 'function',
+              function: { name: call.function.name, arguments: call.function.arguments },
+            })),
+          }),
+        );
       }
       chunks.push(chunk({}, answer.finishReason));
       if (includeUsage) chunks.push({ ...base, choices: [], usage: answer.usage });

@@ -75,13 +75,22 @@ export async function followDoorTask(
 ): Promise<TaskRecord | undefined> {
   let ended = false;
   const check = setInterval(() => {
-    void deps.store.get(task.id).then((record) => {
-      if (record && TERMINAL_STATUSES.has(record.status)) ended = true;
-    }, () => undefined);
+    void deps.store.get(task.id).then(
+      (record) => {
+        if (record && TERMINAL_STATUSES.has(record.status)) ended = true;
+      },
+      () => undefined,
+    );
   }, RECORD_CHECK_MS);
   try {
     await withBlockingRedis(deps.eventStreams, signal, async (redis) => {
-      const events = readTaskEvents({ redis, key: taskEventsKey(deps.fanOut.prefix, task.id), blockMs: Math.min(deps.eventStreams.blockMs ?? 5_000, RECORD_CHECK_MS), signal, stopWhenIdle: () => ended });
+      const events = readTaskEvents({
+        redis,
+        key: taskEventsKey(deps.fanOut.prefix, task.id),
+        blockMs: Math.min(deps.eventStreams.blockMs ?? 5_000, RECORD_CHECK_MS),
+        signal,
+        stopWhenIdle: () => ended,
+      });
       for await (const event of events) {
         if (event.event === 'task.finished') return;
         if (event.event === 'llm.delta' && onText) {
@@ -96,7 +105,9 @@ export async function followDoorTask(
     clearInterval(check);
   }
   if (signal.aborted) {
-    await endTask(deps, task.id, { status: 'cancelled', error: { code: 'cancelled', message: 'the client closed the connection before the answer' } }).catch(() => undefined);
+    await endTask(deps, task.id, { status: 'cancelled', error: { code: 'cancelled', message: 'the client closed the connection before the answer' } }).catch(
+      () => undefined,
+    );
     return undefined;
   }
   const record = (await deps.store.get(task.id)) ?? task;

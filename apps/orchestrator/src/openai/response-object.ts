@@ -41,12 +41,22 @@ export function outputText(text: string) {
 }
 
 export function functionCallItem(task: TaskRecord, call: ToolCall, index: number, status: 'in_progress' | 'completed') {
-  return { type: 'function_call' as const, id: callItemId(task, index), call_id: call.id, name: call.function.name, arguments: status === 'completed' ? call.function.arguments : '', status };
+  return {
+    type: 'function_call' as const,
+    id: callItemId(task, index),
+    call_id: call.id,
+    name: call.function.name,
+    arguments: status === 'completed' ? call.function.arguments : '',
+    status,
+  };
 }
 
 /** The output items of an ended task: its text as one message, then the client's calls. */
 export function outputItems(task: TaskRecord, answer: DoorAnswer) {
-  return [...(answer.text === null ? [] : [messageItem(task, answer.text, 'completed')]), ...answer.clientCalls.map((call, index) => functionCallItem(task, call, index, 'completed'))];
+  return [
+    ...(answer.text === null ? [] : [messageItem(task, answer.text, 'completed')]),
+    ...answer.clientCalls.map((call, index) => functionCallItem(task, call, index, 'completed')),
+  ];
 }
 
 /**
@@ -72,7 +82,13 @@ export function responseOf(task: TaskRecord): ResponseObject {
     tool_choice: toolChoiceOf(options.tool_choice),
     tools: [
       ...(task.tools ?? []).map((name) => ({ type: 'function', name, strict: null, parameters: null })),
-      ...(task.client_tools ?? []).map(({ function: tool }) => ({ type: 'function', name: tool.name, description: tool.description ?? null, parameters: tool.parameters, strict: tool.strict ?? null })),
+      ...(task.client_tools ?? []).map(({ function: tool }) => ({
+        type: 'function',
+        name: tool.name,
+        description: tool.description ?? null,
+        parameters: tool.parameters,
+        strict: tool.strict ?? null,
+      })),
     ],
     text: { format: { type: 'text' } },
     truncation: 'disabled',

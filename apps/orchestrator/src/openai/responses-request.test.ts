@@ -40,8 +40,17 @@ describe('messagesOf', () => {
   });
 
   it('puts calls that follow an answer’s text on that answer', () => {
-    const messages = messagesOf(parse({ input: [{ role: 'assistant', content: 'Checking.' }, { type: 'function_call', call_id: 'a', name: 'f', arguments: '{}' }] }).input);
-    expect(messages).toEqual([{ role: 'assistant', content: 'Checking.', tool_calls: [{ id: 'a', type: 'function', function: { name: 'f', arguments: '{}' } }] }]);
+    const messages = messagesOf(
+      parse({
+        input: [
+          { role: 'assistant', content: 'Checking.' },
+          { type: 'function_call', call_id: 'a', name: 'f', arguments: '{}' },
+        ],
+      }).input,
+    );
+    expect(messages).toEqual([
+      { role: 'assistant', content: 'Checking.', tool_calls: [{ id: 'a', type: 'function', function: { name: 'f', arguments: '{}' } }] },
+    ]);
   });
 
   it('refuses items and parts it cannot carry, naming them', () => {
@@ -78,7 +87,11 @@ describe('responsesTaskOf', () => {
   });
 
   it('refuses what it cannot do with unsupported_parameter', () => {
-    for (const body of [{ input: 'hi', background: true }, { input: 'hi', conversation: 'conv_1' }, { input: 'hi', tools: [{ type: 'file_search' }] }]) {
+    for (const body of [
+      { input: 'hi', background: true },
+      { input: 'hi', conversation: 'conv_1' },
+      { input: 'hi', tools: [{ type: 'file_search' }] },
+    ]) {
       const error = (() => {
         try {
           responsesTaskOf(parse(body), [], 'm');

@@ -46,7 +46,18 @@ export const responsesRequestSchema = z.object({
   max_output_tokens: z.number().int().positive().nullish(),
   user: options.user.nullish(),
   metadata: metadataSchema.nullish(),
-  text: z.looseObject({ format: z.looseObject({ type: z.enum(['text', 'json_object', 'json_schema']), name: z.string().optional(), schema: jsonSchemaObjectSchema.optional(), strict: z.boolean().nullish() }).nullish() }).nullish(),
+  text: z
+    .looseObject({
+      format: z
+        .looseObject({
+          type: z.enum(['text', 'json_object', 'json_schema']),
+          name: z.string().optional(),
+          schema: jsonSchemaObjectSchema.optional(),
+          strict: z.boolean().nullish(),
+        })
+        .nullish(),
+    })
+    .nullish(),
   reasoning: z.looseObject({ effort: options.reasoning_effort.nullish() }).nullish(),
   stream: z.boolean().nullish(),
   background: z.boolean().nullish(),
@@ -77,7 +88,10 @@ export function responsesTaskOf(body: ResponsesRequest, history: readonly ChatMe
   if (body.reasoning?.effort != null) model_options.reasoning_effort = body.reasoning.effort;
   const format = body.text?.format;
   if (format && format.type !== 'text') {
-    model_options.response_format = format.type === 'json_object' ? { type: 'json_object' } : { type: 'json_schema', json_schema: { name: format.name ?? 'output', schema: format.schema ?? {}, strict: format.strict ?? false } };
+    model_options.response_format =
+      format.type === 'json_object'
+        ? { type: 'json_object' }
+        : { type: 'json_schema', json_schema: { name: format.name ?? 'output', schema: format.schema ?? {}, strict: format.strict ?? false } };
   }
   const choice = body.tool_choice;
   if (choice != null) {
@@ -126,7 +140,9 @@ export function messagesOf(input: ResponsesRequest['input']): ChatMessage[] {
     const message = messageItemSchema.safeParse(item);
     if (message.success) {
       const { role, content } = message.data;
-      messages.push(role === 'assistant' ? { role, content: textOf(content) } : { role, content: typeof content === 'string' ? content : content.map(chatPartOf) });
+      messages.push(
+        role === 'assistant' ? { role, content: textOf(content) } : { role, content: typeof content === 'string' ? content : content.map(chatPartOf) },
+      );
       continue;
     }
     if (item.type !== 'reasoning') refuse('input', `an input item of type ${JSON.stringify(item.type)}`);
@@ -141,6 +157,7 @@ function textOf(content: string | ReadonlyArray<{ text?: string | undefined }>):
 /** A Responses content part as Chat Completions spells it. */
 function chatPartOf(part: z.infer<typeof textPartSchema>): { type: string; [key: string]: unknown } {
   if (part.type === 'input_text' || part.type === 'output_text') return { type: 'text', text: part.text ?? '' };
-  if (part.type === 'input_image' && typeof part.image_url === 'string') return { type: 'image_url', image_url: { url: part.image_url, ...(part.detail ? { detail: part.detail } : {}) } };
+  if (part.type === 'input_image' && typeof part.image_url === 'string')
+    return { type: 'image_url', image_url: { url: part.image_url, ...(part.detail ? { detail: part.detail } : {}) } };
   return refuse('input', `a content part of type ${JSON.stringify(part.type)}`);
 }

@@ -12,7 +12,13 @@ const WEATHER = {
 
 /** A catalog that serves `get_weather` (sortTools asks `covering` only). */
 const catalog = {
-  covering: async () => new Map([['get_weather', { tool: { type: 'function', function: { name: 'get_weather', parameters: WEATHER }, volley: {} }, pool: 'default', queue: 'tools-default', workers: 1 }]]),
+  covering: async () =>
+    new Map([
+      [
+        'get_weather',
+        { tool: { type: 'function', function: { name: 'get_weather', parameters: WEATHER }, volley: {} }, pool: 'default', queue: 'tools-default', workers: 1 },
+      ],
+    ]),
 } as unknown as ToolCatalog;
 
 describe('sortTools', () => {
@@ -28,16 +34,26 @@ describe('sortTools', () => {
   });
 
   it('accepts the cluster’s schema in another key order, with other annotations', async () => {
-    const same = { $schema: 'https://json-schema.org/draft/2020-12/schema', additionalProperties: false, required: ['city'], properties: { unit: { enum: ['celsius', 'fahrenheit'], type: 'string' }, city: { type: 'string', title: 'City' } }, type: 'object' };
+    const same = {
+      $schema: 'https://json-schema.org/draft/2020-12/schema',
+      additionalProperties: false,
+      required: ['city'],
+      properties: { unit: { enum: ['celsius', 'fahrenheit'], type: 'string' }, city: { type: 'string', title: 'City' } },
+      type: 'object',
+    };
     expect((await sortTools(catalog, ANONYMOUS_CALLER, [{ name: 'get_weather', parameters: same }])).server).toEqual(['get_weather']);
   });
 
   it('refuses a cluster tool declared to take other arguments', async () => {
     const wider = { ...WEATHER, additionalProperties: true };
-    await expect(sortTools(catalog, ANONYMOUS_CALLER, [{ name: 'get_weather', parameters: wider }])).rejects.toMatchObject({ code: 'tool_definition_mismatch' });
+    await expect(sortTools(catalog, ANONYMOUS_CALLER, [{ name: 'get_weather', parameters: wider }])).rejects.toMatchObject({
+      code: 'tool_definition_mismatch',
+    });
     // A field named like an annotation is a field: dropping it changes the arguments.
     const titled = { ...WEATHER, properties: { ...WEATHER.properties, title: { type: 'string' } } };
-    await expect(sortTools(catalog, ANONYMOUS_CALLER, [{ name: 'get_weather', parameters: titled }])).rejects.toMatchObject({ code: 'tool_definition_mismatch' });
+    await expect(sortTools(catalog, ANONYMOUS_CALLER, [{ name: 'get_weather', parameters: titled }])).rejects.toMatchObject({
+      code: 'tool_definition_mismatch',
+    });
   });
 
   it('treats a cluster tool the caller may not use as the client’s own', async () => {

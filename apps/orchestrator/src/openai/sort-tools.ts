@@ -48,7 +48,7 @@ export async function sortTools(catalog: ToolCatalog, caller: Caller, tools: rea
       throw new VolleyError(
         'tool_definition_mismatch',
         `tools: ${JSON.stringify(tool.name)} is a tool the cluster runs, with other parameters than declared here; ` +
-          'leave its parameters out (or the tool out: GET /v1/tools lists the cluster\'s definitions)',
+          "leave its parameters out (or the tool out: GET /v1/tools lists the cluster's definitions)",
       );
     }
     server.push(tool.name);

@@ -47,7 +47,11 @@ export function registerApprovalRoutes(app: FastifyInstance, deps: ApprovalRoute
       if (invalid && invalid.validationContext !== 'body') throw invalid;
       const task = await loadTaskFor(deps.store, request.caller.tenant, request.params.id);
       if (invalid) throw invalid;
-      return decideApprovals({ approvals, redis: deps.redis, fanOut: deps.fanOut, logger: deps.logger, maxArgumentBytes: deps.limits.maxArgumentBytes }, task, request.body);
+      return decideApprovals(
+        { approvals, redis: deps.redis, fanOut: deps.fanOut, logger: deps.logger, maxArgumentBytes: deps.limits.maxArgumentBytes },
+        task,
+        request.body,
+      );
     },
   );
 }

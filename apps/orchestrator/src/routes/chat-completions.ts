@@ -30,7 +30,7 @@ export function registerChatCompletionRoutes(app: FastifyInstance, deps: DoorDep
     description:
       "The request becomes a task (named by `x-volley-task-id`): the cluster's tools run, in parallel, until the model answers without calling one; " +
       'functions the cluster does not serve are client tools, answered as `tool_calls` for the caller to run. `stream: true` answers ' +
-      '`chat.completion.chunk`s as Server-Sent Events. Errors are in OpenAI\'s shape.',
+      "`chat.completion.chunk`s as Server-Sent Events. Errors are in OpenAI's shape.",
     body: chatCompletionRequestSchema.meta({ examples: [CHAT_COMPLETION_REQUEST_EXAMPLE] }),
     response: {
       200: {

@@ -31,8 +31,26 @@ export const CREATE_TASK_EXAMPLE = {
 export const TASK_ACCEPTED_EXAMPLE = { id: TASK_ID, status: 'queued' as const };
 
 const calls = [
-  { id: 'call_1', name: 'get_weather', status: 'succeeded' as const, pool: 'default', started_at: CREATED_AT + 246, finished_at: CREATED_AT + 501, worker_id: 'worker-1', attempts: 1 },
-  { id: 'call_2', name: 'get_time', status: 'succeeded' as const, pool: 'default', started_at: CREATED_AT + 248, finished_at: CREATED_AT + 270, worker_id: 'worker-2', attempts: 1 },
+  {
+    id: 'call_1',
+    name: 'get_weather',
+    status: 'succeeded' as const,
+    pool: 'default',
+    started_at: CREATED_AT + 246,
+    finished_at: CREATED_AT + 501,
+    worker_id: 'worker-1',
+    attempts: 1,
+  },
+  {
+    id: 'call_2',
+    name: 'get_time',
+    status: 'succeeded' as const,
+    pool: 'default',
+    started_at: CREATED_AT + 248,
+    finished_at: CREATED_AT + 270,
+    worker_id: 'worker-2',
+    attempts: 1,
+  },
 ];
 
 export const TASK_EXAMPLE = {
@@ -122,7 +140,10 @@ export const TASK_EVENTS_EXAMPLE = [
 export const CHAT_COMPLETION_REQUEST_EXAMPLE = {
   model: 'gpt-4.1-mini',
   messages: [question],
-  tools: [{ type: 'function', function: { name: 'get_weather' } }, { type: 'function', function: { name: 'get_time' } }],
+  tools: [
+    { type: 'function', function: { name: 'get_weather' } },
+    { type: 'function', function: { name: 'get_time' } },
+  ],
   parallel_tool_calls: true,
 };
 
@@ -141,7 +162,10 @@ export const CHAT_COMPLETION_STREAM_EXAMPLE = [
   { choices: [{ index: 0, delta: { content: answer }, logprobs: null, finish_reason: null }] },
   { choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: 'stop' }] },
 ]
-  .map((chunk) => `data: ${JSON.stringify({ id: `chatcmpl-${TASK_ID}`, object: 'chat.completion.chunk', created: Math.floor(CREATED_AT / 1000), model: 'gpt-4.1-mini', system_fingerprint: null, ...chunk })}\n\n`)
+  .map(
+    (chunk) =>
+      `data: ${JSON.stringify({ id: `chatcmpl-${TASK_ID}`, object: 'chat.completion.chunk', created: Math.floor(CREATED_AT / 1000), model: 'gpt-4.1-mini', system_fingerprint: null, ...chunk })}\n\n`,
+  )
   .concat('data: [DONE]\n\n')
   .join('');
 
@@ -149,7 +173,10 @@ export const RESPONSES_REQUEST_EXAMPLE = {
   model: 'gpt-4.1-mini',
   instructions: 'Answer in one sentence.',
   input: 'Weather in Paris and time in Tokyo?',
-  tools: [{ type: 'function', name: 'get_weather' }, { type: 'function', name: 'get_time' }],
+  tools: [
+    { type: 'function', name: 'get_weather' },
+    { type: 'function', name: 'get_time' },
+  ],
 };
 
 export const RESPONSE_EXAMPLE = {
@@ -159,14 +186,31 @@ export const RESPONSE_EXAMPLE = {
   model: 'gpt-4.1-mini',
   status: 'completed' as const,
   instructions: 'Answer in one sentence.',
-  output: [{ type: 'message' as const, id: `msg_${TASK_ID}`, status: 'completed', role: 'assistant', content: [{ type: 'output_text', text: answer, annotations: [], logprobs: [] }] }],
-  usage: { input_tokens: 212, input_tokens_details: { cached_tokens: 0 }, output_tokens: 61, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 273 },
+  output: [
+    {
+      type: 'message' as const,
+      id: `msg_${TASK_ID}`,
+      status: 'completed',
+      role: 'assistant',
+      content: [{ type: 'output_text', text: answer, annotations: [], logprobs: [] }],
+    },
+  ],
+  usage: {
+    input_tokens: 212,
+    input_tokens_details: { cached_tokens: 0 },
+    output_tokens: 61,
+    output_tokens_details: { reasoning_tokens: 0 },
+    total_tokens: 273,
+  },
   error: null,
 };
 
 export const RESPONSE_STREAM_EXAMPLE = [
   ['response.created', { type: 'response.created', sequence_number: 0, response: { ...RESPONSE_EXAMPLE, status: 'in_progress', output: [], usage: null } }],
-  ['response.output_text.delta', { type: 'response.output_text.delta', sequence_number: 3, item_id: `msg_${TASK_ID}`, output_index: 0, content_index: 0, delta: answer }],
+  [
+    'response.output_text.delta',
+    { type: 'response.output_text.delta', sequence_number: 3, item_id: `msg_${TASK_ID}`, output_index: 0, content_index: 0, delta: answer },
+  ],
   ['response.completed', { type: 'response.completed', sequence_number: 7, response: RESPONSE_EXAMPLE }],
 ]
   .map(([event, data]) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)

@@ -17,7 +17,13 @@ export function registerHealthRoutes(app: FastifyInstance, deps: { redis: Redis;
         tags: ['operations'],
         operationId: 'getHealth',
         summary: 'Liveness: the process answers',
-        response: { 200: z.object({ status: z.literal('ok') }).describe('Alive').meta({ examples: [{ status: 'ok' }] }), ...errorResponses({}, { auth: false, gate: false }) },
+        response: {
+          200: z
+            .object({ status: z.literal('ok') })
+            .describe('Alive')
+            .meta({ examples: [{ status: 'ok' }] }),
+          ...errorResponses({}, { auth: false, gate: false }),
+        },
       },
     },
     async () => ({ status: 'ok' as const }),
@@ -31,7 +37,10 @@ export function registerHealthRoutes(app: FastifyInstance, deps: { redis: Redis;
         operationId: 'getReadiness',
         summary: 'Readiness: Redis answers',
         response: {
-          200: z.object({ status: z.literal('ready') }).describe('Ready').meta({ examples: [{ status: 'ready' }] }),
+          200: z
+            .object({ status: z.literal('ready') })
+            .describe('Ready')
+            .meta({ examples: [{ status: 'ready' }] }),
           ...errorResponses({ 503: ['redis_unavailable'] }, { auth: false, gate: false }),
         },
       },

@@ -22,8 +22,22 @@ const jsonRpcMessageSchema = z
   .describe('A JSON-RPC 2.0 message of the Model Context Protocol')
   .meta({
     examples: [
-      { jsonrpc: '2.0', id: 2, result: { tools: [{ name: 'get_weather', inputSchema: { type: 'object', properties: { city: { type: 'string' } } }, annotations: { readOnlyHint: true } }] } },
-      { jsonrpc: '2.0', id: 3, result: { content: [{ type: 'text', text: '{"city":"Paris","temperature":18}' }], structuredContent: { city: 'Paris', temperature: 18 }, isError: false } },
+      {
+        jsonrpc: '2.0',
+        id: 2,
+        result: {
+          tools: [{ name: 'get_weather', inputSchema: { type: 'object', properties: { city: { type: 'string' } } }, annotations: { readOnlyHint: true } }],
+        },
+      },
+      {
+        jsonrpc: '2.0',
+        id: 3,
+        result: {
+          content: [{ type: 'text', text: '{"city":"Paris","temperature":18}' }],
+          structuredContent: { city: 'Paris', temperature: 18 },
+          isError: false,
+        },
+      },
     ],
   });
 
@@ -86,7 +100,10 @@ export function registerMcpRoutes(app: FastifyInstance, deps: McpDeps): void {
     });
     // Stateless: no stream of server-initiated messages to open with GET, no session to end with DELETE.
     const methodNotAllowed = async (_request: unknown, reply: FastifyReply) =>
-      reply.status(405).header('allow', 'POST').send(errorBody('method_not_allowed', `${MCP_PATH} takes POST only: Volley's MCP server is stateless`));
+      reply
+        .status(405)
+        .header('allow', 'POST')
+        .send(errorBody('method_not_allowed', `${MCP_PATH} takes POST only: Volley's MCP server is stateless`));
     scope.get(MCP_PATH, { schema: refusedSchema('Get') }, methodNotAllowed);
     scope.delete(MCP_PATH, { schema: refusedSchema('Delete') }, methodNotAllowed);
   });

@@ -62,7 +62,10 @@ export function registerResponsesRoutes(app: FastifyInstance, deps: DoorDeps): v
     if (body.previous_response_id) {
       const previous = await responseTask(request.caller.tenant, body.previous_response_id);
       if (previous.status !== 'completed') {
-        throw new VolleyError('invalid_request', `previous_response_id: response ${body.previous_response_id} is ${previous.status}; only a completed response can be continued`);
+        throw new VolleyError(
+          'invalid_request',
+          `previous_response_id: response ${body.previous_response_id} is ${previous.status}; only a completed response can be continued`,
+        );
       }
       // Instructions do not carry over to the next response (as with OpenAI's).
       history = previous.messages.slice(previous.origin?.instructions ? 1 : 0);

@@ -39,7 +39,8 @@ export function registerTaskListRoutes(app: FastifyInstance, deps: { store: Task
         tags: ['tasks'],
         operationId: 'deleteTask',
         summary: 'Delete a finished task',
-        description: 'Its record, events, listing entry and its calls\' lock plans and results. A task still going is a 409 `task_not_finished` (cancel it first).',
+        description:
+          "Its record, events, listing entry and its calls' lock plans and results. A task still going is a 409 `task_not_finished` (cancel it first).",
         params: taskIdParamsSchema,
         response: {
           200: deletedTaskSchema.describe('Deleted').meta({ examples: [{ id: TASK_ACCEPTED_EXAMPLE.id, deleted: true }] }),

@@ -32,7 +32,7 @@ export function registerTaskRoutes(app: FastifyInstance, deps: CreateTaskDeps & 
         summary: 'Run an agent task',
         description:
           'Records the task and queues its first step; answers at once. With an `Idempotency-Key`, a retry gets the task the first request made ' +
-          '(its answer carries `idempotent-replayed: true`). Past the tenant\'s `VOLLEY_TASK_RATE_LIMIT`, 429 with `retry-after`.',
+          "(its answer carries `idempotent-replayed: true`). Past the tenant's `VOLLEY_TASK_RATE_LIMIT`, 429 with `retry-after`.",
         headers: idempotencyHeadersSchema,
         body: createTaskBodySchema.meta({ examples: [CREATE_TASK_EXAMPLE] }),
         response: {
@@ -58,7 +58,7 @@ export function registerTaskRoutes(app: FastifyInstance, deps: CreateTaskDeps & 
         tags: ['tasks'],
         operationId: 'getTask',
         summary: 'A task: its transcript, turns, calls and usage',
-        description: 'Another tenant\'s task is a 404. While a turn is in flight its calls show live, read from the queue.',
+        description: "Another tenant's task is a 404. While a turn is in flight its calls show live, read from the queue.",
         params: taskIdParamsSchema,
         querystring: getTaskQuerySchema,
         response: { 200: taskAnswerSchema.describe('The task'), ...errorResponses({ 400: ['invalid_request'], 404: ['not_found'] }) },
@@ -80,7 +80,8 @@ export function registerTaskRoutes(app: FastifyInstance, deps: CreateTaskDeps & 
         tags: ['tasks'],
         operationId: 'cancelTask',
         summary: 'Cancel a task',
-        description: 'Ends the task `cancelled`: waiting calls are removed, running ones see their `AbortSignal` fire. Cancelling a finished task changes nothing.',
+        description:
+          'Ends the task `cancelled`: waiting calls are removed, running ones see their `AbortSignal` fire. Cancelling a finished task changes nothing.',
         params: taskIdParamsSchema,
         response: {
           200: taskAckSchema.describe('The task as it is now').meta({ examples: [{ id: TASK_ACCEPTED_EXAMPLE.id, status: 'cancelled' }] }),

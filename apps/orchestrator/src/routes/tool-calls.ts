@@ -39,8 +39,7 @@ export function registerToolCallRoutes(app: FastifyInstance, deps: RunToolCallsD
     },
     async (request, reply) => {
       const body = request.body;
-      const run = (beforeEnqueue?: () => void) =>
-        runToolCalls(deps, body, request.traceContext, request.caller.tools, request.caller.tenant, beforeEnqueue);
+      const run = (beforeEnqueue?: () => void) => runToolCalls(deps, body, request.traceContext, request.caller.tools, request.caller.tenant, beforeEnqueue);
       if (request.idempotency === undefined) return run();
       const { answer, replayed } = await runToolCallsOnce(
         { records, logger: deps.logger },

@@ -14,21 +14,23 @@ export function registerToolRoutes(app: FastifyInstance, deps: { catalog: ToolCa
         tags: ['tools'],
         operationId: 'listTools',
         summary: 'The tools live workers serve',
-        description: 'Those the caller\'s API key may use, in the OpenAI `tools` format, with where and how they run.',
+        description: "Those the caller's API key may use, in the OpenAI `tools` format, with where and how they run.",
         response: { 200: toolListSchema.describe('The tools').meta({ examples: [TOOLS_EXAMPLE] }), ...errorResponses({}) },
       },
     },
     async (request) => {
       const catalog = await deps.catalog.refresh();
       return {
-        tools: [...catalog.values()].filter((entry) => mayUseTool(request.caller, entry.tool.function.name)).map((entry) => ({
-          type: entry.tool.type,
-          function: entry.tool.function,
-          pool: entry.pool,
-          workers: entry.workers,
-          side_effects: entry.tool.volley.sideEffects,
-          ...(entry.tool.volley.needsApproval === undefined ? {} : { needs_approval: entry.tool.volley.needsApproval }),
-        })),
+        tools: [...catalog.values()]
+          .filter((entry) => mayUseTool(request.caller, entry.tool.function.name))
+          .map((entry) => ({
+            type: entry.tool.type,
+            function: entry.tool.function,
+            pool: entry.pool,
+            workers: entry.workers,
+            side_effects: entry.tool.volley.sideEffects,
+            ...(entry.tool.volley.needsApproval === undefined ? {} : { needs_approval: entry.tool.volley.needsApproval }),
+          })),
       };
     },
   );

@@ -27,7 +27,12 @@ describe('registerUiRoutes', () => {
       expect(page.statusCode).toBe(200);
       expect(page.headers['content-type']).toBe('text/html; charset=utf-8');
       expect(page.body).toContain('<script type="module" src="app.js">');
-      for (const [file, type] of [['app.js', 'text/javascript'], ['sse.js', 'text/javascript'], ['timeline.js', 'text/javascript'], ['style.css', 'text/css']] as const) {
+      for (const [file, type] of [
+        ['app.js', 'text/javascript'],
+        ['sse.js', 'text/javascript'],
+        ['timeline.js', 'text/javascript'],
+        ['style.css', 'text/css'],
+      ] as const) {
         const response = await app.inject(`/ui/${file}`);
         expect(response.statusCode, file).toBe(200);
         expect(response.headers['content-type']).toBe(`${type}; charset=utf-8`);

@@ -20,13 +20,20 @@ const UI_FILES: Readonly<Record<string, string>> = {
  * The routes that serve the page, matched exactly: they hold no data, so they are public (see
  * `registerSecurity`'s `publicRoutes`); every API call the page makes carries the key.
  */
-export const UI_ROUTES: readonly string[] = [UI_PATH, `${UI_PATH}/`, ...Object.keys(UI_FILES).filter((name) => name !== 'index.html').map((name) => `${UI_PATH}/${name}`)];
+export const UI_ROUTES: readonly string[] = [
+  UI_PATH,
+  `${UI_PATH}/`,
+  ...Object.keys(UI_FILES)
+    .filter((name) => name !== 'index.html')
+    .map((name) => `${UI_PATH}/${name}`),
+];
 
 /**
  * Nothing but this origin: no CDN, no external font, no inline script; the page works offline
  * and a stray third-party request is refused by the browser.
  */
-const CONTENT_SECURITY_POLICY = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+const CONTENT_SECURITY_POLICY =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 interface UiFile {
   body: Buffer;

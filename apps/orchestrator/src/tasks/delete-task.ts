@@ -37,7 +37,10 @@ export async function deleteTask(deps: DeleteTaskDeps, task: TaskRecord): Promis
   const prefix = deps.fanOut.prefix;
   const callKeys = task.turns.flatMap((turn) => {
     const fanOut = fanOutId(task.id, turn.index);
-    return [lockPlanKey(prefix, fanOut), ...turn.tool_calls.map((call, index) => callResultKey(prefix, callIdempotencyKey(toolCallJobId(fanOut, index), call.id)))];
+    return [
+      lockPlanKey(prefix, fanOut),
+      ...turn.tool_calls.map((call, index) => callResultKey(prefix, callIdempotencyKey(toolCallJobId(fanOut, index), call.id))),
+    ];
   });
   const replies = await deps.redis
     .multi()

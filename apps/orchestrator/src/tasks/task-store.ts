@@ -20,7 +20,17 @@ export interface StepFence {
 }
 
 type GuardedRedis = Redis & {
-  volleyPutTask(record: string, ended: string, lock: string, gathered: string, body: string, ttl: number, token: string, ending: string, gatheredTurn: string): Promise<number>;
+  volleyPutTask(
+    record: string,
+    ended: string,
+    lock: string,
+    gathered: string,
+    body: string,
+    ttl: number,
+    token: string,
+    ending: string,
+    gatheredTurn: string,
+  ): Promise<number>;
   volleyEndTask(record: string, ended: string, ending: string, ttl: number): Promise<number>;
 };
 

@@ -1,12 +1,5 @@
 import OpenAI from 'openai';
-import {
-  assistantMessageSchema,
-  VolleyError,
-  type AssistantMessage,
-  type ChatMessage,
-  type OpenAITool,
-  type TokenUsage,
-} from '@volley/shared';
+import { assistantMessageSchema, VolleyError, type AssistantMessage, type ChatMessage, type OpenAITool, type TokenUsage } from '@volley/shared';
 import type { ModelOptions } from '@volley/api-schemas';
 
 export interface ModelRequest {
@@ -39,12 +32,7 @@ export interface ModelClient {
  * The only place that touches the `openai` SDK. Any OpenAI-compatible endpoint works; the
  * SDK's own retries (with backoff, honouring retry-after) cover 429s, 5xx and timeouts.
  */
-export function createOpenAIModelClient(options: {
-  baseURL?: string;
-  apiKey: string;
-  timeoutMs: number;
-  maxRetries: number;
-}): ModelClient {
+export function createOpenAIModelClient(options: { baseURL?: string; apiKey: string; timeoutMs: number; maxRetries: number }): ModelClient {
   const client = new OpenAI({
     apiKey: options.apiKey,
     timeout: options.timeoutMs,
@@ -59,20 +47,23 @@ export function createOpenAIModelClient(options: {
       // when no chunk came for the same time.
       const stalled = new AbortController();
       try {
-        const stream = await client.chat.completions.create({
-          ...(request.options as Omit<OpenAI.Chat.Completions.ChatCompletionCreateParams, 'model' | 'messages'>),
-          model: request.model,
-          messages: [...request.messages] as OpenAI.Chat.Completions.ChatCompletionMessageParam[],
-          ...(request.tools.length > 0
-            ? {
-                tools: request.tools as OpenAI.Chat.Completions.ChatCompletionTool[],
-                ...(request.parallelToolCalls === undefined ? {} : { parallel_tool_calls: request.parallelToolCalls }),
-                ...(request.toolChoice === undefined ? {} : { tool_choice: request.toolChoice }),
-              }
-            : {}),
-          stream: true,
-          stream_options: { include_usage: true },
-        }, { signal: stalled.signal });
+        const stream = await client.chat.completions.create(
+          {
+            ...(request.options as Omit<OpenAI.Chat.Completions.ChatCompletionCreateParams, 'model' | 'messages'>),
+            model: request.model,
+            messages: [...request.messages] as OpenAI.Chat.Completions.ChatCompletionMessageParam[],
+            ...(request.tools.length > 0
+              ? {
+                  tools: request.tools as OpenAI.Chat.Completions.ChatCompletionTool[],
+                  ...(request.parallelToolCalls === undefined ? {} : { parallel_tool_calls: request.parallelToolCalls }),
+                  ...(request.toolChoice === undefined ? {} : { tool_choice: request.toolChoice }),
+                }
+              : {}),
+            stream: true,
+            stream_options: { include_usage: true },
+          },
+          { signal: stalled.signal },
+        );
         completion = await assembleStream(stream, request.onText, { idleMs: options.timeoutMs, stall: () => stalled.abort() });
       } catch (error) {
         throw new VolleyError('llm_error', `the model call failed: ${(error as Error).message}`, { cause: error });
@@ -141,7 +132,8 @@ async function assembleStream(
         onText?.(delta.content);
       } else if (delta.content === '' && content === null) content = '';
       for (const part of delta.tool_calls ?? []) {
-        const call = (calls[part.index] ??= { id: '', type: 'function', function: { name: '', arguments: '' } });
+        calls[part.index] ??= { id: '', type: 'function', function: { name: '', arguments: '' } };
+        const call = calls[part.index]!;
         if (part.id) call.id = part.id;
         if (part.function?.name) call.function.name += part.function.name;
         if (part.function?.arguments) call.function.arguments += part.function.arguments;

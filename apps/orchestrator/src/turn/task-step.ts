@@ -17,7 +17,15 @@ import {
 } from '@volley/shared';
 import type { Job } from 'bullmq';
 import { z } from 'zod';
-import { emitFannedOut, emitModelFailed, emitModelFinished, emitModelStarted, emitTaskFinished, emitTurnGathered, modelTextEvents } from '../events/step-events.ts';
+import {
+  emitFannedOut,
+  emitModelFailed,
+  emitModelFinished,
+  emitModelStarted,
+  emitTaskFinished,
+  emitTurnGathered,
+  modelTextEvents,
+} from '../events/step-events.ts';
 import { finishedCallRecord, pendingCallRecord } from '../fan-out/call-record.ts';
 import { fanInSlotSchema } from '../fan-out/fan-in-slot-schema.ts';
 import type { FanOutQueue } from '../fan-out/fan-out-queue.ts';
@@ -97,7 +105,13 @@ async function step(deps: TaskStepDeps, job: Job, fence: StepFence | undefined):
       return finish(deps, task, 'failed', taskTimeoutError(task), fence);
     }
     if (data.turn >= task.max_turns) {
-      return finish(deps, task, 'failed', { code: 'max_turns_exceeded', message: `the task reached max_turns (${task.max_turns}) without a final answer` }, fence);
+      return finish(
+        deps,
+        task,
+        'failed',
+        { code: 'max_turns_exceeded', message: `the task reached max_turns (${task.max_turns}) without a final answer` },
+        fence,
+      );
     }
     // A model call is the one thing of a step no write fences: a run that lost its step makes none.
     if (fence && !(await deps.store.owns(fence))) throw new StepSuperseded(task.id);
@@ -156,9 +170,7 @@ export async function failTaskOfDeadStep(deps: TaskStepDeps, job: Job, error: Er
 }
 
 async function gatherTurn(deps: TaskStepDeps, job: Job, task: TaskRecord, turn: TurnRecord, slots: FanInSlot[]) {
-  const traced = turn.fan_out_span
-    ? { fanOutSpan: turn.fan_out_span, attributes: { [ATTR.taskId]: task.id, [ATTR.turn]: turn.index } }
-    : undefined;
+  const traced = turn.fan_out_span ? { fanOutSpan: turn.fan_out_span, attributes: { [ATTR.taskId]: task.id, [ATTR.turn]: turn.index } } : undefined;
   const results = await gatherFanIn(job, slots, deps.prefix, traced);
   turn.tool_calls = slots.map((slot, index) => finishedCallRecord(slot, results[index]!));
   turn.gathered_at = Date.now();
@@ -213,7 +225,13 @@ async function callModel(deps: TaskStepDeps, task: TaskRecord, index: number): P
   deps.logger.info({ taskId: task.id, turn: index, tool_calls: toolCallCount, usage: answer.usage }, 'model answer');
   const turn: TurnRecord = {
     index,
-    llm: { started_at: answer.startedAt, finished_at: answer.finishedAt, usage: answer.usage, tool_call_count: toolCallCount, finish_reason: answer.finishReason },
+    llm: {
+      started_at: answer.startedAt,
+      finished_at: answer.finishedAt,
+      usage: answer.usage,
+      tool_call_count: toolCallCount,
+      finish_reason: answer.finishReason,
+    },
     tool_calls: [],
   };
   task.messages.push(answer.message);

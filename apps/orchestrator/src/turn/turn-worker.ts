@@ -17,7 +17,14 @@ const deadlineJobDataSchema = z.object({ taskId: z.string() });
  * and the fan-in of bare `POST /v1/tool-calls` fan-outs. Any instance can take any job.
  */
 export function startTurnWorker(
-  deps: TaskStepDeps & { connection: Redis; concurrency: number; jobLockMs: number; stalledIntervalMs: number; maxStalledCount: number; fanInWaiters: FanInWaiters },
+  deps: TaskStepDeps & {
+    connection: Redis;
+    concurrency: number;
+    jobLockMs: number;
+    stalledIntervalMs: number;
+    maxStalledCount: number;
+    fanInWaiters: FanInWaiters;
+  },
 ) {
   const worker = new Worker(
     TURN_QUEUE,

@@ -102,7 +102,12 @@ function showList() {
   const note = el('p', { class: 'note' });
   view.replaceChildren(
     el('h1', {}, 'Tasks'),
-    el('table', { class: 'tasks', testid: 'task-list' }, el('thead', {}, el('tr', {}, ...['Task', 'Status', 'Created', 'Model', 'Metadata'].map((name) => el('th', {}, name)))), body),
+    el(
+      'table',
+      { class: 'tasks', testid: 'task-list' },
+      el('thead', {}, el('tr', {}, ...['Task', 'Status', 'Created', 'Model', 'Metadata'].map((name) => el('th', {}, name)))),
+      body,
+    ),
     note,
   );
   const refresh = async () => {
@@ -162,7 +167,14 @@ function showTask(id) {
     el(
       'div',
       { class: 'legend' },
-      ...['llm', 'queue', 'lock', 'approval', 'run', 'failed'].map((kind) => el('span', { class: 'legend-item' }, el('i', { class: `seg seg-${kind}` }), kind === 'llm' ? 'model call' : kind === 'failed' ? 'failed run' : LABEL_OF[kind])),
+      ...['llm', 'queue', 'lock', 'approval', 'run', 'failed'].map((kind) =>
+        el(
+          'span',
+          { class: 'legend-item' },
+          el('i', { class: `seg seg-${kind}` }),
+          kind === 'llm' ? 'model call' : kind === 'failed' ? 'failed run' : LABEL_OF[kind],
+        ),
+      ),
     ),
     el('div', { class: 'waterfall' }, el('div', { class: 'row axis-row' }, el('div', { class: 'label' }), axis), rows),
     message,
@@ -170,10 +182,11 @@ function showTask(id) {
 
   const rowsById = new Map();
   const schedule = () => {
-    if (!frame) frame = requestAnimationFrame(() => {
-      frame = 0;
-      render();
-    });
+    if (!frame)
+      frame = requestAnimationFrame(() => {
+        frame = 0;
+        render();
+      });
   };
 
   function rowFor(key, make) {
@@ -215,15 +228,29 @@ function showTask(id) {
       return;
     }
     const reason = el('input', { type: 'text', class: 'reason', placeholder: 'reason (optional)', testid: 'deny-reason', hidden: true });
-    const confirm = el('button', { type: 'button', class: 'deny', testid: 'deny-confirm', hidden: true, onclick: () => decide(call.id, false, reason.value.trim()) }, 'Deny call');
+    const confirm = el(
+      'button',
+      { type: 'button', class: 'deny', testid: 'deny-confirm', hidden: true, onclick: () => decide(call.id, false, reason.value.trim()) },
+      'Deny call',
+    );
     row.actions.replaceChildren(
       el('button', { type: 'button', class: 'approve', testid: 'approve', 'data-call-id': call.id, onclick: () => decide(call.id, true) }, 'Approve'),
-      el('button', { type: 'button', class: 'deny', testid: 'deny', 'data-call-id': call.id, onclick: (event) => {
-        event.currentTarget.hidden = true;
-        reason.hidden = false;
-        confirm.hidden = false;
-        reason.focus();
-      } }, 'Deny'),
+      el(
+        'button',
+        {
+          type: 'button',
+          class: 'deny',
+          testid: 'deny',
+          'data-call-id': call.id,
+          onclick: (event) => {
+            event.currentTarget.hidden = true;
+            reason.hidden = false;
+            confirm.hidden = false;
+            reason.focus();
+          },
+        },
+        'Deny',
+      ),
       reason,
       confirm,
     );
@@ -234,7 +261,11 @@ function showTask(id) {
     for (const button of row?.actions.querySelectorAll('button') ?? []) button.disabled = true;
     try {
       const decision = { tool_call_id: toolCallId, approve, ...(approve || !reason ? {} : { reason }) };
-      const answer = await api(`/v1/tasks/${encodeURIComponent(id)}/approvals`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ decisions: [decision] }) });
+      const answer = await api(`/v1/tasks/${encodeURIComponent(id)}/approvals`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ decisions: [decision] }),
+      });
       // The event follows on the stream; the answer shows the decision at once.
       const call = findCall(timeline, toolCallId);
       if (call?.approval && call.approval.decidedAt === undefined) {
@@ -269,7 +300,12 @@ function showTask(id) {
       if (turn.llm) {
         const row = llmRow(turn);
         const to = turn.llm.finishedAt ?? now;
-        const bar = el('div', { class: `seg seg-llm${turn.llm.error ? ' seg-failed' : ''}${turn.llm.finishedAt ? '' : ' live'}`, testid: 'llm-bar', 'data-turn': turn.index, title: `model call: ${duration(to - turn.llm.startedAt)}` });
+        const bar = el('div', {
+          class: `seg seg-llm${turn.llm.error ? ' seg-failed' : ''}${turn.llm.finishedAt ? '' : ' live'}`,
+          testid: 'llm-bar',
+          'data-turn': turn.index,
+          title: `model call: ${duration(to - turn.llm.startedAt)}`,
+        });
         place(bar, turn.llm.startedAt, to);
         row.track.replaceChildren(bar, el('span', { class: 'bar-note' }, duration(to - turn.llm.startedAt)));
         row.track.lastChild.style.left = `calc(${((to - start) / span) * 100}% + 4px)`;
@@ -281,7 +317,13 @@ function showTask(id) {
         row.worker.textContent = call.workerId ?? '';
         row.node.dataset.status = call.status;
         const approval = call.approval;
-        row.decision.textContent = !approval ? '' : approval.decidedAt === undefined ? 'awaiting approval' : approval.approve ? `approved${approval.by === 'timeout' ? '' : ''}` : `denied${approval.reason ? `: ${approval.reason}` : ''}`;
+        row.decision.textContent = !approval
+          ? ''
+          : approval.decidedAt === undefined
+            ? 'awaiting approval'
+            : approval.approve
+              ? `approved${approval.by === 'timeout' ? '' : ''}`
+              : `denied${approval.reason ? `: ${approval.reason}` : ''}`;
         row.decision.className = `decision${approval?.decidedAt === undefined ? ' pending' : approval.approve ? ' approved' : ' denied'}`;
         renderActions(row, call);
         const segments = segmentsOf(call, now).map((segment) => {
@@ -296,7 +338,11 @@ function showTask(id) {
           return bar;
         });
         const last = segments.length ? segmentsOf(call, now).at(-1).to : undefined;
-        const note = el('span', { class: 'bar-note' }, `${call.status}${call.marks.finished && call.marks.started ? ` · ${duration(call.marks.finished - call.marks.started)}` : ''}${call.error ? ` · ${call.error}` : ''}`);
+        const note = el(
+          'span',
+          { class: 'bar-note' },
+          `${call.status}${call.marks.finished && call.marks.started ? ` · ${duration(call.marks.finished - call.marks.started)}` : ''}${call.error ? ` · ${call.error}` : ''}`,
+        );
         if (last !== undefined) note.style.left = `calc(${((last - start) / span) * 100}% + 4px)`;
         row.track.replaceChildren(...segments, note);
         order.push(row.node);
@@ -337,7 +383,7 @@ function showTask(id) {
       } catch (error) {
         if (controller.signal.aborted) return;
         if (error.status === 401) return askForKey('That key was refused.');
-        if (error.status === 404) return showError(message, new Error('No such task (or not this tenant\'s).'));
+        if (error.status === 404) return showError(message, new Error("No such task (or not this tenant's)."));
         message.textContent = `Event stream interrupted (${error.message}); reconnecting…`;
         await new Promise((resolve) => setTimeout(resolve, backoff));
         backoff = Math.min(backoff * 2, 5000);
@@ -346,7 +392,10 @@ function showTask(id) {
     message.textContent = '';
   }
 
-  loadTask().then(() => follow(), (error) => showError(message, error));
+  loadTask().then(
+    () => follow(),
+    (error) => showError(message, error),
+  );
   // Bars of what is still going grow with the clock.
   ticker = setInterval(() => {
     if (!timeline.finished) schedule();

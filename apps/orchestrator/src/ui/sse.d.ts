@@ -4,7 +4,4 @@ export interface SseMessage {
   event: string;
   data: string;
 }
-export function readSse(
-  url: string,
-  options: { headers?: Record<string, string>; signal?: AbortSignal; onEvent: (event: SseMessage) => void },
-): Promise<void>;
+export function readSse(url: string, options: { headers?: Record<string, string>; signal?: AbortSignal; onEvent: (event: SseMessage) => void }): Promise<void>;

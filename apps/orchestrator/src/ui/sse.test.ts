@@ -5,7 +5,8 @@ import { readSse, type SseMessage } from './sse.js';
 
 describe('readSse', () => {
   it('parses events split anywhere across chunks, CRLF or LF, multi-line data, comments and ids', async () => {
-    const text = ': stream\n\nid: 1-0\r\nevent: llm.started\r\ndata: {"a":1}\r\n\r\n: heartbeat\n\nid: 2-0\nevent: llm.delta\ndata: line one\ndata: line two\n\n';
+    const text =
+      ': stream\n\nid: 1-0\r\nevent: llm.started\r\ndata: {"a":1}\r\n\r\n: heartbeat\n\nid: 2-0\nevent: llm.delta\ndata: line one\ndata: line two\n\n';
     const server = createServer((_request, response) => {
       response.writeHead(200, { 'content-type': 'text/event-stream' });
       // One byte at a time: every boundary falls inside some line.

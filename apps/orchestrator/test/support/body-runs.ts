@@ -28,9 +28,7 @@ interface BodyRecordBase {
   /** The fenced store's verdict on this step. */
   accepted: boolean;
 }
-export type BodyRecord =
-  | (BodyRecordBase & { phase: 'enter' })
-  | (BodyRecordBase & { phase: 'exit'; aborted: boolean; signalled: boolean });
+export type BodyRecord = (BodyRecordBase & { phase: 'enter' }) | (BodyRecordBase & { phase: 'exit'; aborted: boolean; signalled: boolean });
 
 /** A window during which something stood still: a SIGSTOPped process, or the frozen Redis (`who: 'redis'`). */
 export interface Stall {
@@ -103,10 +101,7 @@ function subtract(span: [number, number], stalls: readonly Stall[]): Array<[numb
   for (const stall of stalls) {
     parts = parts.flatMap(([from, to]): Array<[number, number]> => {
       if (stall.to <= from || stall.from >= to) return [[from, to]];
-      return [
-        ...(stall.from > from ? [[from, stall.from] as [number, number]] : []),
-        ...(stall.to < to ? [[stall.to, to] as [number, number]] : []),
-      ];
+      return [...(stall.from > from ? [[from, stall.from] as [number, number]] : []), ...(stall.to < to ? [[stall.to, to] as [number, number]] : [])];
     });
   }
   return parts;

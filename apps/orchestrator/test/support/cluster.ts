@@ -1,16 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { startScriptedModel, type Responder, type ScriptedModel } from '@volley/scripted-model';
-import {
-  freePort,
-  spawnNode,
-  startRedis,
-  startRedisCluster,
-  waitFor,
-  type NodeProcess,
-  type StartRedisOptions,
-  type TestRedis,
-} from '@volley/shared/testing';
+import { freePort, spawnNode, startRedis, startRedisCluster, waitFor, type NodeProcess, type StartRedisOptions, type TestRedis } from '@volley/shared/testing';
 import { TERMINAL_STATUSES } from '../../src/tasks/task-record.ts';
 
 const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));

@@ -58,7 +58,10 @@ export interface HttpEverything {
 /** server-everything in its Streamable HTTP mode, as a child process on a free port (or `port`, to start it again). */
 export async function startHttpEverything(port?: number): Promise<HttpEverything> {
   port ??= await freePort();
-  const child = spawn(process.execPath, [EVERYTHING_MAIN, 'streamableHttp'], { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [EVERYTHING_MAIN, 'streamableHttp'], {
+    env: { ...process.env, PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const lines: HttpEverything['lines'] = [];
   createInterface({ input: child.stdout!, crlfDelay: Infinity }).on('line', (line) => lines.push({ at: Date.now(), line }));
   let stderr = '';

@@ -66,7 +66,9 @@ function npmEnv(): NodeJS.ProcessEnv {
 /** attw (`@arethetypeswrong/cli`) on a tarball: rejects with its report unless it finds no problem. */
 export function areTheTypesWrong(tarball: string): Promise<{ stdout: string; stderr: string }> {
   // ESM only: a `require()` of the packages (node16 from CJS, node10) is not supported.
-  return run(process.execPath, [join(repoRoot, 'node_modules/@arethetypeswrong/cli/dist/index.js'), tarball, '--profile', 'esm-only', '--format', 'ascii'], { cwd: repoRoot });
+  return run(process.execPath, [join(repoRoot, 'node_modules/@arethetypeswrong/cli/dist/index.js'), tarball, '--profile', 'esm-only', '--format', 'ascii'], {
+    cwd: repoRoot,
+  });
 }
 
 /** The TypeScript compiler of this repository, run on a project elsewhere. */

@@ -22,7 +22,10 @@ export interface SseRead {
  * `event`, `data` lines, blank line dispatch, `:` comments). Stops when the server ends the
  * stream, or drops the connection as soon as `until` says so for an event just read.
  */
-export async function readSse(url: string, options: { headers?: Record<string, string>; until?: (event: SseEvent, all: SseEvent[]) => boolean; timeoutMs?: number } = {}): Promise<SseRead> {
+export async function readSse(
+  url: string,
+  options: { headers?: Record<string, string>; until?: (event: SseEvent, all: SseEvent[]) => boolean; timeoutMs?: number } = {},
+): Promise<SseRead> {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(new Error(`no end of ${url} within ${options.timeoutMs ?? 20_000} ms`)), options.timeoutMs ?? 20_000);
   const response = await fetch(url, { headers: { accept: 'text/event-stream', ...options.headers }, signal: controller.signal });
@@ -45,8 +48,7 @@ export async function readSse(url: string, options: { headers?: Record<string, s
         return read;
       }
       buffer += decoder.decode(value, { stream: true });
-      let newline: number;
-      while ((newline = buffer.indexOf('\n')) >= 0) {
+      for (let newline = buffer.indexOf('\n'); newline >= 0; newline = buffer.indexOf('\n')) {
         const line = buffer.slice(0, newline).replace(/\r$/, '');
         buffer = buffer.slice(newline + 1);
         if (line === '') {

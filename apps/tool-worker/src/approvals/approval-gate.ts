@@ -71,7 +71,14 @@ export async function gateApproval(deps: ApprovalGateDeps, call: GatedCall): Pro
     record = requested.record;
     if (requested.created) {
       const { tool_call_id, name, arguments: args, requested_at, timeout_at } = record;
-      await emit(deps, data.taskId, requested.taskTtlMs, 'approval.requested', { turn: data.turn, tool_call_id, name, arguments: args, requested_at, timeout_at });
+      await emit(deps, data.taskId, requested.taskTtlMs, 'approval.requested', {
+        turn: data.turn,
+        tool_call_id,
+        name,
+        arguments: args,
+        requested_at,
+        timeout_at,
+      });
     }
   }
   if (!record.decision) {
@@ -101,10 +108,22 @@ async function needsApproval(tool: Tool, args: Record<string, unknown>, data: To
 /** Nobody decided in time: the call is denied, unless a decision lands first (then that holds). */
 async function decideTimeout(deps: ApprovalGateDeps, data: ToolCallJobData, record: ApprovalRecord): Promise<ApprovalRecord> {
   const waited = Date.now() - record.requested_at;
-  const decision = { approve: false, reason: `nobody decided within ${waited} ms (VOLLEY_APPROVAL_TIMEOUT_MS)`, decided_at: Date.now(), by: 'timeout' as const };
+  const decision = {
+    approve: false,
+    reason: `nobody decided within ${waited} ms (VOLLEY_APPROVAL_TIMEOUT_MS)`,
+    decided_at: Date.now(),
+    by: 'timeout' as const,
+  };
   const outcome = await deps.approvals.decide(data.taskId, [{ tool_call_id: data.toolCallId, decision }]);
   if (outcome.ok) {
-    await emit(deps, data.taskId, outcome.taskTtlMs, 'approval.decided', { turn: data.turn ?? null, tool_call_id: data.toolCallId, approve: false, by: 'timeout', reason: decision.reason, decided_at: decision.decided_at });
+    await emit(deps, data.taskId, outcome.taskTtlMs, 'approval.decided', {
+      turn: data.turn ?? null,
+      tool_call_id: data.toolCallId,
+      approve: false,
+      by: 'timeout',
+      reason: decision.reason,
+      decided_at: decision.decided_at,
+    });
     return outcome.records[0]!;
   }
   return (await deps.approvals.get(data.taskId, data.toolCallId)) ?? { ...record, decision };
@@ -114,7 +133,8 @@ async function act(call: GatedCall, record: ApprovalRecord): Promise<Gate> {
   const decision = record.decision!;
   if (!decision.approve) {
     await leaveLines(call);
-    if (decision.by === 'timeout') return { kind: 'answer', error: { code: 'approval_timeout', message: `the call was not approved in time: ${decision.reason ?? ''}`.trim() } };
+    if (decision.by === 'timeout')
+      return { kind: 'answer', error: { code: 'approval_timeout', message: `the call was not approved in time: ${decision.reason ?? ''}`.trim() } };
     const why = decision.reason ? `: ${decision.reason}` : ' (no reason given)';
     return { kind: 'answer', error: { code: 'denied', message: `a person denied the call${why}` } };
   }
@@ -128,7 +148,10 @@ async function act(call: GatedCall, record: ApprovalRecord): Promise<Gate> {
   if (call.data.lock && !sameClaims(call, edited)) {
     // Its place in line was taken for the resources of the arguments it asked with.
     await leaveLines(call);
-    return { kind: 'answer', error: { code: 'invalid_resources', message: 'the approved, edited arguments touch other resources than the call asked for; it did not run' } };
+    return {
+      kind: 'answer',
+      error: { code: 'invalid_resources', message: 'the approved, edited arguments touch other resources than the call asked for; it did not run' },
+    };
   }
   return { kind: 'run', prepared: edited, decidedAt: decision.decided_at };
 }
@@ -180,7 +203,13 @@ async function park(deps: ApprovalGateDeps, call: GatedCall, record: ApprovalRec
   throw new DelayedError();
 }
 
-async function emit(deps: ApprovalGateDeps, taskId: string, taskTtlMs: number, name: 'approval.requested' | 'approval.decided', fields: { turn: number | null } & Record<string, unknown>) {
+async function emit(
+  deps: ApprovalGateDeps,
+  taskId: string,
+  taskTtlMs: number,
+  name: 'approval.requested' | 'approval.decided',
+  fields: { turn: number | null } & Record<string, unknown>,
+) {
   // The stream expires with its task; a task already gone gets no event.
   if (taskTtlMs <= 0) return;
   const events = new TaskEvents({ redis: deps.redis, prefix: deps.prefix, ttlSeconds: Math.ceil(taskTtlMs / 1000) });

@@ -48,8 +48,7 @@ export function createLedger(deps: { redis: Redis; prefix: string }): Ledger {
     redis.defineCommand('volleyLedgerAppend', { numberOfKeys: 4, lua: APPEND_SCRIPT });
   }
   // Tenant names hold no '/' and accounts no '@', so no two tenants' accounts share a key.
-  const key = (tenant: string | null, account: string, part: string) =>
-    `${deps.prefix}:ledger:${tenant === null ? '' : `@${tenant}/`}${account}:${part}`;
+  const key = (tenant: string | null, account: string, part: string) => `${deps.prefix}:ledger:${tenant === null ? '' : `@${tenant}/`}${account}:${part}`;
   return {
     async append(account, amount, memo, ctx) {
       const token = tokenFor(ctx, account);
@@ -74,7 +73,10 @@ export function createLedger(deps: { redis: Redis; prefix: string }): Ledger {
   };
 }
 
-const account = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).describe('Account id, e.g. "acct-7"');
+const account = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,64}$/)
+  .describe('Account id, e.g. "acct-7"');
 
 export function ledgerTools(ledger: Ledger) {
   return [

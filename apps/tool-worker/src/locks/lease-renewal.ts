@@ -14,16 +14,19 @@ export interface LeaseRenewal {
  */
 export function renewLease(locks: ResourceLocks, ticket: string, holder: string, claims: readonly Claim[], onLost: () => void): LeaseRenewal {
   let stopped = false;
-  const timer = setInterval(() => {
-    locks
-      .renew(ticket, holder, claims)
-      .then((held) => {
-        if (held || stopped) return;
-        stop();
-        onLost();
-      })
-      .catch(() => undefined);
-  }, Math.max(50, Math.floor(locks.leaseMs / 3)));
+  const timer = setInterval(
+    () => {
+      locks
+        .renew(ticket, holder, claims)
+        .then((held) => {
+          if (held || stopped) return;
+          stop();
+          onLost();
+        })
+        .catch(() => undefined);
+    },
+    Math.max(50, Math.floor(locks.leaseMs / 3)),
+  );
   const stop = () => {
     stopped = true;
     clearInterval(timer);

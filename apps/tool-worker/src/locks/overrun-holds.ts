@@ -86,11 +86,15 @@ export class OverrunHolds {
         done();
       }
       if (ending === 'settled') deps.logger.info({ ...about, overrunMs }, 'tool body settled after its answer; its locks are released');
-      else if (ending === 'shutdown') deps.logger.warn({ ...about, overrunMs }, 'worker stopping with a tool body past its answer; its locks lapse with their lease');
+      else if (ending === 'shutdown')
+        deps.logger.warn({ ...about, overrunMs }, 'worker stopping with a tool body past its answer; its locks lapse with their lease');
       else {
         deps.onAbandoned?.(tool);
         const why = ending === 'abandoned' ? `still running ${deps.abandonAfterMs} ms past its answer (VOLLEY_ABANDON_AFTER_MS)` : 'its lease was lost';
-        deps.logger.warn({ ...about, overrunMs, abandonAfterMs: deps.abandonAfterMs }, `tool body abandoned: ${why}; its locks are released, its later writes carry a stale fencing token`);
+        deps.logger.warn(
+          { ...about, overrunMs, abandonAfterMs: deps.abandonAfterMs },
+          `tool body abandoned: ${why}; its locks are released, its later writes carry a stale fencing token`,
+        );
       }
     };
     const bound = setTimeout(() => void end('abandoned'), deps.abandonAfterMs);

@@ -11,7 +11,12 @@ describe('normalizeClaims', () => {
 
   describe('when a claim is an object', () => {
     it('keeps its mode', () => {
-      expect(normalizeClaims([{ key: 'doc:1', mode: 'read' }, { key: 'doc:2', mode: 'write' }])).toEqual([
+      expect(
+        normalizeClaims([
+          { key: 'doc:1', mode: 'read' },
+          { key: 'doc:2', mode: 'write' },
+        ]),
+      ).toEqual([
         { key: 'doc:1', mode: 'r' },
         { key: 'doc:2', mode: 'w' },
       ]);
@@ -20,12 +25,22 @@ describe('normalizeClaims', () => {
 
   describe('when a key is claimed twice', () => {
     it('keeps one claim, for writing, whichever comes first', () => {
-      expect(normalizeClaims([{ key: 'k', mode: 'read' }, { key: 'k', mode: 'write' }])).toEqual([{ key: 'k', mode: 'w' }]);
+      expect(
+        normalizeClaims([
+          { key: 'k', mode: 'read' },
+          { key: 'k', mode: 'write' },
+        ]),
+      ).toEqual([{ key: 'k', mode: 'w' }]);
       expect(normalizeClaims(['k', { key: 'k', mode: 'read' }])).toEqual([{ key: 'k', mode: 'w' }]);
     });
 
     it('keeps a read when both claims read', () => {
-      expect(normalizeClaims([{ key: 'k', mode: 'read' }, { key: 'k', mode: 'read' }])).toEqual([{ key: 'k', mode: 'r' }]);
+      expect(
+        normalizeClaims([
+          { key: 'k', mode: 'read' },
+          { key: 'k', mode: 'read' },
+        ]),
+      ).toEqual([{ key: 'k', mode: 'r' }]);
     });
 
     it('counts the key once toward the limit', () => {
@@ -58,7 +73,7 @@ describe('normalizeClaims', () => {
       ]);
     });
 
-    it('gives the declared key back from the lock key, and none for Volley\'s own claims', () => {
+    it("gives the declared key back from the lock key, and none for Volley's own claims", () => {
       expect(declaredKey(lockKey('a/b:7', 'acme'))).toBe('a/b:7');
       expect(declaredKey(lockKey('a/b:7', null))).toBe('a/b:7');
       expect(declaredKey(lockKey('x', 'acme', true))).toBe('x');
@@ -107,9 +122,7 @@ describe('normalizeClaims', () => {
 
   describe('when a mode is neither read nor write', () => {
     it('rejects it', () => {
-      expect(() => normalizeClaims([{ key: 'k', mode: 'exclusive' } as unknown as ResourceClaim])).toThrow(
-        /mode must be "read" or "write", got "exclusive"/,
-      );
+      expect(() => normalizeClaims([{ key: 'k', mode: 'exclusive' } as unknown as ResourceClaim])).toThrow(/mode must be "read" or "write", got "exclusive"/);
       expect(() => normalizeClaims([{ key: 'k' } as unknown as ResourceClaim])).toThrow(TypeError);
     });
   });

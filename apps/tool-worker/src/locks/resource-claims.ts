@@ -49,7 +49,7 @@ export function normalizeClaims(declared: readonly ResourceClaim[], tenant: stri
   for (const claim of declared) {
     const key = typeof claim === 'string' ? claim : claim?.key;
     const mode = typeof claim === 'string' ? 'write' : claim?.mode;
-    const shared = typeof claim === 'string' ? false : claim?.shared ?? false;
+    const shared = typeof claim === 'string' ? false : (claim?.shared ?? false);
     if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH) {
       throw new TypeError(`a resource key must be a string of 1 to ${MAX_KEY_LENGTH} characters, got ${JSON.stringify(key)}`);
     }

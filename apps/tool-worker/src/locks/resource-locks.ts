@@ -56,11 +56,7 @@ export class ResourceLocks {
    * Declares one call's claims. `ready` once the whole message's tickets are in line;
    * `completedPlan` when this call's declaration was the last one (it wakes its siblings).
    */
-  async register(
-    plan: LockPlanRef,
-    ticket: string,
-    claims: readonly Claim[],
-  ): Promise<{ ready: boolean; completedPlan: boolean; registeredAt: number }> {
+  async register(plan: LockPlanRef, ticket: string, claims: readonly Claim[]): Promise<{ ready: boolean; completedPlan: boolean; registeredAt: number }> {
     const [state, registeredAt] = await this.redis.volleyLockRegister(
       this.routingKey,
       this.prefix,
@@ -118,14 +114,6 @@ export class ResourceLocks {
    * nothing; `holder: '*'` releases whoever holds.
    */
   release(ticket: string, holder: string, claims: readonly Claim[], options: { keepPlace: boolean }): Promise<string[]> {
-    return this.redis.volleyLockRelease(
-      this.routingKey,
-      this.prefix,
-      ticket,
-      holder,
-      options.keepPlace ? '1' : '0',
-      Date.now(),
-      ...claims.map((c) => c.key),
-    );
+    return this.redis.volleyLockRelease(this.routingKey, this.prefix, ticket, holder, options.keepPlace ? '1' : '0', Date.now(), ...claims.map((c) => c.key));
   }
 }

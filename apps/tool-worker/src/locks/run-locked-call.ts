@@ -160,12 +160,26 @@ export async function runLockedCall(deps: LockingDeps, call: LockedCall): Promis
     if (overrun) {
       // Answered on time, but the body still runs: the locks stay held while it does.
       const tool = prepared.ok ? prepared.loaded.tool.name : data.name;
-      deps.overruns.hold({ ticket, holder, claims, renewal, lost: lost.signal, body: overrun, tool, taskId: data.taskId, toolCallId: data.toolCallId, fencingToken });
+      deps.overruns.hold({
+        ticket,
+        holder,
+        claims,
+        renewal,
+        lost: lost.signal,
+        body: overrun,
+        tool,
+        taskId: data.taskId,
+        toolCallId: data.toolCallId,
+        fencingToken,
+      });
       heldOn = true;
     }
     // Recorded before the job completes: a redelivery from here on is answered from the record.
     if (records && !(await deps.results.putWhileHolding(call.idempotencyKey, result, deps.locks, { ticket, holder, claims }))) {
-      deps.logger.warn({ taskId: data.taskId, toolCallId: data.toolCallId }, 'result of a run that lost its locks not recorded: the redelivery of the call answers for it');
+      deps.logger.warn(
+        { taskId: data.taskId, toolCallId: data.toolCallId },
+        'result of a run that lost its locks not recorded: the redelivery of the call answers for it',
+      );
     }
     if (heldOn) return result;
     renewal.stop();

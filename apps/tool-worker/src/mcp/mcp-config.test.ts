@@ -31,19 +31,47 @@ describe('VOLLEY_MCP_SERVERS', () => {
     it('takes stdio and Streamable HTTP servers with their defaults', () => {
       const servers = parse(
         JSON.stringify([
-          { name: 'fs', command: 'npx', args: ['-y', '@modelcontextprotocol/server-filesystem', '/data'], locks: { write_file: { resources: ['file:{path}'] } } },
+          {
+            name: 'fs',
+            command: 'npx',
+            args: ['-y', '@modelcontextprotocol/server-filesystem', '/data'],
+            locks: { write_file: { resources: ['file:{path}'] } },
+          },
           { name: 'remote', url: 'https://mcp.example.com/mcp', headers: { authorization: 'Bearer t' }, timeoutMs: 5_000, concurrency: 4, tools: ['search'] },
         ]),
       );
       expect(servers).toEqual([
-        { name: 'fs', command: 'npx', args: ['-y', '@modelcontextprotocol/server-filesystem', '/data'], env: {}, retries: 0, startTimeoutMs: 30_000, locks: { write_file: { resources: ['file:{path}'] } } },
-        { name: 'remote', url: 'https://mcp.example.com/mcp', headers: { authorization: 'Bearer t' }, timeoutMs: 5_000, concurrency: 4, tools: ['search'], retries: 0, startTimeoutMs: 30_000, locks: {} },
+        {
+          name: 'fs',
+          command: 'npx',
+          args: ['-y', '@modelcontextprotocol/server-filesystem', '/data'],
+          env: {},
+          retries: 0,
+          startTimeoutMs: 30_000,
+          locks: { write_file: { resources: ['file:{path}'] } },
+        },
+        {
+          name: 'remote',
+          url: 'https://mcp.example.com/mcp',
+          headers: { authorization: 'Bearer t' },
+          timeoutMs: 5_000,
+          concurrency: 4,
+          tools: ['search'],
+          retries: 0,
+          startTimeoutMs: 30_000,
+          locks: {},
+        },
       ]);
     });
 
     it('takes a resource rule as an object with a mode (write by default)', () => {
-      const [server] = parse(JSON.stringify([{ name: 'fs', command: 'x', locks: { read: { resources: [{ key: 'file:{path}', mode: 'read' }, { key: 'disk' }] } } }]));
-      expect(server!.locks.read!.resources).toEqual([{ key: 'file:{path}', mode: 'read' }, { key: 'disk', mode: 'write' }]);
+      const [server] = parse(
+        JSON.stringify([{ name: 'fs', command: 'x', locks: { read: { resources: [{ key: 'file:{path}', mode: 'read' }, { key: 'disk' }] } } }]),
+      );
+      expect(server!.locks.read!.resources).toEqual([
+        { key: 'file:{path}', mode: 'read' },
+        { key: 'disk', mode: 'write' },
+      ]);
     });
   });
 

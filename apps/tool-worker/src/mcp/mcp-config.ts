@@ -6,13 +6,17 @@ import { compileResourceTemplate } from './resource-template.ts';
 /** Server names become the first part of tool names (`<server>__<tool>`), so they keep to the tool-name alphabet. */
 export const MCP_SERVER_NAME_PATTERN = /^[a-zA-Z0-9_-]{1,32}$/;
 
-const template = z.string().min(1).max(512).superRefine((value, ctx) => {
-  try {
-    compileResourceTemplate(value);
-  } catch (error) {
-    ctx.addIssue({ code: 'custom', message: (error as Error).message });
-  }
-});
+const template = z
+  .string()
+  .min(1)
+  .max(512)
+  .superRefine((value, ctx) => {
+    try {
+      compileResourceTemplate(value);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message });
+    }
+  });
 
 /** A resource a call of the tool claims, its key a template over the call's arguments (`"file:{path}"`). */
 const resourceRuleSchema = z.union([
@@ -90,7 +94,8 @@ export const mcpServersSchema = z
       if (!server.tools) return;
       const allowed = new Set(server.tools);
       for (const tool of Object.keys(server.locks)) {
-        if (!allowed.has(tool)) ctx.addIssue({ code: 'custom', path: [index, 'locks', tool], message: `a lock rule for "${tool}", which "tools" does not mount` });
+        if (!allowed.has(tool))
+          ctx.addIssue({ code: 'custom', path: [index, 'locks', tool], message: `a lock rule for "${tool}", which "tools" does not mount` });
       }
     });
   });

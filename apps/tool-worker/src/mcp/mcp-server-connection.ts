@@ -189,7 +189,8 @@ export class McpServerConnection {
     try {
       await session.client.ping({ timeout: PROBE_TIMEOUT_MS });
     } catch (error) {
-      if (isConnectionLoss(error) || (error instanceof McpError && error.code === ErrorCode.RequestTimeout)) this.lost(session, `a ping after a connection error failed: ${(error as Error).message}`);
+      if (isConnectionLoss(error) || (error instanceof McpError && error.code === ErrorCode.RequestTimeout))
+        this.lost(session, `a ping after a connection error failed: ${(error as Error).message}`);
     } finally {
       this.probing.delete(session);
     }

@@ -5,7 +5,11 @@ import type { McpServerConfig } from './mcp-config.ts';
 import type { McpCallOptions } from './mcp-server-connection.ts';
 import { mcpToolsOf, type McpToolCaller } from './mcp-tools.ts';
 
-const schema = (properties: Record<string, object> = { path: { type: 'string' } }) => ({ type: 'object' as const, properties, $schema: 'http://json-schema.org/draft-07/schema#' });
+const schema = (properties: Record<string, object> = { path: { type: 'string' } }) => ({
+  type: 'object' as const,
+  properties,
+  $schema: 'http://json-schema.org/draft-07/schema#',
+});
 const listing: McpTool[] = [
   { name: 'read', description: 'Reads.', inputSchema: schema(), annotations: { readOnlyHint: true } },
   { name: 'write', inputSchema: schema(), title: 'Write a file', annotations: { readOnlyHint: false, destructiveHint: true } },
@@ -13,7 +17,8 @@ const listing: McpTool[] = [
   { name: 'bare', inputSchema: schema() },
   { name: 'research', inputSchema: schema(), execution: { taskSupport: 'required' } },
 ];
-const config = (extra: Partial<McpServerConfig> = {}): McpServerConfig => ({ name: 'fs', command: 'x', args: [], env: {}, retries: 0, startTimeoutMs: 1_000, locks: {}, ...extra }) as McpServerConfig;
+const config = (extra: Partial<McpServerConfig> = {}): McpServerConfig =>
+  ({ name: 'fs', command: 'x', args: [], env: {}, retries: 0, startTimeoutMs: 1_000, locks: {}, ...extra }) as McpServerConfig;
 const nobody: McpToolCaller = { call: () => Promise.reject(new Error('not called')) };
 const byName = (sources: ReturnType<typeof mcpToolsOf>['sources']) => new Map(sources.map(({ tool }) => [(tool as { name: string }).name, tool as any]));
 
@@ -24,7 +29,12 @@ describe('mcpToolsOf', () => {
 
     it('names each <server>__<tool>, with its description (or title) and its inputSchema without the dialect', () => {
       expect([...tools.keys()]).toEqual(['fs__read', 'fs__write', 'fs__append', 'fs__bare']);
-      expect(tools.get('fs__read')).toMatchObject({ description: 'Reads.', parameters: { type: 'object', properties: { path: { type: 'string' } } }, timeoutMs: 5_000, retries: 2 });
+      expect(tools.get('fs__read')).toMatchObject({
+        description: 'Reads.',
+        parameters: { type: 'object', properties: { path: { type: 'string' } } },
+        timeoutMs: 5_000,
+        retries: 2,
+      });
       expect(tools.get('fs__read').parameters).not.toHaveProperty('$schema');
       expect(tools.get('fs__write').description).toBe('Write a file');
       expect(sources[0]!.source).toBe('MCP server "fs" tool "read"');
@@ -79,7 +89,11 @@ describe('mcpToolsOf', () => {
 
   describe('when the configuration does not fit the listing', () => {
     it('says so for every mismatch, and leaves out a tool whose rule reads an argument it lacks', () => {
-      const { sources, problems } = mcpToolsOf(config({ tools: ['read', 'wrte'], locks: { read: { resources: ['file:{file}'] }, gone: { sideEffects: true } } }), listing, nobody);
+      const { sources, problems } = mcpToolsOf(
+        config({ tools: ['read', 'wrte'], locks: { read: { resources: ['file:{file}'] }, gone: { sideEffects: true } } }),
+        listing,
+        nobody,
+      );
       expect(problems).toEqual([
         'MCP server "fs": "tools" names "wrte", which the server does not list',
         'MCP server "fs": "locks" has a rule for "gone", which the server does not list',

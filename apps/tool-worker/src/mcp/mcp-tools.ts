@@ -50,7 +50,9 @@ export function mcpToolsOf(config: McpServerConfig, listed: readonly McpTool[], 
     const resources = rule?.resources ? resourcesOf(rule.resources) : undefined;
     const unknown = resources?.names.filter((name) => parameters.properties !== undefined && !Object.hasOwn(parameters.properties, name)) ?? [];
     if (unknown.length > 0) {
-      problems.push(`${about}: the lock rule of ${JSON.stringify(listedTool.name)} reads ${unknown.map((name) => `{${name}}`).join(', ')}, which its input schema does not have`);
+      problems.push(
+        `${about}: the lock rule of ${JSON.stringify(listedTool.name)} reads ${unknown.map((name) => `{${name}}`).join(', ')}, which its input schema does not have`,
+      );
       continue;
     }
     const tool: JsonSchemaTool = {

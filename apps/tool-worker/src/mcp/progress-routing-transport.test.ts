@@ -38,7 +38,11 @@ describe('ProgressRoutingTransport', () => {
       inner.receive(progress(tracked.token, 1, { total: 2, message: 'half' }));
       inner.receive(progress(tracked.token, 2, { total: 2 }));
       inner.receive({ jsonrpc: '2.0', id: 7, result: { content: [] } });
-      expect(seen).toEqual([{ progress: 1, total: 2, message: 'half' }, { progress: 2, total: 2 }, { jsonrpc: '2.0', id: 7, result: { content: [] } }]);
+      expect(seen).toEqual([
+        { progress: 1, total: 2, message: 'half' },
+        { progress: 2, total: 2 },
+        { jsonrpc: '2.0', id: 7, result: { content: [] } },
+      ]);
     });
   });
 

@@ -39,7 +39,8 @@ export function compileResourceTemplate(template: string): ResourceTemplate {
 function valueAt(args: Record<string, unknown>, path: readonly string[], template: string): string {
   let value: unknown = args;
   for (const key of path) {
-    value = typeof value === 'object' && value !== null && !Array.isArray(value) && Object.hasOwn(value, key) ? (value as Record<string, unknown>)[key] : undefined;
+    value =
+      typeof value === 'object' && value !== null && !Array.isArray(value) && Object.hasOwn(value, key) ? (value as Record<string, unknown>)[key] : undefined;
   }
   if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return String(value);
   // A key that silently read "undefined" would make unrelated calls share (or miss) a lock.

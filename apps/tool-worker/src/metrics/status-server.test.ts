@@ -53,7 +53,12 @@ describe('startStatusServer', () => {
     it('answers 404 route_not_found for any other path or method', async () => {
       const get = await start();
 
-      for (const [path, method] of [['/', 'GET'], ['/metrics/x', 'GET'], ['/metrics', 'POST'], ['/healthz?x=1', 'DELETE']] as const) {
+      for (const [path, method] of [
+        ['/', 'GET'],
+        ['/metrics/x', 'GET'],
+        ['/metrics', 'POST'],
+        ['/healthz?x=1', 'DELETE'],
+      ] as const) {
         const response = await get(path, method);
         expect(response.status).toBe(404);
         expect(JSON.parse(response.text).error.code).toBe('route_not_found');

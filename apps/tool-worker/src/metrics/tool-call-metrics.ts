@@ -41,11 +41,11 @@ export function createToolCallMetrics(metrics: Metrics): ToolCallMetrics {
     LATENCY_BUCKETS_S,
   );
   const run = metrics.histogram('volley_tool_call_run_seconds', "Time the tool's execution took.", labels, LATENCY_BUCKETS_S);
-  const calls = metrics.counter(
-    'volley_tool_calls_total',
-    'Tool calls finished by this worker, by tool, status (ok|error) and error code (none when ok).',
-    ['tool', 'status', 'error_code'],
-  );
+  const calls = metrics.counter('volley_tool_calls_total', 'Tool calls finished by this worker, by tool, status (ok|error) and error code (none when ok).', [
+    'tool',
+    'status',
+    'error_code',
+  ]);
   return {
     finished(tool, result, timings) {
       const status = result.ok ? 'ok' : 'error';

@@ -26,7 +26,16 @@ function apiAnswering(options: { hold?: Promise<void>; answer?: (body: ToolCalls
     const answer = options.answer?.(body) ?? {
       messages: calls.map((call) => ({ role: 'tool', tool_call_id: call.id, content: `ran ${call.id}` })).reverse(),
       calls: calls
-        .map((call) => ({ id: call.id, name: call.function.name, status: 'succeeded', pool: 'default', started_at: 1, finished_at: 2, worker_id: 'w', attempts: 1 }))
+        .map((call) => ({
+          id: call.id,
+          name: call.function.name,
+          status: 'succeeded',
+          pool: 'default',
+          started_at: 1,
+          finished_at: 2,
+          worker_id: 'w',
+          attempts: 1,
+        }))
         .reverse(),
     };
     return Response.json(answer);

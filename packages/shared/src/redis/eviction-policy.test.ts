@@ -44,7 +44,9 @@ describe('evictionPolicyVerdict', () => {
 
     it('under the strict flag, refuses: unconfirmed is not confirmed', () => {
       const verdict = evictionPolicyVerdict(readings, true);
-      expect(!verdict.ok && verdict.message).toMatch(/^refusing to start: Redis maxmemory-policy could not be checked \(c:3: .*\), and VOLLEY_REQUIRE_NOEVICTION=true requires/);
+      expect(!verdict.ok && verdict.message).toMatch(
+        /^refusing to start: Redis maxmemory-policy could not be checked \(c:3: .*\), and VOLLEY_REQUIRE_NOEVICTION=true requires/,
+      );
     });
   });
 });

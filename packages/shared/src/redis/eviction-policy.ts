@@ -54,9 +54,7 @@ function firstLine(error: unknown): string {
   return (error instanceof Error ? error.message : String(error)).split('\n', 1)[0] ?? '';
 }
 
-export type EvictionPolicyVerdict =
-  | { ok: true }
-  | { ok: false; kind: 'evicting' | 'unknown'; message: string; nodes: EvictionPolicyReading[] };
+export type EvictionPolicyVerdict = { ok: true } | { ok: false; kind: 'evicting' | 'unknown'; message: string; nodes: EvictionPolicyReading[] };
 
 const HOW_TO_SET = `set maxmemory-policy ${REQUIRED_POLICY} (redis.conf, CONFIG SET maxmemory-policy ${REQUIRED_POLICY}, or your provider's parameter group)`;
 

@@ -9,7 +9,11 @@ describe('redisAccessProblem', () => {
       ['a wrong password', new Error('WRONGPASS invalid username-password pair or user is disabled.'), /refused the credentials in REDIS_URL \(WRONGPASS\)/],
       ['a missing password', new Error('NOAUTH Authentication required.'), /refused the credentials in REDIS_URL \(NOAUTH\)/],
       ['an untrusted certificate', withCode('self-signed certificate', 'DEPTH_ZERO_SELF_SIGNED_CERT'), /TLS certificate was rejected .*NODE_EXTRA_CA_CERTS/],
-      ['a certificate for another host', withCode("Hostname/IP does not match certificate's altnames", 'ERR_TLS_CERT_ALTNAME_INVALID'), /TLS certificate was rejected/],
+      [
+        'a certificate for another host',
+        withCode("Hostname/IP does not match certificate's altnames", 'ERR_TLS_CERT_ALTNAME_INVALID'),
+        /TLS certificate was rejected/,
+      ],
     ])('explains %s', (_what, error, explanation) => {
       expect(redisAccessProblem(error)).toMatch(explanation);
     });

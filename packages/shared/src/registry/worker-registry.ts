@@ -91,11 +91,10 @@ export async function registerWorker(
 export async function listLiveWorkers(redis: Redis, prefix: string): Promise<WorkerDocument[]> {
   const keys = registryKeys(prefix);
   const now = Date.now();
-  const [, [, ids]] = (await redis
-    .multi()
-    .zremrangebyscore(keys.workers, '-inf', now)
-    .zrangebyscore(keys.workers, now, '+inf')
-    .exec()) as [[unknown, number], [unknown, string[]]];
+  const [, [, ids]] = (await redis.multi().zremrangebyscore(keys.workers, '-inf', now).zrangebyscore(keys.workers, now, '+inf').exec()) as [
+    [unknown, number],
+    [unknown, string[]],
+  ];
   if (ids.length === 0) return [];
   const bodies = await redis.mget(...ids.map((id) => keys.worker(id)));
   const documents: WorkerDocument[] = [];

@@ -61,9 +61,7 @@ export function emitReservedSpan(
   options: { name: string; kind?: SpanKind; attributes?: Attributes; links?: Link[]; end?: number; error?: { code: string; message: string } },
 ): void {
   if (!tracingEnabled) return;
-  const parent = reserved.parent_span_id
-    ? trace.setSpanContext(ROOT_CONTEXT, spanContextOf(reserved.trace_id, reserved.parent_span_id))
-    : ROOT_CONTEXT;
+  const parent = reserved.parent_span_id ? trace.setSpanContext(ROOT_CONTEXT, spanContextOf(reserved.trace_id, reserved.parent_span_id)) : ROOT_CONTEXT;
   const span = withForcedIds({ traceId: reserved.trace_id, spanId: reserved.span_id }, () =>
     tracer.startSpan(
       options.name,

@@ -23,9 +23,7 @@ export function parsePrometheusText(text: string): PrometheusSample[] {
 
 /** The samples named `name` whose labels include every one of `labels`. */
 export function samplesOf(samples: readonly PrometheusSample[], name: string, labels: Record<string, string> = {}): PrometheusSample[] {
-  return samples.filter(
-    (sample) => sample.name === name && Object.entries(labels).every(([key, value]) => sample.labels[key] === value),
-  );
+  return samples.filter((sample) => sample.name === name && Object.entries(labels).every(([key, value]) => sample.labels[key] === value));
 }
 
 /** The value of the one sample that matches, or undefined when none does (several is an error). */

@@ -265,11 +265,16 @@ function securityArgs(options: StartRedisOptions, tls: { port: number; dir: stri
     ...(options.password === undefined ? [] : ['--requirepass', options.password]),
     ...(tls
       ? [
-          '--tls-port', String(tls.port),
-          '--tls-cert-file', join(tls.dir, 'cert.pem'),
-          '--tls-key-file', join(tls.dir, 'key.pem'),
-          '--tls-ca-cert-file', join(tls.dir, 'ca.pem'),
-          '--tls-auth-clients', 'no',
+          '--tls-port',
+          String(tls.port),
+          '--tls-cert-file',
+          join(tls.dir, 'cert.pem'),
+          '--tls-key-file',
+          join(tls.dir, 'key.pem'),
+          '--tls-ca-cert-file',
+          join(tls.dir, 'ca.pem'),
+          '--tls-auth-clients',
+          'no',
         ]
       : []),
   ];
@@ -285,20 +290,18 @@ class AddressInUseError extends Error {}
 
 type ChildExit = { code: number | null; signal: NodeJS.Signals | null; error?: Error };
 
-async function launchRedis(
-  bin: string,
-  port: number,
-  dir: string,
-  options: StartRedisOptions,
-  tlsPort: number | undefined,
-): Promise<ChildProcess> {
+async function launchRedis(bin: string, port: number, dir: string, options: StartRedisOptions, tlsPort: number | undefined): Promise<ChildProcess> {
   const args = [
-    '--bind', LOOPBACK,
-    '--port', String(port),
+    '--bind',
+    LOOPBACK,
+    '--port',
+    String(port),
     ...persistenceArgs(options),
     ...securityArgs(options, tlsPort === undefined ? undefined : { port: tlsPort, dir }),
-    '--dir', dir,
-    '--daemonize', 'no',
+    '--dir',
+    dir,
+    '--daemonize',
+    'no',
     ...(options.args ?? []),
   ];
   const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });

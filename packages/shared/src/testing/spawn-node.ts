@@ -138,9 +138,7 @@ export function spawnNode(options: SpawnNodeOptions): Promise<NodeProcess> {
       exitResult = result;
       liveChildren.delete(child);
       resolve(result);
-      const reason = spawnError
-        ? `failed to start: ${spawnError.message}`
-        : `exited (code ${result.code}, signal ${result.signal}) before the expected line`;
+      const reason = spawnError ? `failed to start: ${spawnError.message}` : `exited (code ${result.code}, signal ${result.signal}) before the expected line`;
       for (const waiter of waiters) waiter.reject(new Error(describe(reason)));
     };
   });
@@ -155,9 +153,7 @@ export function spawnNode(options: SpawnNodeOptions): Promise<NodeProcess> {
     const seen = lines.find((line) => matches(predicate, line));
     if (seen) return Promise.resolve(seen);
     if (exitResult) {
-      return Promise.reject(
-        new Error(describe(`exited (code ${exitResult.code}, signal ${exitResult.signal}) without the expected line`)),
-      );
+      return Promise.reject(new Error(describe(`exited (code ${exitResult.code}, signal ${exitResult.signal}) without the expected line`)));
     }
     return new Promise<LogLine>((resolve, reject) => {
       const timer = setTimeout(() => {

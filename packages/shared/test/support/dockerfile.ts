@@ -9,9 +9,7 @@ const finalStageAt = dockerfile.lastIndexOf('\nFROM ');
 
 /** The sources of the final stage's `COPY`s from the build context (not `--from` another stage). */
 export function copiedFromContext(): string[] {
-  return [...dockerfile.slice(finalStageAt).matchAll(/^COPY\s+(?!--from)(.+)$/gm)].flatMap((match) =>
-    (match[1] ?? '').trim().split(/\s+/).slice(0, -1),
-  );
+  return [...dockerfile.slice(finalStageAt).matchAll(/^COPY\s+(?!--from)(.+)$/gm)].flatMap((match) => (match[1] ?? '').trim().split(/\s+/).slice(0, -1));
 }
 
 /** The deps stage's `RUN` commands: the install, as the image makes it. */

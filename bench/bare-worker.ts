@@ -26,9 +26,11 @@ worker.on('error', (error) => process.stderr.write(`bare worker error: ${error.m
 await worker.waitUntilReady();
 process.stdout.write(`${JSON.stringify({ msg: 'bare worker ready', pid: process.pid })}\n`);
 
-let closing: Promise<void> | undefined;
+let closing = false;
 const shutdown = (): void => {
-  closing ??= worker.close().finally(() => process.exit(0));
+  if (closing) return;
+  closing = true;
+  void worker.close().finally(() => process.exit(0));
 };
 process.on('SIGTERM', shutdown);
 process.on('SIGINT', shutdown);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { errorBody, errorBodySchema } from './errors.ts';
+import { errorBody } from './errors.ts';
 
 describe('errorBody', () => {
   it('wraps a code and message the way HTTP clients read them', () => {

@@ -48,6 +48,7 @@ export interface JsonSchemaTool extends ToolBase<Record<string, unknown>> {
 }
 
 /** A tool: a plain object. `defineTool` only adds type inference. */
+// biome-ignore lint/suspicious/noExplicitAny: a list of tools holds zod tools of every parameter shape; `unknown` would refuse them (execute's argument is contravariant).
 export type Tool = ZodTool<any> | JsonSchemaTool;
 
 /** Typed identity helper: `execute` receives arguments typed by the zod `parameters`. */

@@ -23,7 +23,7 @@ export function listenForFanIn(queueEvents: QueueEvents, jobId: string): FanInCo
   // QueueEvents emits `<event>:<job id>` for every job event (BullMQ's own waitUntilFinished
   // listens to them), but its typed listener map names the plain events only.
   const events = queueEvents as unknown as EventEmitter;
-  let stop = () => undefined as void;
+  let stop: () => void = () => undefined;
   const gathered = new Promise<ToolCallResult[] | undefined>((resolve) => {
     const onCompleted = (args: { returnvalue?: unknown }) => {
       stop();

@@ -28,10 +28,11 @@ export function startTurnWorker(
 ) {
   const worker = new Worker(
     TURN_QUEUE,
-    async (job: Job, token?: string): Promise<ToolCallResult[] | void> => {
+    async (job: Job, token?: string): Promise<ToolCallResult[] | undefined> => {
       switch (job.name) {
         case TASK_STEP_JOB:
-          return runTaskStep(deps, job, token);
+          await runTaskStep(deps, job, token);
+          return undefined;
         case TASK_DEADLINE_JOB: {
           const { taskId } = deadlineJobDataSchema.parse(job.data);
           const task = await deps.store.get(taskId);

@@ -10,13 +10,22 @@ describe('CallSlots', () => {
       const order: string[] = [];
       const first = await slots.acquire(signal());
       const second = await slots.acquire(signal());
-      const third = slots.acquire(signal()).then((release) => (order.push('third'), release));
-      const fourth = slots.acquire(signal()).then((release) => (order.push('fourth'), release));
+      const third = slots.acquire(signal()).then((release) => {
+        order.push('third');
+        return release;
+      });
+      const fourth = slots.acquire(signal()).then((release) => {
+        order.push('fourth');
+        return release;
+      });
       await new Promise((resolve) => setTimeout(resolve, 5));
       expect(order).toEqual([]);
       first();
       // A newcomer arriving as the slot is handed over does not take it.
-      const newcomer = slots.acquire(signal()).then((release) => (order.push('newcomer'), release));
+      const newcomer = slots.acquire(signal()).then((release) => {
+        order.push('newcomer');
+        return release;
+      });
       expect(slots.busy).toBe(2);
       (await third)();
       second();

@@ -24,6 +24,7 @@ export interface VolleyToolNodeOptions {
  * Calls the chat model could not parse (`invalid_tool_calls`) go too, with their raw argument
  * text, so the model is told what was wrong with each of its calls, by Volley, in its own words.
  */
+// biome-ignore lint/suspicious/noExplicitAny: as LangGraph's own ToolNode, the node's state type defaults to any so it drops into any graph.
 export class VolleyToolNode<T = any> extends Runnable<T, T> {
   lc_namespace = ['volley', 'langgraph'];
   private readonly batcher: ToolCallBatcher;

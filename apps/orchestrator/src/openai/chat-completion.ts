@@ -1,7 +1,7 @@
 import { toolCallSchema } from '@volley/shared';
 import { z } from 'zod';
 import type { TaskRecord } from '../tasks/task-record.ts';
-import { doorAnswerOf, TURN_SEPARATOR } from './door-answer.ts';
+import { doorAnswerOf, streamedText } from './door-answer.ts';
 
 /** What `chatCompletionOf` answers, as far as clients read it (the rest is kept, not checked). */
 export const chatCompletionSchema = z.looseObject({
@@ -68,24 +68,16 @@ export function chatCompletionChunks(task: TaskRecord, includeUsage: boolean) {
     choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }],
     ...(includeUsage ? { usage: null } : {}),
   });
-  let lastTurn: number | undefined;
-  let streamed = '';
+  const told = streamedText();
   return {
     opening: () => chunk({ role: 'assistant', content: '', refusal: null }),
-    text(turn: number, text: string) {
-      const separated = streamed !== '' && turn !== lastTurn ? TURN_SEPARATOR + text : text;
-      lastTurn = turn;
-      streamed += separated;
-      return chunk({ content: separated });
-    },
+    text: (turn: number, text: string) => chunk({ content: told.piece(turn, text) }),
     /** The chunks after the text, from the ended task. */
     closing(ended: TaskRecord) {
       const answer = doorAnswerOf(ended);
       const chunks: object[] = [];
-      // Text whose deltas never reached the stream (its step's process died between the two) still arrives.
-      if (answer.text !== null && answer.text.length > streamed.length && answer.text.startsWith(streamed)) {
-        chunks.push(chunk({ content: answer.text.slice(streamed.length) }));
-      }
+      const rest = told.rest(answer.text);
+      if (rest !== '') chunks.push(chunk({ content: rest }));
       if (answer.clientCalls.length > 0) {
         chunks.push(
           chunk({

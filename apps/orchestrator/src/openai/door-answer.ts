@@ -3,7 +3,7 @@ import type { TaskRecord } from '../tasks/task-record.ts';
 import { answerText } from '../turn/answer-text.ts';
 
 /** What the model's text of one task reads as, for a client that sees one answer. */
-export const TURN_SEPARATOR = '\n\n';
+const TURN_SEPARATOR = '\n\n';
 
 export interface DoorAnswer {
   /** The text of every answer of the task, in order (most have text in the last answer only). */
@@ -39,4 +39,30 @@ export function doorErrorOf(task: TaskRecord): VolleyError {
   const error = task.error ?? { code: task.status === 'cancelled' ? 'cancelled' : 'internal_error', message: `the task ended ${task.status}` };
   const code: ErrorCode = error.code in ERROR_STATUS ? (error.code as ErrorCode) : 'internal_error';
   return new VolleyError(code, `task ${task.id} ended ${task.status}: ${error.message}`);
+}
+
+/**
+ * A task's text as a stream tells it: each piece of a model call as it comes, with the separator
+ * `doorAnswerOf` joins calls with before the first piece of a later call; and at the end what
+ * never reached the stream (its step's process died between the model's text and its event),
+ * so the streamed text adds up to the unstreamed answer's.
+ */
+export function streamedText() {
+  let streamed = '';
+  let lastTurn: number | undefined;
+  return {
+    piece(turn: number, text: string): string {
+      const separated = streamed !== '' && turn !== lastTurn ? TURN_SEPARATOR + text : text;
+      lastTurn = turn;
+      streamed += separated;
+      return separated;
+    },
+    /** The end of `text` the stream has not told yet; '' when it told it all (or something else). */
+    rest(text: string | null): string {
+      if (text === null || text.length <= streamed.length || !text.startsWith(streamed)) return '';
+      const rest = text.slice(streamed.length);
+      streamed = text;
+      return rest;
+    },
+  };
 }

@@ -1,5 +1,5 @@
 import type { TaskRecord } from '../tasks/task-record.ts';
-import { doorAnswerOf, doorErrorOf, TURN_SEPARATOR } from './door-answer.ts';
+import { doorAnswerOf, doorErrorOf, streamedText } from './door-answer.ts';
 import { functionCallItem, messageItem, outputText, responseOf } from './response-object.ts';
 
 type ResponseEvent = { type: string } & Record<string, unknown>;
@@ -14,26 +14,20 @@ export function responseEvents(task: TaskRecord) {
   let sequence = 0;
   const event = (type: string, fields: Record<string, unknown>): ResponseEvent => ({ type, sequence_number: sequence++, ...fields });
   const itemId = messageItem(task, '', 'in_progress').id;
-  let streamed: string | undefined;
-  let lastTurn: number | undefined;
+  const told = streamedText();
+  let opened = false;
   const openMessage = () => {
-    streamed = '';
+    opened = true;
     return [
       event('response.output_item.added', { output_index: 0, item: messageItem(task, '', 'in_progress') }),
       event('response.content_part.added', { item_id: itemId, output_index: 0, content_index: 0, part: outputText('') }),
     ];
   };
-  const delta = (text: string) => {
-    streamed += text;
-    return event('response.output_text.delta', { item_id: itemId, output_index: 0, content_index: 0, delta: text, logprobs: [] });
-  };
+  const delta = (text: string) => event('response.output_text.delta', { item_id: itemId, output_index: 0, content_index: 0, delta: text, logprobs: [] });
   return {
     opening: () => [event('response.created', { response: responseOf(task) }), event('response.in_progress', { response: responseOf(task) })],
     text(turn: number, text: string): ResponseEvent[] {
-      const opened = streamed === undefined ? openMessage() : [];
-      const separated = streamed !== '' && turn !== lastTurn ? TURN_SEPARATOR + text : text;
-      lastTurn = turn;
-      return [...opened, delta(separated)];
+      return [...(opened ? [] : openMessage()), delta(told.piece(turn, text))];
     },
     closing(ended: TaskRecord): ResponseEvent[] {
       if (ended.status !== 'completed') {
@@ -43,9 +37,9 @@ export function responseEvents(task: TaskRecord) {
       const answer = doorAnswerOf(ended);
       const events: ResponseEvent[] = [];
       if (answer.text !== null) {
-        if (streamed === undefined) events.push(...openMessage());
-        // Text whose deltas never reached the stream (its step's process died between the two) still arrives.
-        if (answer.text.length > streamed!.length && answer.text.startsWith(streamed!)) events.push(delta(answer.text.slice(streamed!.length)));
+        if (!opened) events.push(...openMessage());
+        const rest = told.rest(answer.text);
+        if (rest !== '') events.push(delta(rest));
         const part = outputText(answer.text);
         events.push(
           event('response.output_text.done', { item_id: itemId, output_index: 0, content_index: 0, text: answer.text, logprobs: [] }),

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRedis, waitFor, type TestRedis } from '@volley/shared/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCluster, TEST_TOOLS, WORKER_MAIN, type Cluster } from './support/cluster.ts';
-import { EVERYTHING_MAIN, readTap, stdioServer, tappedServer } from './support/mcp-servers.ts';
-import { ask, assistant, call, callsFromQuestion } from './support/scripted-calls.ts';
+import { WORKER_MAIN, type Cluster } from './support/cluster.ts';
+import { EVERYTHING_MAIN, readTap, stdioServer, tappedServer, startMcpCluster } from './support/mcp-servers.ts';
+import { ask, assistant, call } from './support/scripted-calls.ts';
 import { readSse } from './support/sse.ts';
 
 const CHANGING_SERVER = new URL('./fixtures/mcp-changing-server.ts', import.meta.url).pathname;
@@ -31,12 +31,7 @@ describe('MCP servers that die, change or do not start', () => {
         tappedServer('timed', timedTap, EVERYTHING_MAIN, [], { timeoutMs: 600, tools: ['trigger-long-running-operation'] }),
         stdioServer('changing', CHANGING_SERVER),
       ];
-      cluster = await startCluster({
-        workers: 1,
-        respond: callsFromQuestion,
-        toolModules: [TEST_TOOLS],
-        workerEnv: { VOLLEY_MCP_SERVERS: JSON.stringify(servers) },
-      });
+      cluster = await startMcpCluster(servers);
     }, 60_000);
     afterAll(async () => {
       await cluster?.stop();

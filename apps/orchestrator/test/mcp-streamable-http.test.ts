@@ -1,9 +1,9 @@
 import { taskEventsKey } from '@volley/shared';
 import { waitFor } from '@volley/shared/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCluster, TEST_TOOLS, type Cluster } from './support/cluster.ts';
-import { startHttpEverything, type HttpEverything } from './support/mcp-servers.ts';
-import { ask, assistant, call, callsFromQuestion } from './support/scripted-calls.ts';
+import type { Cluster } from './support/cluster.ts';
+import { startHttpEverything, type HttpEverything, startMcpCluster } from './support/mcp-servers.ts';
+import { ask, assistant, call } from './support/scripted-calls.ts';
 import { readSse, type SseEvent } from './support/sse.ts';
 
 const LONG = 'trigger-long-running-operation';
@@ -27,12 +27,7 @@ describe('MCP servers as tool sources (Streamable HTTP)', () => {
       // The same server again, under tighter limits: one call in flight, 1.5 s each (the wait for the slot included).
       { name: 'narrow', url: server.url, concurrency: 1, timeoutMs: 1_500, tools: [LONG] },
     ];
-    cluster = await startCluster({
-      workers: 1,
-      respond: callsFromQuestion,
-      toolModules: [TEST_TOOLS],
-      workerEnv: { VOLLEY_MCP_SERVERS: JSON.stringify(servers) },
-    });
+    cluster = await startMcpCluster(servers);
   }, 60_000);
   afterAll(async () => {
     await cluster?.stop();

@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { taskEventsKey } from '@volley/shared';
 import { waitFor } from '@volley/shared/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCluster, TEST_TOOLS, type Cluster } from './support/cluster.ts';
-import { EVERYTHING_MAIN, FILESYSTEM_MAIN, readTap, tappedServer, type TapEntry } from './support/mcp-servers.ts';
+import type { Cluster } from './support/cluster.ts';
+import { EVERYTHING_MAIN, FILESYSTEM_MAIN, readTap, tappedServer, type TapEntry, startMcpCluster } from './support/mcp-servers.ts';
 import { startOtlpReceiver } from './support/otlp-receiver.ts';
-import { ask, call, assistant, callsFromQuestion } from './support/scripted-calls.ts';
+import { ask, call, assistant } from './support/scripted-calls.ts';
 import { readSse, type SseEvent } from './support/sse.ts';
 
 const LONG = 'everything__trigger-long-running-operation';
@@ -70,13 +70,7 @@ describe('MCP servers as tool sources (stdio)', () => {
         },
       }),
     ];
-    cluster = await startCluster({
-      workers: 2,
-      respond: callsFromQuestion,
-      toolModules: [TEST_TOOLS],
-      workerEnv: { VOLLEY_MCP_SERVERS: JSON.stringify(servers), ...otel },
-      orchestratorEnv: otel,
-    });
+    cluster = await startMcpCluster(servers, { workers: 2, workerEnv: otel, orchestratorEnv: otel });
   }, 60_000);
   afterAll(async () => {
     await cluster?.stop();

@@ -4,6 +4,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { freePort } from '@volley/shared/testing';
+import { startCluster, TEST_TOOLS, type Cluster, type ClusterOptions } from './cluster.ts';
+import { callsFromQuestion } from './scripted-calls.ts';
 
 const require = createRequire(import.meta.url);
 const packageDir = (name: string) => dirname(require.resolve(`${name}/package.json`));
@@ -91,4 +93,18 @@ export async function startHttpEverything(port?: number): Promise<HttpEverything
       await exited;
     },
   };
+}
+
+/**
+ * A cluster whose workers mount `servers` (as `VOLLEY_MCP_SERVERS`) beside the test tools, with a
+ * scripted model that calls what each question names; `options` add to that.
+ */
+export function startMcpCluster(servers: readonly object[], options: ClusterOptions = {}): Promise<Cluster> {
+  return startCluster({
+    workers: 1,
+    respond: callsFromQuestion,
+    toolModules: [TEST_TOOLS],
+    ...options,
+    workerEnv: { VOLLEY_MCP_SERVERS: JSON.stringify(servers), ...options.workerEnv },
+  });
 }

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startRedis, waitFor, type TestRedis } from '@volley/shared/testing';
+import { SOURCE_CONDITION_ARGS, startRedis, waitFor, type TestRedis } from '@volley/shared/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WORKER_MAIN, type Cluster } from './support/cluster.ts';
 import { EVERYTHING_MAIN, readTap, stdioServer, tappedServer, startMcpCluster } from './support/mcp-servers.ts';
@@ -122,7 +122,7 @@ describe('MCP servers that die, change or do not start', () => {
     let dir: string;
     const runWorker = (env: Record<string, string>) =>
       new Promise<{ code: number | null; stderr: string }>((resolve) => {
-        const child = spawn(process.execPath, [WORKER_MAIN], {
+        const child = spawn(process.execPath, [...SOURCE_CONDITION_ARGS, WORKER_MAIN], {
           env: { PATH: process.env.PATH ?? '', REDIS_URL: redis.url, VOLLEY_METRICS_PORT: '0', VOLLEY_METRICS_HOST: '127.0.0.1', ...env },
         });
         let stderr = '';

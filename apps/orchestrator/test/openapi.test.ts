@@ -238,6 +238,14 @@ describe('the OpenAPI document', () => {
       check('GET', '/v1/tools', tools.status, tools.body);
       const fanOut = await acme.post('/v1/tool-calls', { message: assistant(call('a', 'nap', { ms: 1 }), call('b', 'no_such_tool')) });
       check('POST', '/v1/tool-calls', fanOut.status, fanOut.body);
+      const streamedFanOut = await readSse(`${cluster.api.baseUrl}/v1/tool-calls`, {
+        headers: { authorization: `Bearer ${KEY}` },
+        post: { message: assistant(call('s', 'nap', { ms: 1 })), stream: true },
+      });
+      expect(streamedFanOut.headers.get('content-type')).toBe('text/event-stream');
+      const completed = streamedFanOut.events.at(-1)!;
+      expect(completed.event).toBe('tool_calls.completed');
+      check('POST', '/v1/tool-calls', 200, JSON.parse(completed.data));
       const events = await readSse(`${cluster.api.baseUrl}/v1/tasks/${created.body.id}/events`, { headers: { authorization: `Bearer ${KEY}` } });
       expect(events.headers.get('content-type')).toBe('text/event-stream');
       expect(events.events.at(-1)!.event).toBe('task.finished');

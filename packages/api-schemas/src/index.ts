@@ -48,7 +48,7 @@ export { listTasksParamsSchema, taskSummarySchema, taskListSchema } from './list
 export type { ListTasksParams, TaskSummary, TaskList } from './list-tasks.ts';
 export { approvalsBodySchema, approvalsAnswerSchema } from './approvals.ts';
 export type { ApprovalsBody, ApprovalDecisionRequest, ApprovalsAnswer } from './approvals.ts';
-export { toolCallsBodySchema, toolCallsAnswerSchema } from './tool-calls.ts';
+export { toolCallsBodySchema, toolCallsAnswerSchema, TOOL_CALLS_STREAM_EVENTS } from './tool-calls.ts';
 export type { ToolCallsBody, ToolCallsRequest, ToolCallsAnswer } from './tool-calls.ts';
 export { needsApprovalSchema, listedToolSchema, toolListSchema } from './tools.ts';
 export type { ListedTool, ToolList } from './tools.ts';

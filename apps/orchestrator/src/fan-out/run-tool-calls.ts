@@ -30,6 +30,14 @@ export const FAN_IN_JOB = 'fan-in';
 export { toolCallsBodySchema, toolCallsAnswerSchema } from '@volley/api-schemas';
 export type { ToolCallsBody, ToolCallsAnswer } from '@volley/api-schemas';
 
+/** What a fan-out runs: a tool-calls body, less how the route delivers its answer. */
+export type FanOutBody = Omit<ToolCallsBody, 'stream'>;
+
+/** A new bare fan-out's id (its calls' `taskId`), for a caller that names it before it runs. */
+export function newFanOutId(): string {
+  return `tc-${randomUUID()}`;
+}
+
 export interface RunToolCallsDeps {
   catalog: ToolCatalog;
   fanOut: FanOutQueue;
@@ -66,7 +74,7 @@ const DEADLINE_SLACK_MS = 150;
  */
 export async function runToolCalls(
   deps: RunToolCallsDeps,
-  body: ToolCallsBody,
+  body: FanOutBody,
   traceContext: Context,
   /** Tools the caller may call (null: all); calls to others are `unknown_tool` errors. */
   allowed: ReadonlySet<string> | null = null,
@@ -88,7 +96,7 @@ export async function runToolCalls(
   }
   const timeoutMs = body.timeout_ms ?? deps.limits.defaultTimeoutMs;
   const deadline = Date.now() + timeoutMs;
-  const id = options.fanOutId ?? `tc-${randomUUID()}`;
+  const id = options.fanOutId ?? newFanOutId();
   const catalog = await deps.catalog.covering(calls.map((call) => call.function.name));
   const fanOutSpan = reserveSpan(traceContext);
   const plan = planFanOut({

@@ -35,17 +35,21 @@ const validatorCompiler: FastifySchemaCompiler<unknown> = ({ schema, method, url
 function createResponseSerializer(logger: Logger): FastifySerializerCompiler<unknown> {
   return ({ schema, method, url, httpStatus }) => {
     const zod = zodSchemaOf(schema, `the ${httpStatus} response schema of ${method} ${url}`);
-    return (data) => {
-      const encoded = z.safeEncode(zod, data);
-      if (encoded.success) return JSON.stringify(encoded.data);
-      // The issues only: the answer may hold a tenant's data.
-      logger.error(
-        { method, url, status: httpStatus, issues: describeZodError(encoded.error) },
-        'response does not match its documented schema; sent as it is',
-      );
-      return JSON.stringify(data);
-    };
+    return (data) => encodeAnswer(zod, data, logger, { method, url, status: httpStatus });
   };
+}
+
+/**
+ * An answer's JSON text as its zod schema encodes it: what a route's serializer sends, and what
+ * a route that streams its answer sends in an event. One that does not match is logged and
+ * sent as it is.
+ */
+export function encodeAnswer(schema: z.ZodType, data: unknown, logger: Logger, where: { method: string; url: string; status?: string | undefined }): string {
+  const encoded = z.safeEncode(schema, data);
+  if (encoded.success) return JSON.stringify(encoded.data);
+  // The issues only: the answer may hold a tenant's data.
+  logger.error({ ...where, issues: describeZodError(encoded.error) }, 'response does not match its documented schema; sent as it is');
+  return JSON.stringify(data);
 }
 
 /** A JSON Schema among zod schemas would be served undocumented and unchecked: refused at start. */

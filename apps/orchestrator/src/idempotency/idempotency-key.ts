@@ -36,14 +36,21 @@ export const idempotencyHeadersSchema = z.looseObject({
  * The `preValidation` hook of a route that takes an Idempotency-Key, which it sets as
  * `request.idempotency`. It runs before the body is validated: the fingerprint is of the body as
  * sent (the validated one has its defaults filled in, and a fingerprint must not change when a
- * default does), and a malformed key is refused ahead of a malformed body.
+ * default does), and a malformed key is refused ahead of a malformed body. `deliveryFields` only
+ * say how the answer is delivered (`stream`), not what runs: they are left out of the
+ * fingerprint, so a retry may ask for the first answer either way.
  */
-export function takeIdempotencyKeys(app: FastifyInstance): (request: FastifyRequest) => Promise<void> {
+export function takeIdempotencyKeys(app: FastifyInstance, deliveryFields: readonly string[] = []): (request: FastifyRequest) => Promise<void> {
   if (!app.hasRequestDecorator('idempotency')) app.decorateRequest('idempotency', undefined);
   return async (request) => {
     const key = idempotencyKeyOf(request.headers);
-    request.idempotency = key === undefined ? undefined : { key, fingerprint: bodyFingerprint(request.body) };
+    request.idempotency = key === undefined ? undefined : { key, fingerprint: bodyFingerprint(withoutFields(request.body, deliveryFields)) };
   };
+}
+
+function withoutFields(body: unknown, fields: readonly string[]): unknown {
+  if (fields.length === 0 || body === null || typeof body !== 'object' || Array.isArray(body)) return body;
+  return Object.fromEntries(Object.entries(body).filter(([field]) => !fields.includes(field)));
 }
 
 /** The request's idempotency key, if it sent one; a malformed one is a 400 before anything runs. */

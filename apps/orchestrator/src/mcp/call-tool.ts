@@ -10,7 +10,7 @@ import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/proto
 import { ATTR, extractTraceContext, inSpan, markError, SpanKind, trace, type Context } from '@volley/shared';
 import { mayUseTool } from '../auth/caller.ts';
 import { cancelFanOut } from '../fan-out/cancel-fan-out.ts';
-import { runToolCalls, type ToolCallsBody } from '../fan-out/run-tool-calls.ts';
+import { runToolCalls, type FanOutBody } from '../fan-out/run-tool-calls.ts';
 import { toCallToolResult } from './call-tool-result.ts';
 import type { McpDeps, McpRequestContext } from './mcp-deps.ts';
 import { mcpFanOutId } from './mcp-session.ts';
@@ -88,7 +88,7 @@ export async function cancelMcpCall(deps: McpDeps, context: McpRequestContext, r
   await cancelFanOut(deps, mcpFanOutId(context.caller.tenant, context.session, requestId));
 }
 
-function oneCall(id: string, name: string, args: Record<string, unknown> | undefined): ToolCallsBody {
+function oneCall(id: string, name: string, args: Record<string, unknown> | undefined): FanOutBody {
   return {
     message: { role: 'assistant', content: null, tool_calls: [{ id, type: 'function', function: { name, arguments: JSON.stringify(args ?? {}) } }] },
     execution: 'parallel',

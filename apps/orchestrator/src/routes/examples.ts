@@ -92,6 +92,50 @@ export const TOOL_CALLS_EXAMPLE = { message: assistantCalls, timeout_ms: 30000 }
 
 export const TOOL_CALLS_ANSWER_EXAMPLE = { messages: toolMessages, calls };
 
+const FAN_OUT_ID = 'tc-7d2e41b0-5c3a-4f8e-9b61-0a4c2d8e3f75';
+
+export const TOOL_CALLS_STREAM_EXAMPLE = [
+  [
+    'tool_call.started',
+    { task_id: FAN_OUT_ID, at: CREATED_AT + 246, turn: null, tool_call_id: 'call_1', name: 'get_weather', attempt: 1, worker_id: 'worker-1' },
+  ],
+  ['tool_call.started', { task_id: FAN_OUT_ID, at: CREATED_AT + 248, turn: null, tool_call_id: 'call_2', name: 'get_time', attempt: 1, worker_id: 'worker-2' }],
+  [
+    'tool_call.finished',
+    {
+      task_id: FAN_OUT_ID,
+      at: CREATED_AT + 270,
+      turn: null,
+      tool_call_id: 'call_2',
+      name: 'get_time',
+      status: 'succeeded',
+      error_code: null,
+      ms: 22,
+      attempts: 1,
+      worker_id: 'worker-2',
+    },
+  ],
+  ['tool_call.progress', { task_id: FAN_OUT_ID, at: CREATED_AT + 300, turn: null, tool_call_id: 'call_1', name: 'get_weather', value: { stage: 'forecast' } }],
+  [
+    'tool_call.finished',
+    {
+      task_id: FAN_OUT_ID,
+      at: CREATED_AT + 501,
+      turn: null,
+      tool_call_id: 'call_1',
+      name: 'get_weather',
+      status: 'succeeded',
+      error_code: null,
+      ms: 255,
+      attempts: 1,
+      worker_id: 'worker-1',
+    },
+  ],
+  ['tool_calls.completed', TOOL_CALLS_ANSWER_EXAMPLE],
+]
+  .map(([event, data]) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
+  .join('');
+
 export const APPROVALS_EXAMPLE = {
   decisions: [
     { tool_call_id: 'call_1', approve: true },

@@ -1,19 +1,25 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { runToolCalls, toolCallsAnswerSchema, toolCallsBodySchema, type RunToolCallsDeps } from '../fan-out/run-tool-calls.ts';
+import { z } from 'zod';
+import type { EventStreamDeps } from '../events/event-streams.ts';
+import { runToolCalls, toolCallsAnswerSchema, toolCallsBodySchema, type RunToolCallsDeps, type RunToolCallsOptions } from '../fan-out/run-tool-calls.ts';
 import { errorResponses } from '../http/error-responses.ts';
+import { sseResponses } from '../http/sse-response.ts';
 import { idempotencyHeadersSchema, idempotencyRecordKey, REPLAYED_HEADER, takeIdempotencyKeys } from '../idempotency/idempotency-key.ts';
 import { IdempotencyRecords } from '../idempotency/idempotency-records.ts';
 import { runToolCallsOnce } from '../idempotency/run-tool-calls-once.ts';
-import { TOOL_CALLS_ANSWER_EXAMPLE, TOOL_CALLS_EXAMPLE } from './examples.ts';
+import { TOOL_CALLS_ANSWER_EXAMPLE, TOOL_CALLS_EXAMPLE, TOOL_CALLS_STREAM_EXAMPLE } from './examples.ts';
+import { answerAsEventStream } from './tool-calls-stream.ts';
 
-export function registerToolCallRoutes(app: FastifyInstance, deps: RunToolCallsDeps): void {
+export function registerToolCallRoutes(app: FastifyInstance, deps: RunToolCallsDeps & { eventStreams: EventStreamDeps }): void {
   const api = app.withTypeProvider<ZodTypeProvider>();
   const records = new IdempotencyRecords(deps.redis);
+  const openSse = sseResponses(app);
   api.post(
     '/v1/tool-calls',
     {
-      preValidation: takeIdempotencyKeys(app),
+      // `stream` only says how the answer travels: a retry may ask for it either way.
+      preValidation: takeIdempotencyKeys(app, ['stream']),
       schema: {
         tags: ['tool-calls'],
         operationId: 'runToolCalls',
@@ -21,11 +27,19 @@ export function registerToolCallRoutes(app: FastifyInstance, deps: RunToolCallsD
         description:
           'Fans the calls out across the workers and answers their tool messages, in `tool_calls` order, once all are back or at `timeout_ms`. ' +
           'A call that cannot run (unknown tool, bad arguments, a tool that throws or times out) is an error message; the others go on. ' +
-          'With an `Idempotency-Key`, a duplicate never fans out again: it gets the first answer (`idempotent-replayed: true`).',
+          'With an `Idempotency-Key`, a duplicate never fans out again: it gets the first answer (`idempotent-replayed: true`). ' +
+          "With `stream: true` the answer is Server-Sent Events: the calls' `tool_call.*` events as they happen (as on a task's event stream, `turn` null), " +
+          'then `tool_calls.completed`, whose data is the JSON answer; a client that goes away cancels the calls, unless it sent an `Idempotency-Key`.',
         headers: idempotencyHeadersSchema,
         body: toolCallsBodySchema.meta({ examples: [TOOL_CALLS_EXAMPLE] }),
         response: {
-          200: toolCallsAnswerSchema.describe('The tool messages and how each call ran').meta({ examples: [TOOL_CALLS_ANSWER_EXAMPLE] }),
+          200: {
+            description: "The tool messages and how each call ran; with `stream: true`, the calls' events and then that answer",
+            content: {
+              'application/json': { schema: toolCallsAnswerSchema.meta({ examples: [TOOL_CALLS_ANSWER_EXAMPLE] }) },
+              'text/event-stream': { schema: z.string().meta({ examples: [TOOL_CALLS_STREAM_EXAMPLE] }) },
+            },
+          },
           ...errorResponses(
             {
               400: ['no_tool_calls', 'too_many_tool_calls', 'duplicate_tool_call_id', 'invalid_idempotency_key'],
@@ -38,18 +52,32 @@ export function registerToolCallRoutes(app: FastifyInstance, deps: RunToolCallsD
       },
     },
     async (request, reply) => {
-      const body = request.body;
-      const run = (beforeEnqueue?: () => void) => runToolCalls(deps, body, request.traceContext, request.caller.tools, request.caller.tenant, beforeEnqueue);
-      if (request.idempotency === undefined) return run();
-      const { answer, replayed } = await runToolCallsOnce(
-        { records, logger: deps.logger },
-        {
-          key: idempotencyRecordKey(deps.fanOut.prefix, 'tool-calls', request.caller.tenant, request.idempotency.key),
-          fingerprint: request.idempotency.fingerprint,
-          timeoutMs: body.timeout_ms ?? deps.limits.defaultTimeoutMs,
-          run,
-        },
-      );
+      const { stream, ...body } = request.body;
+      const { idempotency } = request;
+      // Once per Idempotency-Key when the request has one: a replay answers without running.
+      const runOnce = async (options: RunToolCallsOptions, beforeEnqueue: () => void) => {
+        const run = (enqueuing: () => void) => runToolCalls(deps, body, request.traceContext, request.caller.tools, request.caller.tenant, enqueuing, options);
+        if (idempotency === undefined) return { answer: await run(beforeEnqueue), replayed: false };
+        return runToolCallsOnce(
+          { records, logger: deps.logger },
+          {
+            key: idempotencyRecordKey(deps.fanOut.prefix, 'tool-calls', request.caller.tenant, idempotency.key),
+            fingerprint: idempotency.fingerprint,
+            timeoutMs: body.timeout_ms ?? deps.limits.defaultTimeoutMs,
+            run: (claimed) =>
+              run(() => {
+                claimed();
+                beforeEnqueue();
+              }),
+          },
+        );
+      };
+      if (stream) {
+        return answerAsEventStream(deps, reply, openSse, { cancelOnDisconnect: idempotency === undefined }, (fanOutId, beforeEnqueue) =>
+          runOnce({ fanOutId, events: true }, beforeEnqueue),
+        );
+      }
+      const { answer, replayed } = await runOnce({}, () => undefined);
       if (replayed) void reply.header(REPLAYED_HEADER, 'true');
       return answer;
     },

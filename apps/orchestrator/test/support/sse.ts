@@ -20,15 +20,18 @@ export interface SseRead {
 /**
  * Reads an SSE stream with fetch, parsing it by hand (the WHATWG rules the tests need: `id`,
  * `event`, `data` lines, blank line dispatch, `:` comments). Stops when the server ends the
- * stream, or drops the connection as soon as `until` says so for an event just read.
+ * stream, or drops the connection as soon as `until` says so for an event just read. A GET,
+ * unless `post` gives a JSON body to POST.
  */
 export async function readSse(
   url: string,
-  options: { headers?: Record<string, string>; until?: (event: SseEvent, all: SseEvent[]) => boolean; timeoutMs?: number } = {},
+  options: { headers?: Record<string, string>; post?: unknown; until?: (event: SseEvent, all: SseEvent[]) => boolean; timeoutMs?: number } = {},
 ): Promise<SseRead> {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(new Error(`no end of ${url} within ${options.timeoutMs ?? 20_000} ms`)), options.timeoutMs ?? 20_000);
-  const response = await fetch(url, { headers: { accept: 'text/event-stream', ...options.headers }, signal: controller.signal });
+  const post = options.post === undefined ? {} : { method: 'POST', body: JSON.stringify(options.post) };
+  const headers = { accept: 'text/event-stream', ...(options.post === undefined ? {} : { 'content-type': 'application/json' }), ...options.headers };
+  const response = await fetch(url, { ...post, headers, signal: controller.signal });
   let stopped = false;
   const read: SseRead = { status: response.status, headers: response.headers, events: [], comments: [], ended: false };
   try {

@@ -12,7 +12,7 @@ import {
   type Task,
   type ToolCallsRequest,
 } from '@volley/api-schemas';
-import { VolleyApiError, VolleyClient, type TaskEvent } from '@volley/client';
+import { VolleyApiError, VolleyClient, type TaskEvent, type ToolCallEvent } from '@volley/client';
 import { freePort, waitFor } from '@volley/shared/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, TEST_TOOLS, type Cluster } from './support/cluster.ts';
@@ -20,6 +20,7 @@ import { startDroppingProxy, type DroppingProxy } from './support/dropping-proxy
 import { ask as askCalls, assistant, call, callsFromQuestion } from './support/scripted-calls.ts';
 
 const APPROVAL_TOOLS = fileURLToPath(new URL('./fixtures/approval-tools.ts', import.meta.url));
+const EVENT_TOOLS = fileURLToPath(new URL('./fixtures/event-tools.ts', import.meta.url));
 const KEY = `vk_${randomBytes(24).toString('hex')}`;
 
 /** A task body whose model asks for exactly these calls. */
@@ -49,7 +50,7 @@ describe('VolleyClient against a running cluster', () => {
 
   beforeAll(async () => {
     cluster = await startCluster({
-      toolModules: [TEST_TOOLS, APPROVAL_TOOLS],
+      toolModules: [TEST_TOOLS, APPROVAL_TOOLS, EVENT_TOOLS],
       respond: callsFromQuestion,
       orchestratorEnv: { VOLLEY_API_KEYS: `${KEY}:acme` },
     });
@@ -123,6 +124,42 @@ describe('VolleyClient against a running cluster', () => {
       expect(toolCallsAnswerSchema.parse(answer).messages.map((m) => m.tool_call_id)).toEqual(['slow', 'fast']);
       expect(JSON.parse(answer.messages[1]!.content)).toEqual({ order_id: 7, status: 'shipped' });
       expect(answer.calls.map((c) => c.status)).toEqual(['succeeded', 'succeeded']);
+    });
+
+    it('with onEvent, tells the calls’ events as they happen and resolves with the answer', async () => {
+      const seen: Array<ToolCallEvent & { arrived: number }> = [];
+      const message = assistant(call('p', 'report_progress', { steps: 3, ms: 150 }), call('n', 'nap', { ms: 1 })) as ToolCallsRequest['message'];
+      const answer = await client.toolCalls({ message }, { onEvent: (event) => seen.push({ ...event, arrived: Date.now() }) });
+      const answeredAt = Date.now();
+
+      expect(toolCallsAnswerSchema.parse(answer).messages.map((m) => [m.tool_call_id, JSON.parse(m.content as string).steps ?? 'nap'])).toEqual([
+        ['p', 3],
+        ['n', 'nap'],
+      ]);
+      const progress = seen.filter((event) => event.event === 'tool_call.progress');
+      expect(progress.map((event) => [event.data.tool_call_id, event.data.turn, event.data.value])).toEqual(
+        [1, 2, 3].map((step) => ['p', null, { step, of: 3 }]),
+      );
+      expect(seen.filter((event) => event.event === 'tool_call.finished').map((event) => event.data.tool_call_id)).toEqual(expect.arrayContaining(['p', 'n']));
+      expect(answeredAt - progress[0]!.arrived).toBeGreaterThanOrEqual(250);
+    });
+
+    it('with onEvent, throws the API’s error for a refused request, and the signal’s reason when the caller aborts', async () => {
+      const onEvent = () => undefined;
+      await expect(client.toolCalls({ message: assistant() as ToolCallsRequest['message'] }, { onEvent })).rejects.toMatchObject({
+        name: 'VolleyApiError',
+        status: 400,
+        code: 'no_tool_calls',
+      });
+      const controller = new AbortController();
+      const running = client.toolCalls(
+        { message: assistant(call('long', 'nap', { ms: 5_000 })) as ToolCallsRequest['message'] },
+        {
+          signal: controller.signal,
+          onEvent: (event) => event.event === 'tool_call.started' && controller.abort(new Error('enough')),
+        },
+      );
+      await expect(running).rejects.toThrow('enough');
     });
 
     it('lists the tools the key may use', async () => {

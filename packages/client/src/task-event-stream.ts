@@ -1,5 +1,6 @@
-import { taskEventDataSchema, type TaskEventData, type TaskEventName } from '@volley/api-schemas';
+import type { TaskEventData, TaskEventName } from '@volley/api-schemas';
 import { taskPath } from './api-paths.ts';
+import { eventStreamBody, taskEventDataOf, textOf } from './event-stream-body.ts';
 import type { HttpTransport } from './http-transport.ts';
 import { SseDecoder } from './sse-decoder.ts';
 import { VolleyApiError } from './volley-api-error.ts';
@@ -67,11 +68,9 @@ export async function* streamTaskEvents(transport: HttpTransport, taskId: string
         headers: { accept: 'text/event-stream', ...(lastEventId ? { 'last-event-id': lastEventId } : {}) },
         signal: connection.signal,
       });
-      if (!response.headers.get('content-type')?.startsWith('text/event-stream') || !response.body) {
-        throw new VolleyApiError(response.status, 'invalid_response', `GET /${path}: the answer is not an event stream`);
-      }
+      const body = eventStreamBody(response, `GET /${path}`);
       const decoder = new SseDecoder();
-      for await (const text of textOf(response.body, connection, idleTimeoutMs)) {
+      for await (const text of textOf(body, connection, idleTimeoutMs)) {
         for (const message of decoder.push(text)) {
           const event = taskEventOf(message.id ?? lastEventId ?? '', message.event, message.data, path);
           lastEventId = event.id || lastEventId;
@@ -110,41 +109,8 @@ export async function* streamTaskEvents(transport: HttpTransport, taskId: string
   }
 }
 
-/** The stream's text as it arrives; the connection is aborted when nothing arrives for `idleMs`. */
-async function* textOf(body: ReadableStream<Uint8Array>, connection: AbortController, idleMs: number): AsyncGenerator<string> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const arm = () => {
-    clearTimeout(timer);
-    timer = setTimeout(() => connection.abort(new IdleStreamError(idleMs)), idleMs);
-  };
-  arm();
-  try {
-    for await (const text of body.pipeThrough(new TextDecoderStream())) {
-      arm();
-      yield text;
-    }
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-class IdleStreamError extends Error {
-  constructor(idleMs: number) {
-    super(`the event stream brought nothing for ${idleMs} ms`);
-    this.name = 'IdleStreamError';
-  }
-}
-
 function taskEventOf(id: string, event: string, data: string, path: string): TaskEvent {
-  let json: unknown;
-  try {
-    json = JSON.parse(data);
-  } catch (error) {
-    throw new VolleyApiError(200, 'invalid_response', `GET /${path}: event ${id} holds data that is not JSON`, { cause: error });
-  }
-  const parsed = taskEventDataSchema.safeParse(json);
-  if (!parsed.success) throw new VolleyApiError(200, 'invalid_response', `GET /${path}: event ${id} is not a task event: ${parsed.error.message}`);
-  return { id, event, data: parsed.data };
+  return { id, event, data: taskEventDataOf(data, `GET /${path}: event ${id}`) };
 }
 
 /**

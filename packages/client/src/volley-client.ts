@@ -15,6 +15,7 @@ import { taskPath } from './api-paths.ts';
 import type { VolleyClientOptions } from './client-options.ts';
 import { HttpTransport } from './http-transport.ts';
 import { streamTaskEvents, type TaskEvent, type TaskEventsOptions } from './task-event-stream.ts';
+import { streamedToolCalls, type ToolCallEventsOptions } from './tool-calls-stream.ts';
 
 /** What every call takes: a signal that aborts it (the call then rejects with the signal's reason). */
 export interface CallOptions {
@@ -25,6 +26,8 @@ export interface SubmitOptions extends CallOptions {
   /** Makes the request safe to retry: a retry with the same key gets the first request's answer. */
   idempotencyKey?: string | undefined;
 }
+
+export interface ToolCallsOptions extends SubmitOptions, ToolCallEventsOptions {}
 
 export interface GetTaskOptions extends CallOptions {
   /** Answer once the task has ended or this many ms (0–60000) have passed: a long poll, no loop. */
@@ -79,9 +82,15 @@ export class VolleyClient {
     return this.http.json('POST', `${taskPath(id)}/approvals`, { body: { decisions }, signal: options.signal });
   }
 
-  /** `POST /v1/tool-calls`: runs one assistant message's calls on the cluster, without a model. */
-  toolCalls(body: ToolCallsRequest, options: SubmitOptions = {}): Promise<ToolCallsAnswer> {
-    return this.http.json('POST', 'v1/tool-calls', { body, headers: idempotencyHeader(options), signal: options.signal });
+  /**
+   * `POST /v1/tool-calls`: runs one assistant message's calls on the cluster, without a model.
+   * With `onEvent` (or `stream: true`) the answer is streamed and the calls' events, their
+   * progress among them, are told as they happen.
+   */
+  toolCalls(body: ToolCallsRequest, options: ToolCallsOptions = {}): Promise<ToolCallsAnswer> {
+    const headers = idempotencyHeader(options);
+    if (options.onEvent === undefined && body.stream !== true) return this.http.json('POST', 'v1/tool-calls', { body, headers, signal: options.signal });
+    return streamedToolCalls(this.http, body, { ...options, headers });
   }
 
   /** `GET /v1/tools`: the tools some live worker serves that the caller's key may use. */

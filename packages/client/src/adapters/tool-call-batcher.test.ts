@@ -11,8 +11,9 @@ interface Sent {
 
 /**
  * A client whose `fetch` answers `POST /v1/tool-calls` the way the API does (each call's text is
- * `ran <id>`, its record succeeded), in reverse order so nothing may lean on the order; `hold`
- * keeps the answer back until it resolves.
+ * `ran <id>`, its record succeeded), in reverse order so nothing may lean on the order, and
+ * streamed after each call's progress when the body asks for a stream; `hold` keeps the answer
+ * back until it resolves.
  */
 function apiAnswering(options: { hold?: Promise<void>; answer?: (body: ToolCallsRequest) => unknown; status?: number } = {}) {
   const sent: Sent[] = [];
@@ -22,8 +23,17 @@ function apiAnswering(options: { hold?: Promise<void>; answer?: (body: ToolCalls
     sent.push({ body, signal });
     await Promise.race([options.hold, new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)))]);
     if (options.status) return Response.json({ error: { code: 'overloaded', message: 'busy' } }, { status: options.status });
-    const calls = body.message.tool_calls ?? [];
-    const answer = options.answer?.(body) ?? {
+    const answer = answerOf(body, options.answer);
+    if (body.stream) return eventStreamOf(body, answer);
+    return Response.json(answer);
+  };
+  return { client: new VolleyClient({ baseURL: 'http://volley.test', fetch }), sent };
+}
+
+function answerOf(body: ToolCallsRequest, answer?: (body: ToolCallsRequest) => unknown): unknown {
+  const calls = body.message.tool_calls ?? [];
+  return (
+    answer?.(body) ?? {
       messages: calls.map((call) => ({ role: 'tool', tool_call_id: call.id, content: `ran ${call.id}` })).reverse(),
       calls: calls
         .map((call) => ({
@@ -37,10 +47,19 @@ function apiAnswering(options: { hold?: Promise<void>; answer?: (body: ToolCalls
           attempts: 1,
         }))
         .reverse(),
-    };
-    return Response.json(answer);
-  };
-  return { client: new VolleyClient({ baseURL: 'http://volley.test', fetch }), sent };
+    }
+  );
+}
+
+/** The streamed answer: two progress reports of each call (`<id>: 1`, `<id>: 2`), then the answer. */
+function eventStreamOf(body: ToolCallsRequest, answer: unknown): Response {
+  const event = (name: string, data: unknown) => `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`;
+  const progress = [1, 2].flatMap((step) =>
+    (body.message.tool_calls ?? []).map((call) =>
+      event('tool_call.progress', { task_id: 'tc-1', at: 1, turn: null, tool_call_id: call.id, name: call.function.name, value: `${call.id}: ${step}` }),
+    ),
+  );
+  return new Response([...progress, event('tool_calls.completed', answer)].join(''), { headers: { 'content-type': 'text/event-stream' } });
 }
 
 const call = (id: string, extra: Partial<BatchedCall> = {}): BatchedCall => ({ id, name: 'nap', arguments: '{}', ...extra });
@@ -69,6 +88,22 @@ describe('ToolCallBatcher', () => {
           approved: ['b'],
         },
       ]);
+    });
+  });
+
+  describe('when a call of the batch wants its progress', () => {
+    it('streams the batch, tells each such call its own reports, and gives every call its result', async () => {
+      const { client, sent } = apiAnswering();
+      const batcher = new ToolCallBatcher(client);
+      const told: Record<string, unknown[]> = { a: [], b: [] };
+      const outcomes = await Promise.all([
+        batcher.run(call('a', { onProgress: (value) => told.a!.push(value) })),
+        batcher.run(call('b', { onProgress: (value) => told.b!.push(value) })),
+        batcher.run(call('c')),
+      ]);
+      expect(told).toEqual({ a: ['a: 1', 'a: 2'], b: ['b: 1', 'b: 2'] });
+      expect(outcomes.map((outcome) => outcome.content)).toEqual(['ran a', 'ran b', 'ran c']);
+      expect(sent.map(({ body }) => body.stream)).toEqual([true]);
     });
   });
 

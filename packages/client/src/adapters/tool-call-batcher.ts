@@ -1,4 +1,5 @@
 import { toolCallsAnswerSchema, type CallRecord, type ToolCallsAnswer } from '@volley/api-schemas';
+import type { ToolCallEvent } from '../tool-calls-stream.ts';
 import { VolleyApiError } from '../volley-api-error.ts';
 import type { VolleyClient } from '../volley-client.ts';
 
@@ -13,6 +14,8 @@ export interface BatchedCall {
   approved?: boolean | undefined;
   /** Aborts this call's wait; the fan-out itself is aborted once every call in it is. */
   signal?: AbortSignal | undefined;
+  /** Told each `ctx.progress(value)` of this call while it runs; a batch holding such a call is streamed. */
+  onProgress?: ((value: unknown) => void) | undefined;
 }
 
 /** What one call came back as: the tool message the model reads, and the call's record. */
@@ -52,7 +55,8 @@ interface Waiting {
  * came from: the calls that arrive together under one key (a model step: the AI SDK's step
  * messages, the Agents SDK's run context) go out as one `POST /v1/tool-calls`. One fan-out means
  * one deadline for the step, and resource locks taken in the model's order rather than in the
- * order separate requests happen to reach Redis.
+ * order separate requests happen to reach Redis. A batch holding a call that wants its progress
+ * is streamed, and each call is told its own.
  */
 export class ToolCallBatcher {
   private readonly client: VolleyClient;
@@ -108,6 +112,7 @@ export class ToolCallBatcher {
     let answer: ToolCallsAnswer;
     try {
       const approved = live.filter((waiting) => waiting.call.approved).map((waiting) => waiting.call.id);
+      const onEvent = live.some((waiting) => waiting.call.onProgress) ? progressTo(live) : undefined;
       const raw = await this.client.toolCalls(
         {
           message: {
@@ -118,7 +123,7 @@ export class ToolCallBatcher {
           ...(this.timeoutMs === undefined ? {} : { timeout_ms: this.timeoutMs }),
           ...(approved.length > 0 ? { approved } : {}),
         },
-        { signal: request.signal },
+        { signal: request.signal, onEvent },
       );
       answer = parseAnswer(raw);
     } catch (error) {
@@ -139,6 +144,16 @@ export class ToolCallBatcher {
       );
     }
   }
+}
+
+/** Each call's progress to that call alone, while it still waits. */
+function progressTo(live: Waiting[]): (event: ToolCallEvent) => void {
+  const byId = new Map(live.map((waiting) => [waiting.call.id, waiting]));
+  return (event) => {
+    if (event.event !== 'tool_call.progress') return;
+    const waiting = byId.get(String(event.data.tool_call_id));
+    if (waiting && !waiting.settled) waiting.call.onProgress?.(event.data.value);
+  };
 }
 
 function settle(waiting: Waiting, how: () => void): void {

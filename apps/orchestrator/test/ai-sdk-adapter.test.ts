@@ -9,12 +9,13 @@ import { callsFromQuestion, questionFor } from './support/scripted-calls.ts';
 import { idsPerFanOut, recordToolCallRequests } from './support/tool-call-requests.ts';
 
 const APPROVAL_TOOLS = fileURLToPath(new URL('./fixtures/approval-tools.ts', import.meta.url));
+const EVENT_TOOLS = fileURLToPath(new URL('./fixtures/event-tools.ts', import.meta.url));
 
 describe('volleyTools: the AI SDK’s own loop with the cluster’s tools', () => {
   let cluster: Cluster;
 
   beforeAll(async () => {
-    cluster = await startCluster({ workers: 2, toolModules: [TEST_TOOLS, APPROVAL_TOOLS], respond: callsFromQuestion });
+    cluster = await startCluster({ workers: 2, toolModules: [TEST_TOOLS, APPROVAL_TOOLS, EVENT_TOOLS], respond: callsFromQuestion });
   });
 
   afterAll(async () => {
@@ -87,6 +88,58 @@ describe('volleyTools: the AI SDK’s own loop with the cluster’s tools', () =
 
       expect(await streamed.text).toContain('"label":"s2"');
       expect(idsPerFanOut(fanOuts)).toEqual([['s1', 's2']]);
+    });
+  });
+
+  describe('when a tool reports progress', () => {
+    /** streamText's run of a step asking for these calls: its `tool-result` parts, with when each arrived. */
+    async function streamResults(calls: unknown[], toolsOptions?: VolleyToolsOptions) {
+      const { client, model, fanOuts } = setUp();
+      const streamed = streamText({ model, prompt: questionFor(calls), tools: await volleyTools(client, toolsOptions), stopWhen: stepCountIs(3) });
+      const results: Array<{ id: string; preliminary: boolean; output: unknown; at: number }> = [];
+      for await (const part of streamed.fullStream) {
+        if (part.type === 'tool-result') results.push({ id: part.toolCallId, preliminary: part.preliminary === true, output: part.output, at: Date.now() });
+      }
+      return { results, fanOuts, steps: await streamed.steps };
+    }
+
+    it('streams each call’s own reports as preliminary results while it runs, then its result, the step still one fan-out', async () => {
+      const { results, fanOuts, steps } = await streamResults([
+        { id: 'p1', name: 'report_progress', arguments: { steps: 3, ms: 200 } },
+        { id: 'p2', name: 'report_progress', arguments: { steps: 2, ms: 200 } },
+      ]);
+
+      const of = (id: string) => results.filter((result) => result.id === id);
+      // The SDK passes the last value of `execute` on once more as a preliminary result, then as the result.
+      expect(of('p1').map(({ preliminary, output }) => [preliminary, output])).toEqual([
+        [true, { step: 1, of: 3 }],
+        [true, { step: 2, of: 3 }],
+        [true, { step: 3, of: 3 }],
+        [true, { steps: 3 }],
+        [false, { steps: 3 }],
+      ]);
+      expect(of('p2').map(({ preliminary, output }) => [preliminary, output])).toEqual([
+        [true, { step: 1, of: 2 }],
+        [true, { step: 2, of: 2 }],
+        [true, { steps: 2 }],
+        [false, { steps: 2 }],
+      ]);
+      // Live: the first report came while p1 still had 400 ms of work; and the calls overlapped.
+      const finalOf = (id: string) => of(id).find((result) => !result.preliminary)!;
+      expect(finalOf('p1').at - of('p1')[0]!.at).toBeGreaterThanOrEqual(300);
+      expect(of('p2')[0]!.at).toBeLessThan(finalOf('p1').at);
+      expect(of('p1')[0]!.at).toBeLessThan(finalOf('p2').at);
+      expect(idsPerFanOut(fanOuts)).toEqual([['p1', 'p2']]);
+      expect(fanOuts[0]!.stream).toBe(true);
+      // The step's results, what the model read next, are the tools' answers alone.
+      expect(steps[0]!.toolResults.map((part) => part.output)).toEqual([{ steps: 3 }, { steps: 2 }]);
+      expect(steps[0]!.toolResults.some((part) => part.preliminary)).toBe(false);
+    });
+
+    it('with progress: false, answers the result alone from a fan-out that is not streamed', async () => {
+      const { results, fanOuts } = await streamResults([{ id: 'q', name: 'report_progress', arguments: { steps: 2, ms: 50 } }], { progress: false });
+      expect(results.map(({ preliminary, output }) => [preliminary, output])).toEqual([[false, { steps: 2 }]]);
+      expect(fanOuts[0]!.stream).toBeUndefined();
     });
   });
 

@@ -3,10 +3,12 @@ import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
 import { VolleyClient } from '@volley/client';
 import { VolleyToolCallError, volleyTools, type VolleyToolsOptions } from '@volley/client/ai-sdk';
 import { generateText, stepCountIs, streamText } from 'ai';
+import { waitFor } from '@volley/shared/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, TEST_TOOLS, type Cluster } from './support/cluster.ts';
 import { callsFromQuestion, questionFor } from './support/scripted-calls.ts';
 import { idsPerFanOut, recordToolCallRequests } from './support/tool-call-requests.ts';
+import { workerTotal } from './support/worker-metrics.ts';
 
 const APPROVAL_TOOLS = fileURLToPath(new URL('./fixtures/approval-tools.ts', import.meta.url));
 const EVENT_TOOLS = fileURLToPath(new URL('./fixtures/event-tools.ts', import.meta.url));
@@ -134,6 +136,27 @@ describe('volleyTools: the AI SDK’s own loop with the cluster’s tools', () =
       // The step's results, what the model read next, are the tools' answers alone.
       expect(steps[0]!.toolResults.map((part) => part.output)).toEqual([{ steps: 3 }, { steps: 2 }]);
       expect(steps[0]!.toolResults.some((part) => part.preliminary)).toBe(false);
+    });
+
+    it('cancels the step’s calls on the cluster when the SDK’s run is aborted', async () => {
+      const { client, model } = setUp();
+      const cancelledBefore = await workerTotal(cluster, 'volley_tool_calls_total', { tool: 'nap', error_code: 'cancelled' });
+      const stop = new AbortController();
+      const streamed = streamText({
+        model,
+        prompt: questionFor([{ id: 'long', name: 'nap', arguments: { ms: 10_000 } }]),
+        tools: await volleyTools(client),
+        abortSignal: stop.signal,
+        onChunk: ({ chunk }) => {
+          if (chunk.type === 'tool-call') setTimeout(() => stop.abort(), 200);
+        },
+      });
+      await streamed.consumeStream();
+
+      await waitFor(async () => (await workerTotal(cluster, 'volley_tool_calls_total', { tool: 'nap', error_code: 'cancelled' })) > cancelledBefore, {
+        timeoutMs: 3_000,
+        message: 'the call was not cancelled on its worker',
+      });
     });
 
     it('with progress: false, answers the result alone from a fan-out that is not streamed', async () => {

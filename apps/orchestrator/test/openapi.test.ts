@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Validator } from '@seriousme/openapi-schema-validator';
-import { DEFAULT_PREFIX, Metrics, TURN_QUEUE } from '@volley/shared';
+import { DEFAULT_PREFIX, KeySpaces, Metrics, TURN_QUEUE } from '@volley/shared';
 import { QueueEvents } from 'bullmq';
 import type { FastifyInstance, RouteOptions } from 'fastify';
 import { existsSync } from 'node:fs';
@@ -68,14 +68,15 @@ async function startInProcessApp(redisUrl: string): Promise<{ app: FastifyInstan
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
   const turnEvents = new QueueEvents(TURN_QUEUE, { connection: new Redis(redisUrl, { maxRetriesPerRequest: null }), prefix: DEFAULT_PREFIX });
   const logger = pino({ level: 'silent' });
-  const fanOut = new FanOutQueue({ connection: redis, prefix: DEFAULT_PREFIX });
+  const spaces = new KeySpaces(DEFAULT_PREFIX);
+  const fanOut = new FanOutQueue({ connection: redis, spaces });
   const app = buildApp({
-    store: new TaskStore({ redis, prefix: DEFAULT_PREFIX, ttlSeconds: 3600 }),
+    store: new TaskStore({ redis, spaces, ttlSeconds: 3600 }),
     index: new TaskIndex({ redis, prefix: DEFAULT_PREFIX, ttlSeconds: 3600 }),
     catalog: new ToolCatalog({ redis, prefix: DEFAULT_PREFIX }),
     fanOut,
-    eventStreams: { blockingRedis: () => new Redis(redisUrl), prefix: DEFAULT_PREFIX, heartbeatMs: 15_000 },
-    turnEvents,
+    eventStreams: { blockingRedis: () => new Redis(redisUrl), spaces, heartbeatMs: 15_000 },
+    turnEvents: () => turnEvents,
     fanInWaiters: new FanInWaiters(),
     redis,
     redisGate: new RedisGate({ probe: () => redis.ping(), logger }),

@@ -33,7 +33,8 @@ export type { ToolCallsBody, ToolCallsAnswer } from '@volley/api-schemas';
 export interface RunToolCallsDeps {
   catalog: ToolCatalog;
   fanOut: FanOutQueue;
-  turnEvents: QueueEvents;
+  /** The turn queue's events of the shard of a fan-out's id. */
+  turnEvents: (owner: string) => QueueEvents;
   fanInWaiters: FanInWaiters;
   redis: Redis;
   logger: Logger;
@@ -94,6 +95,7 @@ export async function runToolCalls(
   const plan = planFanOut({
     fanOutId: id,
     taskId: id,
+    prefix: deps.fanOut.spaces.of(id),
     tenant,
     toolCalls: calls,
     catalog,
@@ -112,11 +114,12 @@ export async function runToolCalls(
     // Both listened for before the enqueue: any instance may gather the fan-in before the
     // enqueue's reply is even read here (see `listenForFanIn`).
     const gatheredHere = deps.fanInWaiters.wait(id);
-    const fromEvent = listenForFanIn(deps.turnEvents, id);
+    const fromEvent = listenForFanIn(deps.turnEvents(id), id);
     let timer: NodeJS.Timeout | undefined;
     try {
       beforeEnqueue();
       const parent = await deps.fanOut.enqueue(
+        id,
         { name: FAN_IN_JOB, jobId: id, data: { slots: plan.slots, ...(fanOutSpan ? { fan_out_span: fanOutSpan } : {}) } },
         plan.children,
       );
@@ -146,7 +149,7 @@ export async function runToolCalls(
  * call of it starts from now on), then the results it has are read and the rest is withdrawn.
  */
 async function answerAtDeadline(deps: RunToolCallsDeps, id: string, plan: FanOutPlan, parent: Job, timeoutMs: number): Promise<ToolCallResult[]> {
-  await markFanOutEnded({ redis: deps.redis, prefix: deps.fanOut.prefix }, id, {
+  await markFanOutEnded({ redis: deps.redis, spaces: deps.fanOut.spaces }, id, {
     status: 'failed',
     error: { code: 'tool_timeout', message: 'the fan-out reached its timeout_ms' },
   });
@@ -156,10 +159,10 @@ async function answerAtDeadline(deps: RunToolCallsDeps, id: string, plan: FanOut
   const results = await Promise.all(
     plan.slots.map(async (slot): Promise<ToolCallResult> => {
       if ('result' in slot) return slot.result;
-      const finished = toolCallResultSchema.safeParse(values[toolCallJobKey(deps.fanOut.prefix, slot.pool, slot.job_id)]);
+      const finished = toolCallResultSchema.safeParse(values[toolCallJobKey(deps.fanOut.spaces.of(id), slot.pool, slot.job_id)]);
       if (finished.success) return finished.data;
       unfinished.push({ pool: slot.pool, jobId: slot.job_id });
-      const job = await Job.fromId(deps.fanOut.toolQueue(slot.pool), slot.job_id);
+      const job = await Job.fromId(deps.fanOut.toolQueue(slot.pool, id), slot.job_id);
       const running = (await job?.getState()) === 'active';
       if (locking.has(slot.job_id) && !running) {
         return failedResult(slot.tool_call_id, {
@@ -174,7 +177,7 @@ async function answerAtDeadline(deps: RunToolCallsDeps, id: string, plan: FanOut
       );
     }),
   );
-  await withdrawCalls(deps, unfinished);
+  await withdrawCalls(deps, id, unfinished);
   deps.logger.info({ fanOut: id, unfinished: unfinished.length }, 'fan-out answered at its deadline');
   return results;
 }

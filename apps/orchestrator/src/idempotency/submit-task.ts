@@ -22,7 +22,7 @@ export async function submitTask(
   return submitTaskOnce(
     { records: new IdempotencyRecords(deps.redis), store: deps.store },
     {
-      key: idempotencyRecordKey(deps.fanOut.prefix, 'tasks', request.caller.tenant, key),
+      key: idempotencyRecordKey(deps.fanOut.spaces.home, 'tasks', request.caller.tenant, key),
       fingerprint,
       create,
       recordKey: (id) => deps.store.keysOf(id)[0]!,

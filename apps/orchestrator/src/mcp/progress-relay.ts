@@ -36,7 +36,7 @@ export function relayProgress(
   progressToken: ProgressToken,
   send: (params: ProgressParams) => Promise<void>,
 ): ProgressRelay {
-  const key = taskEventsKey(deps.eventStreams.prefix, fanOutId);
+  const key = taskEventsKey(deps.eventStreams.spaces.of(fanOutId), fanOutId);
   const reading = new AbortController();
   let last = '0-0';
   let progress = 0;

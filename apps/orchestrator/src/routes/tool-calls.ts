@@ -44,7 +44,7 @@ export function registerToolCallRoutes(app: FastifyInstance, deps: RunToolCallsD
       const { answer, replayed } = await runToolCallsOnce(
         { records, logger: deps.logger },
         {
-          key: idempotencyRecordKey(deps.fanOut.prefix, 'tool-calls', request.caller.tenant, request.idempotency.key),
+          key: idempotencyRecordKey(deps.fanOut.spaces.home, 'tool-calls', request.caller.tenant, request.idempotency.key),
           fingerprint: request.idempotency.fingerprint,
           timeoutMs: body.timeout_ms ?? deps.limits.defaultTimeoutMs,
           run,

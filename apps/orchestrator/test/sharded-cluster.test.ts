@@ -140,6 +140,19 @@ describe(`on a real 3-master Redis Cluster with VOLLEY_SHARDS=${SHARDS}`, () => 
     for (const id of ids) expect((await cluster.api.get(`/v1/tasks/${id}`)).body.status).toBe('cancelled');
   }, 60_000);
 
+  it('answers a repeated Idempotency-Key with its first task, whichever shard the key lands in', async () => {
+    const keys = Array.from({ length: 9 }, (_, n) => `sharded-key-${n}`);
+    const submit = (n: number, key: string) =>
+      cluster.apis[n % cluster.apis.length]!.exchange('POST', '/v1/tasks', ask([{ id: 'a', name: 'nap', arguments: { ms: 1 } }]), undefined, {
+        'idempotency-key': key,
+      });
+    const first = await Promise.all(keys.map((key, n) => submit(n, key)));
+    const again = await Promise.all(keys.map((key, n) => submit(n + 1, key)));
+    expect(again.map(({ body }) => body.id)).toEqual(first.map(({ body }) => body.id));
+    expect(again.map(({ headers }) => headers.get('idempotent-replayed'))).toEqual(keys.map(() => 'true'));
+    expect(new Set(first.map(({ body }) => spaces.of(body.id))).size).toBeGreaterThan(1);
+  });
+
   it('ends every task with one result per call while workers are killed, and leaves no job in any shard', async () => {
     const random = seeded(7);
     const requests = Array.from({ length: 24 }, (_, t) => [

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import calculateSlot from 'cluster-key-slot';
 
 const SLOTS = 16_384;
@@ -26,6 +27,17 @@ export class KeySpaces {
   /** The prefix of the shard that holds a task (or bare fan-out) with this id. */
   of(id: string): string {
     return this.shards.length === 1 ? this.home : this.shards[fnv1a(id) % this.shards.length]!;
+  }
+
+  /**
+   * A new random id whose shard is `shard`: for what must live in one slot with a record found by
+   * another name (an idempotency record and the task it makes). N tries on average.
+   */
+  idIn(shard: string): string {
+    for (;;) {
+      const id = randomUUID();
+      if (this.of(id) === shard) return id;
+    }
   }
 
   /** The shard of a queue's qualified name (`<prefix>:<queue>`), as BullMQ's jobs carry it. */

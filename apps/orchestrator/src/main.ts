@@ -10,14 +10,13 @@ import {
   parseEnv,
   startTelemetry,
   TaskEvents,
-  TURN_QUEUE,
   waitForRedisOrExit,
 } from '@volley/shared';
-import { QueueEvents } from 'bullmq';
 import { buildApp } from './app.ts';
 import { watchApiKeysFile } from './auth/api-keys-file-watch.ts';
 import { createSecurity } from './auth/security.ts';
 import { orchestratorConfigSchema } from './config.ts';
+import { FanInInbox } from './fan-out/fan-in-inbox.ts';
 import { FanInWaiters } from './fan-out/fan-in-waiters.ts';
 import { FanOutQueue } from './fan-out/fan-out-queue.ts';
 import { RedisGate } from './http/redis-gate.ts';
@@ -61,7 +60,7 @@ const redisGate = new RedisGate({
   logger,
 });
 // bullmq 6.7 runs some of its checks inside async Promise executors (Job.waitUntilFinished's
-// "finished already?" in job.js, which fan-outs used before `listenForFanIn`), so when such a
+// "finished already?" in job.js, which fan-outs once used), so when such a
 // command fails — on request handling's connection, a timeout during an outage — the rejection
 // escapes unhandled. That must not stop the process. Any other unhandled rejection still does,
 // as Node's default would.
@@ -95,11 +94,10 @@ const requestEvents = new TaskEvents({ redis: requestRedis, spaces, ttlSeconds: 
 // and each collector keeps one read in flight at most, so an outage leaves one read per collector
 // waiting, not one per scrape (a timed-out command would leave its own behind each time).
 registerQueueMetrics(metrics, { redis, prefix, queuesOf: (pool) => fanOut.allToolQueues(pool), turns: fanOut.allTurnQueues() });
-// QueueEvents blocks on a stream read, so it gets a connection of its own, without a command
-// timeout: BullMQ duplicates it for the read, and a duplicate keeps its options. One per shard:
-// each shard's turn queue has its own event stream.
 const fanInWaiters = new FanInWaiters();
-const turnEvents = new Map(spaces.shards.map((shard) => [shard, new QueueEvents(TURN_QUEUE, { connection: createRedis(redisTarget), prefix: shard })]));
+const inbox = new FanInInbox({ redis, prefix, waiters: fanInWaiters, logger });
+// The inbox blocks on a stream read: a connection of its own, without a command timeout.
+inbox.listen(createRedis(redisTarget));
 const model = createOpenAIModelClient({
   apiKey: config.OPENAI_API_KEY ?? 'not-needed',
   timeoutMs: config.VOLLEY_LLM_TIMEOUT_MS,
@@ -107,7 +105,6 @@ const model = createOpenAIModelClient({
   ...(config.OPENAI_BASE_URL ? { baseURL: config.OPENAI_BASE_URL } : {}),
 });
 
-await Promise.all([...turnEvents.values()].map((queueEvents) => queueEvents.waitUntilReady()));
 const turnWorker = startTurnWorker({
   store,
   catalog,
@@ -120,7 +117,7 @@ const turnWorker = startTurnWorker({
   jobLockMs: config.VOLLEY_JOB_LOCK_MS,
   stalledIntervalMs: config.VOLLEY_STALLED_INTERVAL_MS,
   maxStalledCount: config.VOLLEY_MAX_STALLED_COUNT,
-  fanInWaiters,
+  inbox,
   maxArgumentBytes: config.VOLLEY_MAX_ARGUMENT_BYTES,
 });
 
@@ -131,8 +128,8 @@ const app = buildApp({
   fanOut: requestFanOut,
   events: requestEvents,
   eventStreams: { blockingRedis: () => createRedis(redisTarget), spaces, heartbeatMs: config.VOLLEY_EVENTS_HEARTBEAT_MS },
-  turnEvents: (owner) => turnEvents.get(spaces.of(owner))!,
   fanInWaiters,
+  inbox,
   redis: requestRedis,
   redisGate,
   logger,
@@ -162,7 +159,7 @@ function shutdown(signal: string): Promise<void> {
     if (!(await settlesWithin(turnWorker.close(), config.VOLLEY_SHUTDOWN_TIMEOUT_MS))) {
       await turnWorker.close(true).catch(() => undefined);
     }
-    await Promise.allSettled([...[...turnEvents.values()].map((queueEvents) => queueEvents.close()), fanOut.close(), requestFanOut.close()]);
+    await Promise.allSettled([inbox.close(), fanOut.close(), requestFanOut.close()]);
     await Promise.allSettled([redis.quit(), requestRedis.quit().catch(() => requestRedis.disconnect())]);
     await telemetry.shutdown();
     logger.info('orchestrator stopped');

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Validator } from '@seriousme/openapi-schema-validator';
-import { DEFAULT_PREFIX, KeySpaces, Metrics, TURN_QUEUE } from '@volley/shared';
-import { QueueEvents } from 'bullmq';
+import { DEFAULT_PREFIX, KeySpaces, Metrics } from '@volley/shared';
 import type { FastifyInstance, RouteOptions } from 'fastify';
 import { existsSync } from 'node:fs';
 import { Redis } from 'ioredis';
@@ -11,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { buildApp } from '../src/app.ts';
 import { ApiKeyring } from '../src/auth/api-keys.ts';
+import { FanInInbox } from '../src/fan-out/fan-in-inbox.ts';
 import { FanInWaiters } from '../src/fan-out/fan-in-waiters.ts';
 import { FanOutQueue } from '../src/fan-out/fan-out-queue.ts';
 import { RedisGate } from '../src/http/redis-gate.ts';
@@ -66,8 +66,10 @@ function responseSchema(route: RouteOptions, status: string, contentType: string
  */
 async function startInProcessApp(redisUrl: string): Promise<{ app: FastifyInstance; routes: RouteOptions[]; baseUrl: string; close: () => Promise<void> }> {
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
-  const turnEvents = new QueueEvents(TURN_QUEUE, { connection: new Redis(redisUrl, { maxRetriesPerRequest: null }), prefix: DEFAULT_PREFIX });
   const logger = pino({ level: 'silent' });
+  const fanInWaiters = new FanInWaiters();
+  const inbox = new FanInInbox({ redis, prefix: DEFAULT_PREFIX, waiters: fanInWaiters, logger });
+  inbox.listen(new Redis(redisUrl, { maxRetriesPerRequest: null }));
   const spaces = new KeySpaces(DEFAULT_PREFIX);
   const fanOut = new FanOutQueue({ connection: redis, spaces });
   const app = buildApp({
@@ -76,8 +78,9 @@ async function startInProcessApp(redisUrl: string): Promise<{ app: FastifyInstan
     catalog: new ToolCatalog({ redis, prefix: DEFAULT_PREFIX }),
     fanOut,
     eventStreams: { blockingRedis: () => new Redis(redisUrl), spaces, heartbeatMs: 15_000 },
-    turnEvents: () => turnEvents,
-    fanInWaiters: new FanInWaiters(),
+    fanInWaiters,
+    // Its fan-ins are gathered by the cluster's orchestrator, not here: they come back by this inbox.
+    inbox,
     redis,
     redisGate: new RedisGate({ probe: () => redis.ping(), logger }),
     logger,
@@ -101,7 +104,7 @@ async function startInProcessApp(redisUrl: string): Promise<{ app: FastifyInstan
     baseUrl,
     close: async () => {
       await app.close();
-      await Promise.allSettled([turnEvents.close(), fanOut.close()]);
+      await Promise.allSettled([inbox.close(), fanOut.close()]);
       redis.disconnect();
     },
   };

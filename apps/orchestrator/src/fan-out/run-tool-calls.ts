@@ -14,12 +14,12 @@ import {
   type ToolCallJobData,
   type ToolCallResult,
 } from '@volley/shared';
-import { Job, type QueueEvents } from 'bullmq';
+import { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { ToolCatalog } from '../tools/tool-catalog.ts';
 import { finishedCallRecord } from './call-record.ts';
 import { markFanOutEnded } from './end-fan-out.ts';
-import { listenForFanIn } from './fan-in-completion.ts';
+import type { FanInInbox } from './fan-in-inbox.ts';
 import type { FanInWaiters } from './fan-in-waiters.ts';
 import type { FanOutQueue } from './fan-out-queue.ts';
 import { planFanOut, type FanOutPlan } from './plan-fan-out.ts';
@@ -33,9 +33,9 @@ export type { ToolCallsBody, ToolCallsAnswer } from '@volley/api-schemas';
 export interface RunToolCallsDeps {
   catalog: ToolCatalog;
   fanOut: FanOutQueue;
-  /** The turn queue's events of the shard of a fan-out's id. */
-  turnEvents: (owner: string) => QueueEvents;
   fanInWaiters: FanInWaiters;
+  /** Where another instance that gathers this process's fan-out sends its results. */
+  inbox: Pick<FanInInbox, 'address'>;
   redis: Redis;
   logger: Logger;
   limits: { maxToolCalls: number; defaultTimeoutMs: number; maxArgumentBytes: number };
@@ -111,29 +111,27 @@ export async function runToolCalls(
 
   let results = plan.slots.map((slot) => ('result' in slot ? slot.result : undefined));
   if (plan.children.length > 0) {
-    // Both listened for before the enqueue: any instance may gather the fan-in before the
-    // enqueue's reply is even read here (see `listenForFanIn`).
-    const gatheredHere = deps.fanInWaiters.wait(id);
-    const fromEvent = listenForFanIn(deps.turnEvents(id), id);
+    // Waited for before the enqueue: any instance may gather the fan-in before the enqueue's
+    // reply is even read here.
+    const gatheredFanIn = deps.fanInWaiters.wait(id);
     let timer: NodeJS.Timeout | undefined;
     try {
       beforeEnqueue();
       const parent = await deps.fanOut.enqueue(
         id,
-        { name: FAN_IN_JOB, jobId: id, data: { slots: plan.slots, ...(fanOutSpan ? { fan_out_span: fanOutSpan } : {}) } },
+        { name: FAN_IN_JOB, jobId: id, data: { slots: plan.slots, reply_to: deps.inbox.address, ...(fanOutSpan ? { fan_out_span: fanOutSpan } : {}) } },
         plan.children,
       );
       const waitMs = deadline + DEADLINE_SLACK_MS - Date.now();
       const atDeadline = new Promise<undefined>((resolve) => {
         timer = setTimeout(resolve, waitMs, undefined);
       });
-      // A fan-in that failed, or whose event never comes (its events connection failed), is
-      // answered at the deadline from what Redis holds.
-      const gathered = await Promise.race([gatheredHere, fromEvent.gathered.then((value) => value ?? atDeadline), atDeadline]);
+      // A fan-in that failed for good, or whose results never come, is answered at the deadline
+      // from what Redis holds.
+      const gathered = await Promise.race([gatheredFanIn, atDeadline]);
       results = gathered ?? (await answerAtDeadline(deps, id, plan, parent, timeoutMs));
     } finally {
       clearTimeout(timer);
-      fromEvent.stop();
       deps.fanInWaiters.forget(id);
     }
   }

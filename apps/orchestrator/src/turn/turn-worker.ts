@@ -3,7 +3,7 @@ import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { fanInJobDataSchema } from '../fan-out/fan-in-slot-schema.ts';
-import type { FanInWaiters } from '../fan-out/fan-in-waiters.ts';
+import type { FanInInbox } from '../fan-out/fan-in-inbox.ts';
 import { TASK_DEADLINE_JOB } from '../fan-out/fan-out-queue.ts';
 import { gatherFanIn } from '../fan-out/gather-fan-in.ts';
 import { FAN_IN_JOB } from '../fan-out/run-tool-calls.ts';
@@ -24,7 +24,7 @@ export function startTurnWorker(
     jobLockMs: number;
     stalledIntervalMs: number;
     maxStalledCount: number;
-    fanInWaiters: FanInWaiters;
+    inbox: FanInInbox;
   },
 ) {
   const worker = new ShardWorkers<unknown, ToolCallResult[] | undefined>(
@@ -45,7 +45,7 @@ export function startTurnWorker(
           const data = fanInJobDataSchema.parse(job.data);
           const traced = data.fan_out_span ? { fanOutSpan: data.fan_out_span, attributes: {} } : undefined;
           const results = await gatherFanIn(job, data.slots, job.prefix, traced);
-          deps.fanInWaiters.settle(job.id!, results);
+          await deps.inbox.deliver(data.reply_to, job.id!, results);
           return results;
         }
         default:

@@ -117,7 +117,7 @@ function renderOverhead(results: BenchResults): string {
     '## 1. Fan-out overhead',
     `Wall time − T in ms, p50 / p95 / p99 over ${overhead.turns} sequential turns (one in flight) after ${overhead.warmup} warm-up turns each. ` +
       'Bare flow: FlowProducer + Worker, no Volley code, children in another process, parent completion seen by its Worker in the bench process (direct signal). ' +
-      '"+ QueueEvents": the same flow awaited with `job.waitUntilFinished(queueEvents)`, as Volley awaits it.',
+      '"+ QueueEvents": the same flow awaited with `job.waitUntilFinished(queueEvents)`, the way BullMQ documents awaiting a flow from another process (as Volley’s fan-outs did before each orchestrator got an inbox).',
     table(['N', 'T ms', ...paths.map((path) => PATH_LABEL[path]), 'Volley ÷ bare p50'], rows),
   ].join('\n\n');
 }

@@ -91,7 +91,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     registerTaskEventRoutes(api, { ...deps.eventStreams, store: deps.store });
     registerToolCallRoutes(api, deps);
     registerApprovalRoutes(api, deps);
-    const history = new ClientCallHistory({ redis: deps.redis, store: deps.store, prefix: deps.fanOut.prefix });
+    const history = new ClientCallHistory({ redis: deps.redis, store: deps.store, prefix: deps.fanOut.spaces.home });
     await api.register(async (openAI) => {
       answerErrorsInOpenAIShape(openAI);
       registerChatCompletionRoutes(openAI, { ...deps, history });

@@ -3,20 +3,20 @@ import {
   createLogger,
   settlesWithin,
   createRedis,
+  KeySpaces,
   redisTargetOf,
   loadEnvOrExit,
   Metrics,
   parseEnv,
   startTelemetry,
   TaskEvents,
-  TURN_QUEUE,
   waitForRedisOrExit,
 } from '@volley/shared';
-import { QueueEvents } from 'bullmq';
 import { buildApp } from './app.ts';
 import { watchApiKeysFile } from './auth/api-keys-file-watch.ts';
 import { createSecurity } from './auth/security.ts';
 import { orchestratorConfigSchema } from './config.ts';
+import { FanInInbox } from './fan-out/fan-in-inbox.ts';
 import { FanInWaiters } from './fan-out/fan-in-waiters.ts';
 import { FanOutQueue } from './fan-out/fan-out-queue.ts';
 import { RedisGate } from './http/redis-gate.ts';
@@ -35,7 +35,8 @@ const config = loadEnvOrExit(orchestratorConfigSchema);
 const redisTarget = redisTargetOf(config);
 const logger = createLogger('orchestrator', config.LOG_LEVEL);
 const telemetry = startTelemetry({ serviceName: 'volley-orchestrator', env: process.env });
-const prefix = config.VOLLEY_PREFIX;
+const spaces = new KeySpaces(config.VOLLEY_PREFIX, config.VOLLEY_SHARDS);
+const prefix = spaces.home;
 
 // Two kinds of connection. The engine's (task steps, BullMQ's Worker, metrics' reads) waits a
 // Redis outage out: its commands queue until Redis is back, so no step is lost. Request
@@ -59,7 +60,7 @@ const redisGate = new RedisGate({
   logger,
 });
 // bullmq 6.7 runs some of its checks inside async Promise executors (Job.waitUntilFinished's
-// "finished already?" in job.js, which fan-outs used before `listenForFanIn`), so when such a
+// "finished already?" in job.js, which fan-outs once used), so when such a
 // command fails — on request handling's connection, a timeout during an outage — the rejection
 // escapes unhandled. That must not stop the process. Any other unhandled rejection still does,
 // as Node's default would.
@@ -78,25 +79,25 @@ const stopWatchingKeys = config.VOLLEY_API_KEYS_FILE
   : () => undefined;
 const metrics = new Metrics({ onCollectError: (collector, error) => logger.warn({ err: error, collector }, 'metrics collector failed') });
 const onTransition = countTasks(metrics);
-const store = new TaskStore({ redis, prefix, ttlSeconds: config.VOLLEY_TASK_TTL_SECONDS, onTransition });
+const store = new TaskStore({ redis, spaces, ttlSeconds: config.VOLLEY_TASK_TTL_SECONDS, onTransition });
 const catalog = new ToolCatalog({ redis, prefix });
-const events = new TaskEvents({ redis, prefix, ttlSeconds: config.VOLLEY_TASK_TTL_SECONDS });
-const fanOut = new FanOutQueue({ connection: redis, prefix });
+const events = new TaskEvents({ redis, spaces, ttlSeconds: config.VOLLEY_TASK_TTL_SECONDS });
+const fanOut = new FanOutQueue({ connection: redis, spaces });
 // The same, over request handling's connection, for the routes. A Queue or FlowProducer shares
 // the connection it is given (BullMQ duplicates only for blocking commands, and neither blocks).
-const requestStore = new TaskStore({ redis: requestRedis, prefix, ttlSeconds: config.VOLLEY_TASK_TTL_SECONDS, onTransition });
+const requestStore = new TaskStore({ redis: requestRedis, spaces, ttlSeconds: config.VOLLEY_TASK_TTL_SECONDS, onTransition });
 const requestIndex = new TaskIndex({ redis: requestRedis, prefix, ttlSeconds: config.VOLLEY_TASK_TTL_SECONDS });
 const requestCatalog = new ToolCatalog({ redis: requestRedis, prefix });
-const requestFanOut = new FanOutQueue({ connection: requestRedis, prefix });
-const requestEvents = new TaskEvents({ redis: requestRedis, prefix, ttlSeconds: config.VOLLEY_TASK_TTL_SECONDS });
+const requestFanOut = new FanOutQueue({ connection: requestRedis, spaces });
+const requestEvents = new TaskEvents({ redis: requestRedis, spaces, ttlSeconds: config.VOLLEY_TASK_TTL_SECONDS });
 // Scrapes read on the engine's connection: a scrape gives up on a slow read after 2 s by itself,
 // and each collector keeps one read in flight at most, so an outage leaves one read per collector
 // waiting, not one per scrape (a timed-out command would leave its own behind each time).
-registerQueueMetrics(metrics, { redis, prefix, queueOf: (pool) => fanOut.toolQueue(pool), turns: fanOut.turns });
-// QueueEvents blocks on a stream read, so it gets a connection of its own, without a command
-// timeout: BullMQ duplicates it for the read, and a duplicate keeps its options.
+registerQueueMetrics(metrics, { redis, prefix, queuesOf: (pool) => fanOut.allToolQueues(pool), turns: fanOut.allTurnQueues() });
 const fanInWaiters = new FanInWaiters();
-const turnEvents = new QueueEvents(TURN_QUEUE, { connection: createRedis(redisTarget), prefix });
+const inbox = new FanInInbox({ redis, prefix, waiters: fanInWaiters, logger });
+// The inbox blocks on a stream read: a connection of its own, without a command timeout.
+inbox.listen(createRedis(redisTarget));
 const model = createOpenAIModelClient({
   apiKey: config.OPENAI_API_KEY ?? 'not-needed',
   timeoutMs: config.VOLLEY_LLM_TIMEOUT_MS,
@@ -104,21 +105,19 @@ const model = createOpenAIModelClient({
   ...(config.OPENAI_BASE_URL ? { baseURL: config.OPENAI_BASE_URL } : {}),
 });
 
-await turnEvents.waitUntilReady();
 const turnWorker = startTurnWorker({
   store,
   catalog,
   fanOut,
   events,
   model: instrumentModelClient(model, metrics),
-  prefix,
   logger,
   connection: redis,
   concurrency: config.VOLLEY_ORCHESTRATOR_CONCURRENCY,
   jobLockMs: config.VOLLEY_JOB_LOCK_MS,
   stalledIntervalMs: config.VOLLEY_STALLED_INTERVAL_MS,
   maxStalledCount: config.VOLLEY_MAX_STALLED_COUNT,
-  fanInWaiters,
+  inbox,
   maxArgumentBytes: config.VOLLEY_MAX_ARGUMENT_BYTES,
 });
 
@@ -128,9 +127,9 @@ const app = buildApp({
   catalog: requestCatalog,
   fanOut: requestFanOut,
   events: requestEvents,
-  eventStreams: { blockingRedis: () => createRedis(redisTarget), prefix, heartbeatMs: config.VOLLEY_EVENTS_HEARTBEAT_MS },
-  turnEvents,
+  eventStreams: { blockingRedis: () => createRedis(redisTarget), spaces, heartbeatMs: config.VOLLEY_EVENTS_HEARTBEAT_MS },
   fanInWaiters,
+  inbox,
   redis: requestRedis,
   redisGate,
   logger,
@@ -160,7 +159,7 @@ function shutdown(signal: string): Promise<void> {
     if (!(await settlesWithin(turnWorker.close(), config.VOLLEY_SHUTDOWN_TIMEOUT_MS))) {
       await turnWorker.close(true).catch(() => undefined);
     }
-    await Promise.allSettled([turnEvents.close(), fanOut.close(), requestFanOut.close()]);
+    await Promise.allSettled([inbox.close(), fanOut.close(), requestFanOut.close()]);
     await Promise.allSettled([redis.quit(), requestRedis.quit().catch(() => requestRedis.disconnect())]);
     await telemetry.shutdown();
     logger.info('orchestrator stopped');

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Validator } from '@seriousme/openapi-schema-validator';
-import { DEFAULT_PREFIX, Metrics, TURN_QUEUE } from '@volley/shared';
-import { QueueEvents } from 'bullmq';
+import { DEFAULT_PREFIX, KeySpaces, Metrics } from '@volley/shared';
 import type { FastifyInstance, RouteOptions } from 'fastify';
 import { existsSync } from 'node:fs';
 import { Redis } from 'ioredis';
@@ -11,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { buildApp } from '../src/app.ts';
 import { ApiKeyring } from '../src/auth/api-keys.ts';
+import { FanInInbox } from '../src/fan-out/fan-in-inbox.ts';
 import { FanInWaiters } from '../src/fan-out/fan-in-waiters.ts';
 import { FanOutQueue } from '../src/fan-out/fan-out-queue.ts';
 import { RedisGate } from '../src/http/redis-gate.ts';
@@ -66,17 +66,21 @@ function responseSchema(route: RouteOptions, status: string, contentType: string
  */
 async function startInProcessApp(redisUrl: string): Promise<{ app: FastifyInstance; routes: RouteOptions[]; baseUrl: string; close: () => Promise<void> }> {
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
-  const turnEvents = new QueueEvents(TURN_QUEUE, { connection: new Redis(redisUrl, { maxRetriesPerRequest: null }), prefix: DEFAULT_PREFIX });
   const logger = pino({ level: 'silent' });
-  const fanOut = new FanOutQueue({ connection: redis, prefix: DEFAULT_PREFIX });
+  const fanInWaiters = new FanInWaiters();
+  const inbox = new FanInInbox({ redis, prefix: DEFAULT_PREFIX, waiters: fanInWaiters, logger });
+  inbox.listen(new Redis(redisUrl, { maxRetriesPerRequest: null }));
+  const spaces = new KeySpaces(DEFAULT_PREFIX);
+  const fanOut = new FanOutQueue({ connection: redis, spaces });
   const app = buildApp({
-    store: new TaskStore({ redis, prefix: DEFAULT_PREFIX, ttlSeconds: 3600 }),
+    store: new TaskStore({ redis, spaces, ttlSeconds: 3600 }),
     index: new TaskIndex({ redis, prefix: DEFAULT_PREFIX, ttlSeconds: 3600 }),
     catalog: new ToolCatalog({ redis, prefix: DEFAULT_PREFIX }),
     fanOut,
-    eventStreams: { blockingRedis: () => new Redis(redisUrl), prefix: DEFAULT_PREFIX, heartbeatMs: 15_000 },
-    turnEvents,
-    fanInWaiters: new FanInWaiters(),
+    eventStreams: { blockingRedis: () => new Redis(redisUrl), spaces, heartbeatMs: 15_000 },
+    fanInWaiters,
+    // Its fan-ins are gathered by the cluster's orchestrator, not here: they come back by this inbox.
+    inbox,
     redis,
     redisGate: new RedisGate({ probe: () => redis.ping(), logger }),
     logger,
@@ -100,7 +104,7 @@ async function startInProcessApp(redisUrl: string): Promise<{ app: FastifyInstan
     baseUrl,
     close: async () => {
       await app.close();
-      await Promise.allSettled([turnEvents.close(), fanOut.close()]);
+      await Promise.allSettled([inbox.close(), fanOut.close()]);
       redis.disconnect();
     },
   };

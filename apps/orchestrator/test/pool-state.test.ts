@@ -53,7 +53,7 @@ describe('readPoolStates, against real BullMQ queues', () => {
     await io.add('call', {}, { delay: 60_000 }); // parked until a lock frees, or backing off
     await sleep(60);
 
-    const states = await readPoolStates({ redis, prefix, queueOf });
+    const states = await readPoolStates({ redis, prefix, queuesOf: (pool) => [queueOf(pool)] });
 
     expect(states.map((state) => state.pool)).toEqual(['cpu', 'io']);
     const [cpu, ioState] = states;
@@ -72,7 +72,7 @@ describe('readPoolStates, against real BullMQ queues', () => {
     await queueOf('orphan').add('call', {});
     await orphan.stop();
 
-    const withBacklog = await readPoolStates({ redis, prefix, queueOf });
+    const withBacklog = await readPoolStates({ redis, prefix, queuesOf: (pool) => [queueOf(pool)] });
     expect(withBacklog.find((state) => state.pool === 'orphan')).toMatchObject({
       workers: 0,
       jobs: { waiting: 1 },
@@ -80,7 +80,7 @@ describe('readPoolStates, against real BullMQ queues', () => {
     });
 
     await queueOf('orphan').drain();
-    const drained = await readPoolStates({ redis, prefix, queueOf });
+    const drained = await readPoolStates({ redis, prefix, queuesOf: (pool) => [queueOf(pool)] });
 
     expect(drained.map((state) => state.pool)).not.toContain('orphan');
     expect(await listKnownPools(redis, prefix)).not.toContain('orphan');

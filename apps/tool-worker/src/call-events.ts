@@ -1,4 +1,4 @@
-import { TaskEvents, type Logger, type TaskEventFields, type TaskEventName, type ToolCallJobData, type ToolCallResult } from '@volley/shared';
+import { TaskEvents, type KeySpaces, type Logger, type TaskEventFields, type TaskEventName, type ToolCallJobData, type ToolCallResult } from '@volley/shared';
 import type { Redis } from 'ioredis';
 
 /** A progress value's JSON may be this long at most; a longer one is sent as `{ truncated: true }`. */
@@ -34,16 +34,16 @@ export class CallEvents {
   private readonly taskEvents: TaskEvents;
   private readonly fanOutEvents: TaskEvents;
   private readonly redis: Redis;
-  private readonly prefix: string;
+  private readonly spaces: KeySpaces;
   private readonly ttlSeconds: number;
   private readonly logger: Logger;
   private readonly progressIntervalMs: number;
 
-  constructor(deps: { redis: Redis; prefix: string; ttlSeconds: number; logger: Logger; progressIntervalMs?: number }) {
+  constructor(deps: { redis: Redis; spaces: KeySpaces; ttlSeconds: number; logger: Logger; progressIntervalMs?: number }) {
     this.taskEvents = new TaskEvents(deps);
     this.fanOutEvents = new TaskEvents({ ...deps, ttlSeconds: FAN_OUT_EVENTS_TTL_SECONDS });
     this.redis = deps.redis;
-    this.prefix = deps.prefix;
+    this.spaces = deps.spaces;
     this.ttlSeconds = deps.ttlSeconds;
     this.logger = deps.logger;
     this.progressIntervalMs = deps.progressIntervalMs ?? PROGRESS_INTERVAL_MS;
@@ -74,7 +74,7 @@ export class CallEvents {
     return {
       waitingLock: async () => {
         // One flag per call in a hash per task: a call that parks again is still the same wait.
-        const key = `${this.prefix}:task:${taskId}:lockwaits`;
+        const key = `${this.spaces.of(taskId)}:task:${taskId}:lockwaits`;
         const [[, fresh] = []] = ((await this.redis.multi().hsetnx(key, jobId, '1').expire(key, ttlSeconds).exec()) ?? []) as Array<[unknown, unknown]>;
         if (fresh === 1) await send('tool_call.waiting_lock', base);
       },

@@ -1,4 +1,4 @@
-import { cancelChannel, taskEndedKey, type Logger } from '@volley/shared';
+import { cancelChannel, taskEndedKey, type KeySpaces, type Logger } from '@volley/shared';
 import { ToolError } from '@volley/tools';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
@@ -74,22 +74,28 @@ export class CancelledCalls {
   }
 
   /**
-   * Every `intervalMs`, one round trip reads the ended marks of the tasks with calls running
-   * here; their calls are cancelled. Returns a function that stops polling.
+   * Every `intervalMs`, one round trip per shard reads the ended marks of the tasks with calls
+   * running here; their calls are cancelled. Returns a function that stops polling.
    */
-  poll(redis: Redis, prefix: string, intervalMs: number, logger: Logger): () => void {
+  poll(redis: Redis, spaces: KeySpaces, intervalMs: number, logger: Logger): () => void {
     let busy = false;
     const timer = setInterval(() => {
       if (busy || this.running.size === 0) return;
       busy = true;
       const calls = [...this.running].map(([jobId, call]): [string, string] => [jobId, call.taskId]);
       const tasks = [...new Set(calls.map(([, taskId]) => taskId))];
-      const pipeline = redis.pipeline();
-      for (const taskId of tasks) pipeline.exists(taskEndedKey(prefix, taskId));
-      pipeline
-        .exec()
-        .then((replies) => {
-          const ended = new Set(tasks.filter((_, index) => replies?.[index]?.[1] === 1));
+      // A pipeline on Redis Cluster must stay in one slot: one per shard.
+      const byShard = Map.groupBy(tasks, (taskId) => spaces.of(taskId));
+      Promise.all(
+        [...byShard].map(async ([prefix, ofShard]) => {
+          const pipeline = redis.pipeline();
+          for (const taskId of ofShard) pipeline.exists(taskEndedKey(prefix, taskId));
+          const replies = (await pipeline.exec()) ?? [];
+          return ofShard.filter((_, index) => replies[index]?.[1] === 1);
+        }),
+      )
+        .then((endedByShard) => {
+          const ended = new Set(endedByShard.flat());
           const jobIds = calls.filter(([jobId, taskId]) => ended.has(taskId) && !this.has(jobId)).map(([jobId]) => jobId);
           if (jobIds.length > 0) this.add(jobIds);
         })

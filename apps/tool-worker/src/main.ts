@@ -1,15 +1,16 @@
-import { Worker } from 'bullmq';
 import {
   Approvals,
   checkEvictionPolicyOrExit,
   createLogger,
   createRedis,
+  KeySpaces,
   settlesWithin,
   redisTargetOf,
   loadEnvOrExit,
   Metrics,
   startTelemetry,
   registerWorker,
+  ShardWorkers,
   toolQueueName,
   type ToolCallResult,
   type WorkerRegistration,
@@ -47,7 +48,8 @@ const metrics = new Metrics();
 const status = await startStatusServer({ metrics, ping: () => redis.ping(), port: config.VOLLEY_METRICS_PORT, host: config.VOLLEY_METRICS_HOST }).catch(
   (error: Error) => exitWith(new Error(`cannot serve metrics on VOLLEY_METRICS_PORT ${config.VOLLEY_METRICS_PORT}: ${error.message}`)),
 );
-const prefix = config.VOLLEY_PREFIX;
+const spaces = new KeySpaces(config.VOLLEY_PREFIX, config.VOLLEY_SHARDS);
+const prefix = spaces.home;
 const builtins = config.VOLLEY_BUILTIN_TOOLS ? builtinTools({ redis, prefix }).map((tool) => ({ tool, source: `builtin:${tool.name}` })) : [];
 let live: LiveToolSet | undefined;
 let registration: WorkerRegistration | undefined;
@@ -81,10 +83,10 @@ const tools = live.tools;
 if (tools.size === 0) exitWith(new Error('no tools to serve: set VOLLEY_TOOL_MODULES, VOLLEY_MCP_SERVERS or VOLLEY_BUILTIN_TOOLS=true'));
 
 const queue = toolQueueName(config.VOLLEY_POOL);
-const waker = new JobWaker({ connection: redis, prefix });
+const waker = new JobWaker({ connection: redis });
 const locks = new ResourceLocks({ redis, prefix, leaseMs: config.VOLLEY_LOCK_LEASE_MS });
 const lockMetrics = createLockMetrics(metrics);
-const approvals = new Approvals({ redis, prefix });
+const approvals = new Approvals({ redis, spaces });
 const locking = {
   locks,
   waker,
@@ -92,12 +94,14 @@ const locking = {
   overruns: new OverrunHolds({ locks, waker, abandonAfterMs: config.VOLLEY_ABANDON_AFTER_MS, logger, onAbandoned: lockMetrics.bodyAbandoned }),
   parkMs: config.VOLLEY_LOCK_PARK_MS,
   lockWaitTimeoutMs: config.VOLLEY_LOCK_WAIT_TIMEOUT_MS,
-  blockerApproval: blockerApproval({ redis, prefix, approvals }),
+  blockerApproval: blockerApproval({ redis, approvals }),
   logger,
 };
 const cancelled = new CancelledCalls();
 const subscriber = redis.duplicate();
-const worker = new Worker<unknown, ToolCallResult>(
+// One Worker per shard, one concurrency budget: see ShardWorkers.
+const worker = new ShardWorkers<unknown, ToolCallResult>(
+  spaces,
   queue,
   createToolCallProcessor({
     tools,
@@ -107,21 +111,20 @@ const worker = new Worker<unknown, ToolCallResult>(
     logger,
     locking,
     cancelled,
-    pickup: new PickupCheck({ redis, prefix }),
+    pickup: new PickupCheck({ redis, spaces }),
     approvals: {
       approvals,
       redis,
-      prefix,
+      spaces,
       timeoutMs: config.VOLLEY_APPROVAL_TIMEOUT_MS,
       parkMs: config.VOLLEY_LOCK_PARK_MS,
       logger,
     },
     metrics: createToolCallMetrics(metrics),
-    events: new CallEvents({ redis, prefix, ttlSeconds: config.VOLLEY_TASK_TTL_SECONDS, logger }),
+    events: new CallEvents({ redis, spaces, ttlSeconds: config.VOLLEY_TASK_TTL_SECONDS, logger }),
   }),
   {
     connection: redis,
-    prefix,
     concurrency: config.VOLLEY_WORKER_CONCURRENCY,
     // A dead worker's calls go back to the queue within seconds, not BullMQ's default 30 s.
     lockDuration: config.VOLLEY_JOB_LOCK_MS,
@@ -134,7 +137,7 @@ worker.on('error', (error) => logger.error({ err: error }, 'worker error'));
 await worker.waitUntilReady();
 // A cancelled call running here sees its AbortSignal fire; later ones are answered without running.
 await cancelled.listen(subscriber, prefix, logger);
-const stopCancelPoll = cancelled.poll(redis, prefix, config.VOLLEY_CANCEL_POLL_MS, logger);
+const stopCancelPoll = cancelled.poll(redis, spaces, config.VOLLEY_CANCEL_POLL_MS, logger);
 
 const registered = live.published();
 registration = await registerWorker(

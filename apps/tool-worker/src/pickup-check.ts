@@ -1,4 +1,4 @@
-import { taskEndedKey, taskGatheredKey, toolCallResultSchema, type ToolCallJobData, type ToolCallResult } from '@volley/shared';
+import { taskEndedKey, taskGatheredKey, toolCallResultSchema, type KeySpaces, type ToolCallJobData, type ToolCallResult } from '@volley/shared';
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 
@@ -18,16 +18,18 @@ export type Pickup =
  */
 export class PickupCheck {
   private readonly redis: Redis;
-  private readonly prefix: string;
+  private readonly spaces: KeySpaces;
 
-  constructor(deps: { redis: Redis; prefix: string }) {
+  constructor(deps: { redis: Redis; spaces: KeySpaces }) {
     this.redis = deps.redis;
-    this.prefix = deps.prefix;
+    this.spaces = deps.spaces;
   }
 
   async check(job: Job, data: ToolCallJobData): Promise<Pickup> {
-    const pipeline = this.redis.pipeline().exists(taskEndedKey(this.prefix, data.taskId)).get(taskGatheredKey(this.prefix, data.taskId));
-    if (job.parentKey) pipeline.exists(job.parentKey).hget(`${job.parentKey}:processed`, `${this.prefix}:${job.queueName}:${job.id}`);
+    // The task's marks and the call's fan-in share the call's shard: one slot, one round trip.
+    const prefix = this.spaces.of(data.taskId);
+    const pipeline = this.redis.pipeline().exists(taskEndedKey(prefix, data.taskId)).get(taskGatheredKey(prefix, data.taskId));
+    if (job.parentKey) pipeline.exists(job.parentKey).hget(`${job.parentKey}:processed`, `${job.queueQualifiedName}:${job.id}`);
     const replies = (await pipeline.exec()) ?? [];
     for (const [error] of replies) if (error) throw error;
     const [ended, gathered, parentExists, processed] = replies.map(([, value]) => value);

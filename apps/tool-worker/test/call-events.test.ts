@@ -1,4 +1,4 @@
-import { createLogger, taskEventsKey, type ToolCallResult } from '@volley/shared';
+import { createLogger, KeySpaces, taskEventsKey, type ToolCallResult } from '@volley/shared';
 import { startRedis, type TestRedis } from '@volley/shared/testing';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -33,7 +33,7 @@ async function eventsOf(taskId: string) {
 }
 
 describe('CallEvents', () => {
-  const events = () => new CallEvents({ redis, prefix: PREFIX, ttlSeconds: 60, logger: createLogger('test', 'silent'), progressIntervalMs: 50 });
+  const events = () => new CallEvents({ redis, spaces: new KeySpaces(PREFIX), ttlSeconds: 60, logger: createLogger('test', 'silent'), progressIntervalMs: 50 });
 
   describe('when the call is not part of a task', () => {
     it('gives no sink: a bare fan-out emits nothing', () => {

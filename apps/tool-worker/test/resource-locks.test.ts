@@ -1,4 +1,4 @@
-import { createLogger, lockTicket, type ToolCallResult } from '@volley/shared';
+import { createLogger, lockTicket, ticketJob, type ToolCallResult } from '@volley/shared';
 import { startRedis, waitFor, type TestRedis } from '@volley/shared/testing';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -47,7 +47,7 @@ function world(options: { leaseMs?: number } = {}) {
   const locks = new ResourceLocks({ redis, prefix, leaseMs: options.leaseMs ?? 1000 });
   let messages = 0;
 
-  const jobKey = (ticket: string) => `${prefix}:${ticket.replace('|', ':')}`;
+  const jobKey = (ticket: string) => ticketJob(ticket).jobKey;
 
   /**
    * An assistant message whose locking calls claim `calls[rank]`: creates their jobs (except
@@ -55,7 +55,7 @@ function world(options: { leaseMs?: number } = {}) {
    */
   async function message(calls: Claim[][], options: { order?: number[]; missing?: number[] } = {}) {
     const group = `m${++messages}`;
-    const tickets = calls.map((_, rank) => lockTicket(QUEUE, `${group}-c${rank}`));
+    const tickets = calls.map((_, rank) => lockTicket(`${prefix}:${QUEUE}`, `${group}-c${rank}`));
     for (const [rank, ticket] of tickets.entries()) {
       if (!options.missing?.includes(rank)) await redis.hset(jobKey(ticket), 'name', 'x');
     }
@@ -576,7 +576,7 @@ describe('OverrunHolds', () => {
   /** A call on `a` that answered while its body runs, handed to the holds; and the call behind it. */
   async function overrun(options: { abandonAfterMs: number }) {
     const { locks, message, finish, prefix } = world({ leaseMs: LEASE_MS });
-    const waker = new JobWaker({ connection: redis, prefix });
+    const waker = new JobWaker({ connection: redis });
     const abandoned: string[] = [];
     const holds = new OverrunHolds({ locks, waker, abandonAfterMs: options.abandonAfterMs, logger, onAbandoned: (tool) => abandoned.push(tool) });
     const { tickets } = await message([[w('a')], [w('a')]]);
@@ -601,7 +601,8 @@ describe('OverrunHolds', () => {
     expect(holds.size).toBe(1);
     settle();
     await waitFor(async () => (await nextTry()).acquired);
-    expect(holds.size).toBe(0);
+    // The lock goes first; the hold is let go once the release has woken who is next.
+    await waitFor(() => holds.size === 0);
     expect(abandoned).toEqual([]);
     await waker.close();
   });

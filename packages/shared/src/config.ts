@@ -109,6 +109,8 @@ export const redisEnvSchema = {
   REDIS_URL: env.redisUrl(),
   REDIS_CLUSTER_NODES: env.clusterNodes(),
   VOLLEY_PREFIX: env.prefix(),
+  /** Key spaces tasks are spread over (see `KeySpaces`): on Redis Cluster, one per master spreads the load. */
+  VOLLEY_SHARDS: z.coerce.number().int().min(1).max(1024).default(1),
   /** Refuse to start unless every Redis server is confirmed `maxmemory-policy noeviction` (else only a warning). */
   VOLLEY_REQUIRE_NOEVICTION: env.boolean(false),
 };

@@ -34,6 +34,7 @@ export {
   toolCallJobId,
   toolCallJobKey,
   lockTicket,
+  ticketJob,
   cancelChannel,
   taskEndedKey,
   taskGatheredKey,
@@ -41,6 +42,8 @@ export {
   callResultKey,
   lockPlanKey,
 } from './queue/names.ts';
+export { KeySpaces } from './queue/key-spaces.ts';
+export { ShardWorkers } from './queue/shard-workers.ts';
 export { toolCallJobDataSchema, toolCallResultSchema, failedResult, TENANT_NAME_PATTERN } from './queue/tool-call-job.ts';
 export type { ToolCallJobData, ToolCallResult } from './queue/tool-call-job.ts';
 export { Approvals, approvalRecordSchema, taskApprovalsKey } from './approvals/approvals.ts';

@@ -59,7 +59,7 @@ export async function decideApprovals(deps: DecideApprovalsDeps, task: TaskRecor
       : new VolleyError('unknown_tool_call', `no call ${id} of this task waits for approval`);
   }
   if (outcome.taskTtlMs > 0) {
-    const events = new TaskEvents({ redis: deps.redis, prefix: deps.fanOut.prefix, ttlSeconds: Math.ceil(outcome.taskTtlMs / 1000) });
+    const events = new TaskEvents({ redis: deps.redis, spaces: deps.fanOut.spaces, ttlSeconds: Math.ceil(outcome.taskTtlMs / 1000) });
     await events
       .appendAll(
         task.id,
@@ -80,7 +80,7 @@ export async function decideApprovals(deps: DecideApprovalsDeps, task: TaskRecor
   }
   await Promise.all(
     outcome.records.map(async (record) => {
-      const job = await Job.fromId(deps.fanOut.toolQueue(record.pool), record.job_id).catch(() => undefined);
+      const job = await Job.fromId(deps.fanOut.toolQueue(record.pool, task.id), record.job_id).catch(() => undefined);
       // Not delayed (on its way to parking, or running): it re-reads its decision after it parks.
       await job?.promote().catch(() => undefined);
     }),

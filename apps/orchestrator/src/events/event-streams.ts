@@ -1,3 +1,4 @@
+import type { KeySpaces } from '@volley/shared';
 import type { Redis } from 'ioredis';
 
 /** What the event routes need beyond the request side's store. */
@@ -7,7 +8,7 @@ export interface EventStreamDeps {
    * route when it is done: a blocking read must never run on request handling's connection.
    */
   blockingRedis: () => Redis;
-  prefix: string;
+  spaces: KeySpaces;
   /** A comment line this often keeps proxies from closing a quiet stream. */
   heartbeatMs: number;
   /** The longest one blocking read waits before the reader looks around again. Default 5 000. */

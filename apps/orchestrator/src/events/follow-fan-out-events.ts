@@ -27,7 +27,7 @@ export interface FanOutEventsFollower {
  * deletes it (its TTL only bounds what a request that died leaves behind).
  */
 export function followFanOutEvents(deps: FanOutEventsDeps, fanOutId: string, forward: (entry: TaskEventEntry) => Promise<void>): FanOutEventsFollower {
-  const key = taskEventsKey(deps.eventStreams.prefix, fanOutId);
+  const key = taskEventsKey(deps.eventStreams.spaces.of(fanOutId), fanOutId);
   const reading = new AbortController();
   let last = '0-0';
   const take = async (entry: TaskEventEntry) => {

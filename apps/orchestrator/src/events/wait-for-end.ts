@@ -18,7 +18,7 @@ export async function waitForTaskEnd(
   load: () => Promise<TaskRecord>,
   signal: AbortSignal,
 ): Promise<TaskRecord> {
-  const key = taskEventsKey(deps.prefix, taskId);
+  const key = taskEventsKey(deps.spaces.of(taskId), taskId);
   const after = await lastEventId(deps.redis, key);
   const task = await load();
   if (TERMINAL_STATUSES.has(task.status) || waitMs <= 0) return task;

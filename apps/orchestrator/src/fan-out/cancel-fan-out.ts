@@ -13,15 +13,16 @@ import { withdrawCalls } from './withdraw-calls.ts';
  * already gathered is gone from the queue: nothing is left to withdraw.
  */
 export async function cancelFanOut(deps: { fanOut: FanOutQueue; redis: Redis }, id: string): Promise<void> {
-  await markFanOutEnded({ redis: deps.redis, prefix: deps.fanOut.prefix }, id, {
+  await markFanOutEnded({ redis: deps.redis, spaces: deps.fanOut.spaces }, id, {
     status: 'cancelled',
     error: { code: 'cancelled', message: 'the fan-out was cancelled' },
   });
-  const parent = await Job.fromId(deps.fanOut.turns, id);
+  const parent = await Job.fromId(deps.fanOut.turnsOf(id), id);
   const data = fanInJobDataSchema.safeParse(parent?.data);
   if (!data.success) return;
   await withdrawCalls(
     deps,
+    id,
     data.data.slots.flatMap((slot) => ('job_id' in slot ? [{ pool: slot.pool, jobId: slot.job_id }] : [])),
   );
 }

@@ -1,4 +1,4 @@
-import { taskEndedKey, type CallError } from '@volley/shared';
+import { taskEndedKey, type CallError, type KeySpaces } from '@volley/shared';
 import type { Redis } from 'ioredis';
 
 /** The ended mark of a fan-out of no task only has to outlive its calls' last pick-up. */
@@ -10,9 +10,9 @@ const ENDED_MARK_TTL_SECONDS = 3600;
  * it first, a deadline or a cancel, only its being there counts.
  */
 export async function markFanOutEnded(
-  deps: { redis: Redis; prefix: string },
+  deps: { redis: Redis; spaces: KeySpaces },
   id: string,
   ending: { status: 'failed' | 'cancelled'; error: CallError },
 ): Promise<void> {
-  await deps.redis.set(taskEndedKey(deps.prefix, id), JSON.stringify({ ...ending, at: Date.now() }), 'EX', ENDED_MARK_TTL_SECONDS);
+  await deps.redis.set(taskEndedKey(deps.spaces.of(id), id), JSON.stringify({ ...ending, at: Date.now() }), 'EX', ENDED_MARK_TTL_SECONDS);
 }

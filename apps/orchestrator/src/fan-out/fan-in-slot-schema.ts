@@ -8,4 +8,9 @@ export const fanInSlotSchema: z.ZodType<FanInSlot> = z.union([
   z.object({ tool_call_id: z.string(), name: z.string(), result: toolCallResultSchema }),
 ]);
 
-export const fanInJobDataSchema = z.object({ slots: z.array(fanInSlotSchema), fan_out_span: reservedSpanSchema.optional() });
+export const fanInJobDataSchema = z.object({
+  slots: z.array(fanInSlotSchema),
+  fan_out_span: reservedSpanSchema.optional(),
+  /** The inbox of the process whose request waits for a bare fan-out (see `FanInInbox`). */
+  reply_to: z.string().optional(),
+});

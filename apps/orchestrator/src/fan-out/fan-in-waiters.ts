@@ -2,9 +2,8 @@ import type { ToolCallResult } from '@volley/shared';
 
 /**
  * Requests of this process waiting for their fan-in. When this process's turn worker gathers
- * one of them, it hands the results over in memory instead of through Redis (the job's
- * completion event): one hop less on the common path. A fan-in gathered by another instance
- * still arrives through the event.
+ * one of them, it hands the results over in memory; a fan-in gathered by another instance
+ * arrives through this process's inbox (see `FanInInbox`).
  */
 export class FanInWaiters {
   private readonly waiting = new Map<string, (results: ToolCallResult[]) => void>();
@@ -13,9 +12,12 @@ export class FanInWaiters {
     return new Promise((resolve) => this.waiting.set(fanInJobId, resolve));
   }
 
-  settle(fanInJobId: string, results: ToolCallResult[]): void {
-    this.waiting.get(fanInJobId)?.(results);
+  /** Whether a request of this process was waiting for it. */
+  settle(fanInJobId: string, results: ToolCallResult[]): boolean {
+    const waiting = this.waiting.get(fanInJobId);
     this.waiting.delete(fanInJobId);
+    waiting?.(results);
+    return waiting !== undefined;
   }
 
   forget(fanInJobId: string): void {

@@ -1,5 +1,5 @@
 import { FlowProducer, Queue, type Job, type JobsOptions } from 'bullmq';
-import { toolQueueName, TURN_QUEUE } from '@volley/shared';
+import { toolQueueName, TURN_QUEUE, type KeySpaces } from '@volley/shared';
 import type { Redis } from 'ioredis';
 
 export interface FlowChildJob {
@@ -25,29 +25,25 @@ function taskDeadlineJobId(taskId: string): string {
 /** Keep finished jobs a day for inspection of failures; successes are gathered, then dropped. */
 const KEEP_FAILED = { age: 24 * 3600 };
 
-/**
- * Puts a fan-out on the queues: the calls as children of one fan-in job on the turn queue,
- * in one atomic flow. Children that fail do not block the parent: their failure is gathered
- * like any other result.
- */
-export class FanOutQueue {
+/** The queues of one shard. */
+class ShardQueues {
   readonly turns: Queue;
-  readonly prefix: string;
-  private readonly connection: Redis;
-  private readonly flows: FlowProducer;
-  private readonly toolQueues = new Map<string, Queue>();
+  readonly flows: FlowProducer;
+  readonly toolQueues = new Map<string, Queue>();
 
-  constructor(deps: { connection: Redis; prefix: string }) {
-    this.connection = deps.connection;
-    this.prefix = deps.prefix;
-    this.turns = new Queue(TURN_QUEUE, { connection: deps.connection, prefix: deps.prefix });
-    this.flows = new FlowProducer({ connection: deps.connection, prefix: deps.prefix });
+  readonly connection: Redis;
+  readonly prefix: string;
+
+  constructor(connection: Redis, prefix: string) {
+    this.connection = connection;
+    this.prefix = prefix;
+    this.turns = new Queue(TURN_QUEUE, { connection, prefix });
+    this.flows = new FlowProducer({ connection, prefix });
     // Each add in flight listens for the producer closing; hundreds of concurrent fan-outs are
     // normal here, not a leak.
     this.flows.setMaxListeners(0);
   }
 
-  /** The queue of one pool, for reading its jobs. */
   toolQueue(pool: string): Queue {
     let queue = this.toolQueues.get(pool);
     if (!queue) {
@@ -57,12 +53,56 @@ export class FanOutQueue {
     return queue;
   }
 
+  async close(): Promise<void> {
+    await Promise.allSettled([this.flows.close(), this.turns.close(), ...[...this.toolQueues.values()].map((queue) => queue.close())]);
+  }
+}
+
+/**
+ * Puts a fan-out on the queues: the calls as children of one fan-in job on the turn queue,
+ * in one atomic flow. Children that fail do not block the parent: their failure is gathered
+ * like any other result. A task's (or bare fan-out's) jobs go to the queues of its shard, named
+ * by its id (`owner`), so each flow stays in one hash slot.
+ */
+export class FanOutQueue {
+  readonly spaces: KeySpaces;
+  private readonly shards: Map<string, ShardQueues>;
+
+  constructor(deps: { connection: Redis; spaces: KeySpaces }) {
+    this.spaces = deps.spaces;
+    this.shards = new Map(deps.spaces.shards.map((prefix) => [prefix, new ShardQueues(deps.connection, prefix)]));
+  }
+
+  private shard(owner: string): ShardQueues {
+    return this.shards.get(this.spaces.of(owner))!;
+  }
+
+  /** The turn queue of the owner's shard. */
+  turnsOf(owner: string): Queue {
+    return this.shard(owner).turns;
+  }
+
+  /** Every shard's turn queue. */
+  allTurnQueues(): Queue[] {
+    return [...this.shards.values()].map((shard) => shard.turns);
+  }
+
+  /** The queue of one pool in the owner's shard, for reading its jobs. */
+  toolQueue(pool: string, owner: string): Queue {
+    return this.shard(owner).toolQueue(pool);
+  }
+
+  /** The queue of one pool in every shard. */
+  allToolQueues(pool: string): Queue[] {
+    return [...this.shards.values()].map((shard) => shard.toolQueue(pool));
+  }
+
   /**
    * The job that ends a task at its deadline, should it still run then (see `TASK_DEADLINE_JOB`).
    * A task that finishes first takes it back with `cancelDeadline`.
    */
   async scheduleDeadline(taskId: string, at: number): Promise<void> {
-    await this.turns.add(
+    await this.turnsOf(taskId).add(
       TASK_DEADLINE_JOB,
       { taskId },
       { jobId: taskDeadlineJobId(taskId), delay: Math.max(0, at - Date.now()), removeOnComplete: true, removeOnFail: true },
@@ -70,16 +110,23 @@ export class FanOutQueue {
   }
 
   async cancelDeadline(taskId: string): Promise<void> {
-    await this.turns.remove(taskDeadlineJobId(taskId)).catch(() => undefined);
+    await this.turnsOf(taskId)
+      .remove(taskDeadlineJobId(taskId))
+      .catch(() => undefined);
   }
 
-  /** Whether a job with this id is on the turn queue (waiting, running, or kept after failing). */
-  async hasTurnJob(jobId: string): Promise<boolean> {
-    return (await this.connection.exists(`${this.prefix}:${TURN_QUEUE}:${jobId}`)) === 1;
+  /** Whether a job with this id is on the owner's turn queue (waiting, running, or kept after failing). */
+  async hasTurnJob(owner: string, jobId: string): Promise<boolean> {
+    const shard = this.shard(owner);
+    return (await shard.connection.exists(`${shard.prefix}:${TURN_QUEUE}:${jobId}`)) === 1;
   }
 
-  /** Ids are deterministic, so adding the same fan-out twice (a retried step) adds nothing. */
-  async enqueue(parent: FanInJob, children: readonly FlowChildJob[]): Promise<Job> {
+  /**
+   * The children name their queue by its plain name; they go to that queue in the owner's shard.
+   * Ids are deterministic, so adding the same fan-out twice (a retried step) adds nothing.
+   */
+  async enqueue(owner: string, parent: FanInJob, children: readonly FlowChildJob[]): Promise<Job> {
+    const shard = this.shard(owner);
     const parentOpts = {
       jobId: parent.jobId,
       removeOnComplete: true,
@@ -89,8 +136,8 @@ export class FanOutQueue {
       attempts: 3,
       backoff: { type: 'exponential', delay: 500 },
     };
-    if (children.length === 0) return this.turns.add(parent.name, parent.data, parentOpts);
-    const node = await this.flows.add({
+    if (children.length === 0) return shard.turns.add(parent.name, parent.data, parentOpts);
+    const node = await shard.flows.add({
       name: parent.name,
       queueName: TURN_QUEUE,
       data: parent.data,
@@ -104,6 +151,6 @@ export class FanOutQueue {
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled([this.flows.close(), this.turns.close(), ...[...this.toolQueues.values()].map((queue) => queue.close())]);
+    await Promise.allSettled([...this.shards.values()].map((shard) => shard.close()));
   }
 }

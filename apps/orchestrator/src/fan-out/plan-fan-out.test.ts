@@ -19,7 +19,7 @@ function call(id: string, name: string, args = '{}'): ToolCall {
 }
 
 function plan(toolCalls: ToolCall[], overrides: Partial<PlanInput> = {}) {
-  return planFanOut({ fanOutId: 'task-1-t0', taskId: 'task-1', toolCalls, catalog, offered: null, maxArgumentBytes: 1024, ...overrides });
+  return planFanOut({ fanOutId: 'task-1-t0', taskId: 'task-1', prefix: 'volley', toolCalls, catalog, offered: null, maxArgumentBytes: 1024, ...overrides });
 }
 
 describe('planFanOut', () => {

@@ -25,6 +25,8 @@ export interface FanOutPlan {
 export interface PlanInput {
   fanOutId: string;
   taskId: string;
+  /** The key space of the task's shard, where its calls' queues are (lock tickets name them). */
+  prefix: string;
   toolCalls: readonly ToolCall[];
   catalog: Catalog;
   /** Tool names the model was offered; calls to anything else are unknown. Null: the whole catalog. */
@@ -103,7 +105,9 @@ export function planFanOut(input: PlanInput): FanOutPlan {
   });
   // Every locking call knows all of its message's locking calls, in model order: the worker
   // that declares the last of them puts the whole message in line at once.
-  const siblings = children.flatMap((child) => ((child.data as ToolCallJobData).lock ? [lockTicket(child.queueName, child.opts.jobId)] : []));
+  const siblings = children.flatMap((child) =>
+    (child.data as ToolCallJobData).lock ? [lockTicket(`${input.prefix}:${child.queueName}`, child.opts.jobId)] : [],
+  );
   for (const data of lockers) data.lock!.siblings = siblings;
   return { slots, children };
 }

@@ -14,12 +14,12 @@ import {
   type ToolCallJobData,
   type ToolCallResult,
 } from '@volley/shared';
-import { Job, type QueueEvents } from 'bullmq';
+import { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { ToolCatalog } from '../tools/tool-catalog.ts';
 import { finishedCallRecord } from './call-record.ts';
 import { markFanOutEnded } from './end-fan-out.ts';
-import { listenForFanIn } from './fan-in-completion.ts';
+import type { FanInInbox } from './fan-in-inbox.ts';
 import type { FanInWaiters } from './fan-in-waiters.ts';
 import type { FanOutQueue } from './fan-out-queue.ts';
 import { planFanOut, type FanOutPlan } from './plan-fan-out.ts';
@@ -41,8 +41,9 @@ export function newFanOutId(): string {
 export interface RunToolCallsDeps {
   catalog: ToolCatalog;
   fanOut: FanOutQueue;
-  turnEvents: QueueEvents;
   fanInWaiters: FanInWaiters;
+  /** Where another instance that gathers this process's fan-out sends its results. */
+  inbox: Pick<FanInInbox, 'address'>;
   redis: Redis;
   logger: Logger;
   limits: { maxToolCalls: number; defaultTimeoutMs: number; maxArgumentBytes: number };
@@ -102,6 +103,7 @@ export async function runToolCalls(
   const plan = planFanOut({
     fanOutId: id,
     taskId: id,
+    prefix: deps.fanOut.spaces.of(id),
     tenant,
     toolCalls: calls,
     catalog,
@@ -117,28 +119,27 @@ export async function runToolCalls(
 
   let results = plan.slots.map((slot) => ('result' in slot ? slot.result : undefined));
   if (plan.children.length > 0) {
-    // Both listened for before the enqueue: any instance may gather the fan-in before the
-    // enqueue's reply is even read here (see `listenForFanIn`).
-    const gatheredHere = deps.fanInWaiters.wait(id);
-    const fromEvent = listenForFanIn(deps.turnEvents, id);
+    // Waited for before the enqueue: any instance may gather the fan-in before the enqueue's
+    // reply is even read here.
+    const gatheredFanIn = deps.fanInWaiters.wait(id);
     let timer: NodeJS.Timeout | undefined;
     try {
       beforeEnqueue();
       const parent = await deps.fanOut.enqueue(
-        { name: FAN_IN_JOB, jobId: id, data: { slots: plan.slots, ...(fanOutSpan ? { fan_out_span: fanOutSpan } : {}) } },
+        id,
+        { name: FAN_IN_JOB, jobId: id, data: { slots: plan.slots, reply_to: deps.inbox.address, ...(fanOutSpan ? { fan_out_span: fanOutSpan } : {}) } },
         plan.children,
       );
       const waitMs = deadline + DEADLINE_SLACK_MS - Date.now();
       const atDeadline = new Promise<undefined>((resolve) => {
         timer = setTimeout(resolve, waitMs, undefined);
       });
-      // A fan-in that failed, or whose event never comes (its events connection failed), is
-      // answered at the deadline from what Redis holds.
-      const gathered = await Promise.race([gatheredHere, fromEvent.gathered.then((value) => value ?? atDeadline), atDeadline]);
+      // A fan-in that failed for good, or whose results never come, is answered at the deadline
+      // from what Redis holds.
+      const gathered = await Promise.race([gatheredFanIn, atDeadline]);
       results = gathered ?? (await answerAtDeadline(deps, id, plan, parent, timeoutMs));
     } finally {
       clearTimeout(timer);
-      fromEvent.stop();
       deps.fanInWaiters.forget(id);
     }
   }
@@ -154,7 +155,7 @@ export async function runToolCalls(
  * call of it starts from now on), then the results it has are read and the rest is withdrawn.
  */
 async function answerAtDeadline(deps: RunToolCallsDeps, id: string, plan: FanOutPlan, parent: Job, timeoutMs: number): Promise<ToolCallResult[]> {
-  await markFanOutEnded({ redis: deps.redis, prefix: deps.fanOut.prefix }, id, {
+  await markFanOutEnded({ redis: deps.redis, spaces: deps.fanOut.spaces }, id, {
     status: 'failed',
     error: { code: 'tool_timeout', message: 'the fan-out reached its timeout_ms' },
   });
@@ -164,10 +165,10 @@ async function answerAtDeadline(deps: RunToolCallsDeps, id: string, plan: FanOut
   const results = await Promise.all(
     plan.slots.map(async (slot): Promise<ToolCallResult> => {
       if ('result' in slot) return slot.result;
-      const finished = toolCallResultSchema.safeParse(values[toolCallJobKey(deps.fanOut.prefix, slot.pool, slot.job_id)]);
+      const finished = toolCallResultSchema.safeParse(values[toolCallJobKey(deps.fanOut.spaces.of(id), slot.pool, slot.job_id)]);
       if (finished.success) return finished.data;
       unfinished.push({ pool: slot.pool, jobId: slot.job_id });
-      const job = await Job.fromId(deps.fanOut.toolQueue(slot.pool), slot.job_id);
+      const job = await Job.fromId(deps.fanOut.toolQueue(slot.pool, id), slot.job_id);
       const running = (await job?.getState()) === 'active';
       if (locking.has(slot.job_id) && !running) {
         return failedResult(slot.tool_call_id, {
@@ -182,7 +183,7 @@ async function answerAtDeadline(deps: RunToolCallsDeps, id: string, plan: FanOut
       );
     }),
   );
-  await withdrawCalls(deps, unfinished);
+  await withdrawCalls(deps, id, unfinished);
   deps.logger.info({ fanOut: id, unfinished: unfinished.length }, 'fan-out answered at its deadline');
   return results;
 }

@@ -1,5 +1,5 @@
 import { cancelChannel } from '@volley/shared';
-import { Job } from 'bullmq';
+import { Job, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { FanOutQueue } from './fan-out-queue.ts';
 
@@ -18,14 +18,19 @@ export interface QueuedJob {
  * (a redelivered call waits like any other), and only a worker knows its claims to leave them;
  * at pick-up it sees the mark and leaves at once.
  */
-export async function withdrawCalls(deps: { fanOut: FanOutQueue; redis: Redis }, calls: readonly QueuedJob[]): Promise<void> {
+export async function withdrawCalls(
+  deps: { fanOut: FanOutQueue; redis: Redis },
+  /** The task or bare fan-out the calls belong to. */
+  owner: string,
+  calls: readonly QueuedJob[],
+): Promise<void> {
   if (calls.length === 0) return;
-  await deps.redis.publish(cancelChannel(deps.fanOut.prefix), JSON.stringify({ jobs: calls.map((call) => call.jobId) }));
-  await Promise.all(calls.map((call) => settle(deps.fanOut, call)));
+  await deps.redis.publish(cancelChannel(deps.fanOut.spaces.home), JSON.stringify({ jobs: calls.map((call) => call.jobId) }));
+  await Promise.all(calls.map((call) => settle(deps.fanOut.toolQueue(call.pool, owner), call)));
 }
 
-async function settle(fanOut: FanOutQueue, call: QueuedJob): Promise<void> {
-  const job = await Job.fromId(fanOut.toolQueue(call.pool), call.jobId);
+async function settle(queue: Queue, call: QueuedJob): Promise<void> {
+  const job = await Job.fromId(queue, call.jobId);
   if (!job) return;
   const state = await job.getState();
   if ((state === 'waiting' || state === 'prioritized') && !isLocking(job.data)) await job.remove().catch(() => undefined);

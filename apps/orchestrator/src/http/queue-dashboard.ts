@@ -42,10 +42,12 @@ export interface QueueDashboardDeps {
  * `VOLLEY_DASHBOARD_TENANTS`. Every tenant's jobs are on the board, arguments and results included.
  */
 export function registerQueueDashboard(app: FastifyInstance, deps: QueueDashboardDeps): void {
-  const adapterOf = (queue: Queue) => new BullMQAdapter(queue, { readOnlyMode: true });
+  // With shards, each queue name is there once per shard: the board tells them apart by prefix.
+  const sharded = deps.fanOut.spaces.shards.length > 1;
+  const adapterOf = (queue: Queue) => new BullMQAdapter(queue, { readOnlyMode: true, ...(sharded ? { prefix: `${queue.opts.prefix}:` } : {}) });
   const serverAdapter = new FastifyAdapter();
   const board = createBullBoard({
-    queues: [adapterOf(deps.fanOut.turns), adapterOf(deps.fanOut.toolQueue(DEFAULT_POOL))],
+    queues: [...deps.fanOut.allTurnQueues(), ...deps.fanOut.allToolQueues(DEFAULT_POOL)].map(adapterOf),
     serverAdapter,
     options: { uiConfig: { boardTitle: 'Volley queues' } },
   });
@@ -54,13 +56,13 @@ export function registerQueueDashboard(app: FastifyInstance, deps: QueueDashboar
   const refreshMs = deps.poolRefreshMs ?? 1000;
   let readAt = Number.NEGATIVE_INFINITY;
   const readPools = oneAtATime(() =>
-    listLiveWorkers(deps.redis, deps.fanOut.prefix)
+    listLiveWorkers(deps.redis, deps.fanOut.spaces.home)
       .then(
         (workers) => {
           for (const { pool } of workers) {
             if (shownPools.has(pool)) continue;
             shownPools.add(pool);
-            board.addQueue(adapterOf(deps.fanOut.toolQueue(pool)));
+            for (const queue of deps.fanOut.allToolQueues(pool)) board.addQueue(adapterOf(queue));
           }
         },
         // The board still shows the queues it knows; the next request tries again.

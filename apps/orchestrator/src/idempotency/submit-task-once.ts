@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { VolleyError } from '@volley/shared';
 import { z } from 'zod';
 import type { TaskRecord } from '../tasks/task-record.ts';
@@ -25,6 +24,8 @@ export interface SubmitOnceInput {
   /** The record's Redis key (see `idempotencyRecordKey`). */
   key: string;
   fingerprint: string;
+  /** A new task id (in the record's shard). */
+  newId: () => string;
   /** Creates the task under the given id; a 4xx it throws must come before anything is written. */
   create: (id: string) => Promise<TaskRecord>;
   /** The Redis key of the record of task `id` (`TaskStore.keysOf(id)[0]`). */
@@ -46,7 +47,7 @@ export async function submitTaskOnce(
   const { records } = deps;
   const deadline = Date.now() + STALE_CLAIM_MS + 5_000;
   for (let attempt = 0; Date.now() < deadline; attempt += 1) {
-    const id = randomUUID();
+    const id = input.newId();
     const mine = JSON.stringify({ fingerprint: input.fingerprint, task_id: id, claimed_at: Date.now() } satisfies Claim);
     if (await claimOrRelease(records, input.key, mine)) return { task: await createUnder(records, input, id, mine), replayed: false };
 

@@ -19,11 +19,16 @@ export async function submitTask(
   const create = (id?: string) => createTask(deps, body, request.traceContext, request.caller, id === undefined ? {} : { id });
   if (request.idempotency === undefined) return { task: await create(), replayed: false };
   const { key, fingerprint } = request.idempotency;
+  // The record and the task it makes share a shard (so a slot: releasing the record unless the
+  // task was written is one script): the shard comes from the key, the task id is drawn to match.
+  const spaces = deps.fanOut.spaces;
+  const shard = spaces.of(`${request.caller.tenant ?? ''}/${key}`);
   return submitTaskOnce(
     { records: new IdempotencyRecords(deps.redis), store: deps.store },
     {
-      key: idempotencyRecordKey(deps.fanOut.prefix, 'tasks', request.caller.tenant, key),
+      key: idempotencyRecordKey(shard, 'tasks', request.caller.tenant, key),
       fingerprint,
+      newId: () => spaces.idIn(shard),
       create,
       recordKey: (id) => deps.store.keysOf(id)[0]!,
     },

@@ -1,6 +1,5 @@
 import { Metrics } from '@volley/shared';
 import { parsePrometheusText, sampleValue } from '@volley/shared/testing';
-import type { Queue } from 'bullmq';
 import Fastify from 'fastify';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
@@ -17,7 +16,7 @@ function orchestratorMetrics(): Metrics {
   const metrics = new Metrics({ processMetrics: false });
   // Nothing connects: the queue collectors run only at a scrape, which these tests do not do.
   const redis = new Redis({ lazyConnect: true });
-  registerQueueMetrics(metrics, { redis, prefix: 'volley', queueOf: () => ({}) as Queue, turns: {} as Queue });
+  registerQueueMetrics(metrics, { redis, prefix: 'volley', queuesOf: () => [], turns: [] });
   instrumentModelClient({ complete: async () => Promise.reject(new Error('unused')) }, metrics);
   countTasks(metrics);
   measureRequests(Fastify(), metrics);

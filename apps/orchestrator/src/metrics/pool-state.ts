@@ -19,9 +19,10 @@ export interface PoolState {
 
 export interface PoolStateDeps {
   redis: Redis;
+  /** The home key space, where the worker registry is. */
   prefix: string;
-  /** The BullMQ queue of a pool (cached by the caller). */
-  queueOf(pool: string): Queue;
+  /** The BullMQ queues of a pool, one per shard (cached by the caller). */
+  queuesOf(pool: string): Queue[];
 }
 
 /**
@@ -41,12 +42,16 @@ export async function readPoolStates(deps: PoolStateDeps, now = Date.now()): Pro
   const pools = [...new Set([...capacity.keys(), ...known])].sort();
   const states = await Promise.all(
     pools.map(async (pool): Promise<PoolState> => {
-      const queue = deps.queueOf(pool);
-      const [counts, readyDelayed] = await Promise.all([
-        queue.getJobCounts(...POOL_JOB_STATES),
-        deps.redis.zcount(queue.keys.delayed!, '-inf', readyDelayedMaxScore(now)),
+      const queues = deps.queuesOf(pool);
+      const [counts, delayedDue] = await Promise.all([
+        Promise.all(queues.map((queue) => queue.getJobCounts(...POOL_JOB_STATES))),
+        Promise.all(queues.map((queue) => deps.redis.zcount(queue.keys.delayed!, '-inf', readyDelayedMaxScore(now)))),
       ]);
-      const jobs = Object.fromEntries(POOL_JOB_STATES.map((state) => [state, counts[state] ?? 0])) as Record<PoolJobState, number>;
+      const jobs = Object.fromEntries(POOL_JOB_STATES.map((state) => [state, counts.reduce((sum, ofShard) => sum + (ofShard[state] ?? 0), 0)])) as Record<
+        PoolJobState,
+        number
+      >;
+      const readyDelayed = delayedDue.reduce((sum, due) => sum + due, 0);
       const { workers, slots } = capacity.get(pool) ?? { workers: 0, slots: 0 };
       return { pool, jobs, readyDelayed, workers, signal: poolSignal({ ...jobs, readyDelayed }, slots) };
     }),

@@ -10,7 +10,7 @@ const TURN_JOB_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'waiting
  * whole deployment, not this process: every orchestrator exports the same values (aggregate
  * with `max by (pool)`, not `sum`).
  */
-export function registerQueueMetrics(metrics: Metrics, deps: PoolStateDeps & { turns: Queue }): void {
+export function registerQueueMetrics(metrics: Metrics, deps: PoolStateDeps & { turns: Queue[] }): void {
   const poolJobs = metrics.gauge('volley_queue_jobs', "Jobs in a pool's queue by state (waiting, active, delayed, prioritized).", ['pool', 'state']);
   const readyDelayed = metrics.gauge('volley_pool_ready_delayed_jobs', 'Delayed jobs of a pool that are due (part of the backlog).', ['pool']);
   const workers = metrics.gauge('volley_pool_workers', 'Live tool workers serving a pool.', ['pool']);
@@ -47,8 +47,13 @@ export function registerQueueMetrics(metrics: Metrics, deps: PoolStateDeps & { t
     'turns',
     oneAtATime(async () => {
       clear(turnJobs);
-      const counts = await deps.turns.getJobCounts(...TURN_JOB_STATES);
-      for (const state of TURN_JOB_STATES) turnJobs.set({ state: state.replace('-', '_') }, counts[state] ?? 0);
+      const counts = await Promise.all(deps.turns.map((turns) => turns.getJobCounts(...TURN_JOB_STATES)));
+      for (const state of TURN_JOB_STATES) {
+        turnJobs.set(
+          { state: state.replace('-', '_') },
+          counts.reduce((sum, ofShard) => sum + (ofShard[state] ?? 0), 0),
+        );
+      }
     }),
   );
 }

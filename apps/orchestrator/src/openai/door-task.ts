@@ -86,7 +86,7 @@ export async function followDoorTask(
     await withBlockingRedis(deps.eventStreams, signal, async (redis) => {
       const events = readTaskEvents({
         redis,
-        key: taskEventsKey(deps.fanOut.prefix, task.id),
+        key: taskEventsKey(deps.fanOut.spaces.of(task.id), task.id),
         blockMs: Math.min(deps.eventStreams.blockMs ?? 5_000, RECORD_CHECK_MS),
         signal,
         stopWhenIdle: () => ended,

@@ -20,7 +20,7 @@ export interface ApprovalRouteDeps {
 
 export function registerApprovalRoutes(app: FastifyInstance, deps: ApprovalRouteDeps): void {
   const api = app.withTypeProvider<ZodTypeProvider>();
-  const approvals = new Approvals({ redis: deps.redis, prefix: deps.fanOut.prefix });
+  const approvals = new Approvals({ redis: deps.redis, spaces: deps.fanOut.spaces });
   api.post(
     '/v1/tasks/:id/approvals',
     {

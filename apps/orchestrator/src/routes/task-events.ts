@@ -56,7 +56,7 @@ export function registerTaskEventRoutes(app: FastifyInstance, deps: EventStreamD
       await withBlockingRedis(deps, sse.signal, async (redis) => {
         const events = readTaskEvents({
           redis,
-          key: taskEventsKey(deps.prefix, id),
+          key: taskEventsKey(deps.spaces.of(id), id),
           after,
           blockMs: deps.blockMs ?? 5_000,
           signal: sse.signal,

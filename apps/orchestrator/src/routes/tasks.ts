@@ -20,7 +20,7 @@ export const taskAnswerSchema = taskSchema.meta({ examples: [TASK_EXAMPLE] });
 
 export function registerTaskRoutes(app: FastifyInstance, deps: CreateTaskDeps & CancelTaskDeps & { eventStreams: EventStreamDeps }): void {
   const api = app.withTypeProvider<ZodTypeProvider>();
-  const approvals = new Approvals({ redis: deps.redis, prefix: deps.fanOut.prefix });
+  const approvals = new Approvals({ redis: deps.redis, spaces: deps.fanOut.spaces });
 
   api.post(
     '/v1/tasks',

@@ -61,7 +61,7 @@ export function registerToolCallRoutes(app: FastifyInstance, deps: RunToolCallsD
         return runToolCallsOnce(
           { records, logger: deps.logger },
           {
-            key: idempotencyRecordKey(deps.fanOut.prefix, 'tool-calls', request.caller.tenant, idempotency.key),
+            key: idempotencyRecordKey(deps.fanOut.spaces.home, 'tool-calls', request.caller.tenant, idempotency.key),
             fingerprint: idempotency.fingerprint,
             timeoutMs: body.timeout_ms ?? deps.limits.defaultTimeoutMs,
             run: (claimed) =>

@@ -81,7 +81,7 @@ export async function createTask(
   await deps.index.add(task);
   await deps.store.put(task);
   if (task.deadline_at !== undefined) await deps.fanOut.scheduleDeadline(task.id, task.deadline_at);
-  await deps.fanOut.enqueue({ name: TASK_STEP_JOB, jobId: taskStepJobId(task.id, 0), data: { taskId: task.id, turn: 0 } }, []);
+  await deps.fanOut.enqueue(task.id, { name: TASK_STEP_JOB, jobId: taskStepJobId(task.id, 0), data: { taskId: task.id, turn: 0 } }, []);
   return task;
 }
 

@@ -16,7 +16,7 @@ export interface DeleteTaskDeps {
 const LIVE_JOB_STATES = new Set(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children']);
 
 /**
- * Deletes a finished task with every key named after it, in one MULTI: its record, ended and
+ * Deletes a finished task with every key named after it, in one MULTI per key space: its record, ended and
  * gathered marks, event stream, place in the tenant's listing, and the lock plans and recorded
  * results of its calls (which would otherwise expire within 24 h). A task still queued or running
  * is a 409 `task_not_finished` (cancel it first).
@@ -34,20 +34,26 @@ export async function deleteTask(deps: DeleteTaskDeps, task: TaskRecord): Promis
   if (await hasLiveStep(deps.fanOut, task)) {
     throw new VolleyError('task_not_finished', `task ${task.id} is ${task.status}, but a step of it is still winding down; retry shortly`);
   }
-  const prefix = deps.fanOut.prefix;
+  // The lock plans and results of locked calls are in the home space, beside the locks; the rest
+  // in the task's shard. On Redis Cluster those are two slots: one MULTI each.
+  const home = deps.fanOut.spaces.home;
   const callKeys = task.turns.flatMap((turn) => {
     const fanOut = fanOutId(task.id, turn.index);
-    return [
-      lockPlanKey(prefix, fanOut),
-      ...turn.tool_calls.map((call, index) => callResultKey(prefix, callIdempotencyKey(toolCallJobId(fanOut, index), call.id))),
-    ];
+    return [lockPlanKey(home, fanOut), ...turn.tool_calls.map((call, index) => callResultKey(home, callIdempotencyKey(toolCallJobId(fanOut, index), call.id)))];
   });
-  const replies = await deps.redis
-    .multi()
-    .del(...deps.store.keysOf(task.id), taskEventsKey(prefix, task.id), ...callKeys)
-    .zrem(deps.index.key(task.tenant), task.id)
-    .exec();
-  for (const [error] of replies ?? []) if (error) throw error;
+  const taskKeys = [...deps.store.keysOf(task.id), taskEventsKey(deps.fanOut.spaces.of(task.id), task.id)];
+  const homeWrite = deps.redis.multi().zrem(deps.index.key(task.tenant), task.id);
+  const writes =
+    deps.fanOut.spaces.of(task.id) === home
+      ? [homeWrite.del(...taskKeys, ...callKeys).exec()]
+      : [
+          deps.redis
+            .multi()
+            .del(...taskKeys)
+            .exec(),
+          (callKeys.length > 0 ? homeWrite.del(...callKeys) : homeWrite).exec(),
+        ];
+  for (const replies of await Promise.all(writes)) for (const [error] of replies ?? []) if (error) throw error;
 }
 
 /**
@@ -57,6 +63,6 @@ export async function deleteTask(deps: DeleteTaskDeps, task: TaskRecord): Promis
 async function hasLiveStep(fanOut: FanOutQueue, task: TaskRecord): Promise<boolean> {
   const last = task.turns.length;
   const steps = [last - 1, last, last + 1].filter((step) => step >= 0);
-  const states = await Promise.all(steps.map((step) => fanOut.turns.getJobState(taskStepJobId(task.id, step))));
+  const states = await Promise.all(steps.map((step) => fanOut.turnsOf(task.id).getJobState(taskStepJobId(task.id, step))));
   return states.some((state) => LIVE_JOB_STATES.has(state));
 }

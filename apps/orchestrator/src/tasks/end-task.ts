@@ -27,7 +27,7 @@ export async function endTask(deps: EndTaskDeps, id: string, ending: Omit<TaskEn
   const task = await deps.store.get(id);
   if (!task) return true;
   await emitTaskFinished(deps.events, task, null);
-  await withdrawCalls(deps, openTurn(task)?.queued ?? []);
+  await withdrawCalls(deps, id, openTurn(task)?.queued ?? []);
   deps.logger.info({ taskId: id, status: ending.status, error: ending.error }, 'task ended from outside its steps');
   emitTaskSpan(task, ending.status, ending.error ?? { code: 'cancelled', message: 'the task was cancelled' });
   return true;

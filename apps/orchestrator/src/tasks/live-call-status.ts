@@ -15,13 +15,13 @@ export async function withLiveCallStatus(task: TaskRecord, queues: FanOutQueue):
   const pending = open?.queued.filter(({ call }) => call.status === 'queued') ?? [];
   if (!open || pending.length === 0) return task;
 
-  const fanIn = await Job.fromId(queues.turns, taskStepJobId(task.id, open.turn.index + 1));
+  const fanIn = await Job.fromId(queues.turnsOf(task.id), taskStepJobId(task.id, open.turn.index + 1));
   const values = ((await fanIn?.getChildrenValues()) ?? {}) as Record<string, unknown>;
   const live = await Promise.all(
     pending.map(async ({ call, pool, jobId }): Promise<[CallRecord, CallRecord]> => {
-      const finished = toolCallResultSchema.safeParse(values[toolCallJobKey(queues.prefix, pool, jobId)]);
+      const finished = toolCallResultSchema.safeParse(values[toolCallJobKey(queues.spaces.of(task.id), pool, jobId)]);
       if (finished.success) return [call, withResult(call, finished.data)];
-      const job = await Job.fromId(queues.toolQueue(pool), jobId);
+      const job = await Job.fromId(queues.toolQueue(pool, task.id), jobId);
       if (!job?.processedOn) return [call, call];
       return [call, { ...call, status: 'running', started_at: job.processedOn, attempts: job.attemptsStarted }];
     }),

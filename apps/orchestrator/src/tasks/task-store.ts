@@ -1,4 +1,4 @@
-import { taskEndedKey, taskGatheredKey, VolleyError, type CallError } from '@volley/shared';
+import { taskEndedKey, taskGatheredKey, VolleyError, type CallError, type KeySpaces } from '@volley/shared';
 import type { Redis } from 'ioredis';
 import { TERMINAL_STATUSES, type TaskRecord, type TaskStatus } from './task-record.ts';
 
@@ -67,7 +67,7 @@ return 1
  */
 export class TaskStore {
   private readonly redis: GuardedRedis;
-  private readonly prefix: string;
+  private readonly spaces: KeySpaces;
   /** How long a task's keys live after its last write; what belongs with a task lives as long. */
   readonly ttlSeconds: number;
   private readonly onTransition: (status: TaskStatus) => void;
@@ -76,40 +76,48 @@ export class TaskStore {
    * `onTransition` hears of each task once as `queued` (created: only creation writes that
    * status) and once as it ends (`completed`, `failed`, `cancelled`), e.g. to count tasks.
    */
-  constructor(deps: { redis: Redis; prefix: string; ttlSeconds: number; onTransition?: (status: TaskStatus) => void }) {
+  constructor(deps: { redis: Redis; spaces: KeySpaces; ttlSeconds: number; onTransition?: (status: TaskStatus) => void }) {
     const redis = deps.redis as GuardedRedis;
     if (typeof redis.volleyPutTask !== 'function') {
       redis.defineCommand('volleyPutTask', { numberOfKeys: 4, lua: PUT_SCRIPT });
       redis.defineCommand('volleyEndTask', { numberOfKeys: 2, lua: END_SCRIPT });
     }
     this.redis = redis;
-    this.prefix = deps.prefix;
+    this.spaces = deps.spaces;
     this.ttlSeconds = deps.ttlSeconds;
     this.onTransition = deps.onTransition ?? (() => undefined);
   }
 
-  private key(id: string): string {
-    return `${this.prefix}:task:${id}`;
+  /** Every key of a task is in its shard (one hash slot), so a script may touch them all. */
+  private keys(id: string): { record: string; ended: string; gathered: string } {
+    const prefix = this.spaces.of(id);
+    return { record: `${prefix}:task:${id}`, ended: taskEndedKey(prefix, id), gathered: taskGatheredKey(prefix, id) };
   }
 
   async get(id: string): Promise<TaskRecord | undefined> {
-    const [body, ended] = await this.redis.mget(this.key(id), taskEndedKey(this.prefix, id));
+    const keys = this.keys(id);
+    const [body, ended] = await this.redis.mget(keys.record, keys.ended);
     return recordOf(body ?? null, ended ?? null);
   }
 
   /**
-   * Several records at once (one MGET), each as `get` reads it; undefined where there is none.
-   * Records are whole transcripts, parsed in full.
+   * Several records at once (one MGET per shard: a multi-key read stays in one slot), each as
+   * `get` reads it; undefined where there is none. Records are whole transcripts, parsed in full.
    */
   async getMany(ids: readonly string[]): Promise<Array<TaskRecord | undefined>> {
-    if (ids.length === 0) return [];
-    const values = await this.redis.mget(ids.flatMap((id) => [this.key(id), taskEndedKey(this.prefix, id)]));
-    return ids.map((_, index) => recordOf(values[2 * index] ?? null, values[2 * index + 1] ?? null));
+    const read = new Map<string, TaskRecord | undefined>();
+    await Promise.all(
+      [...Map.groupBy(new Set(ids), (id) => this.spaces.of(id)).values()].map(async (ofShard) => {
+        const values = await this.redis.mget(ofShard.flatMap((id) => [this.keys(id).record, this.keys(id).ended]));
+        for (const [index, id] of ofShard.entries()) read.set(id, recordOf(values[2 * index] ?? null, values[2 * index + 1] ?? null));
+      }),
+    );
+    return ids.map((id) => read.get(id));
   }
 
   /** The keys that hold a task: its record and its ended and gathered marks. */
   keysOf(id: string): string[] {
-    return [this.key(id), taskEndedKey(this.prefix, id), taskGatheredKey(this.prefix, id)];
+    return Object.values(this.keys(id));
   }
 
   /**
@@ -121,11 +129,12 @@ export class TaskStore {
     task.updated_at = Date.now();
     const terminal = TERMINAL_STATUSES.has(task.status);
     const ending = terminal ? JSON.stringify(endingOf(task)) : '';
+    const keys = this.keys(task.id);
     const written = await this.redis.volleyPutTask(
-      this.key(task.id),
-      taskEndedKey(this.prefix, task.id),
-      fence?.lockKey ?? this.key(task.id),
-      taskGatheredKey(this.prefix, task.id),
+      keys.record,
+      keys.ended,
+      fence?.lockKey ?? keys.record,
+      keys.gathered,
       JSON.stringify(task),
       this.ttlSeconds,
       fence?.token ?? '',
@@ -148,7 +157,8 @@ export class TaskStore {
    */
   async end(id: string, ending: Omit<TaskEnding, 'at'>): Promise<boolean> {
     const mark: TaskEnding = { ...ending, at: Date.now() };
-    const ended = (await this.redis.volleyEndTask(this.key(id), taskEndedKey(this.prefix, id), JSON.stringify(mark), this.ttlSeconds)) === 1;
+    const keys = this.keys(id);
+    const ended = (await this.redis.volleyEndTask(keys.record, keys.ended, JSON.stringify(mark), this.ttlSeconds)) === 1;
     if (ended) this.onTransition(ending.status);
     return ended;
   }

@@ -8,7 +8,6 @@ import {
   SpanKind,
   taskStepJobId,
   toToolMessage,
-  TURN_QUEUE,
   VolleyError,
   type AssistantMessage,
   type Logger,
@@ -52,7 +51,6 @@ export interface TaskStepDeps {
   catalog: ToolCatalog;
   fanOut: FanOutQueue;
   model: ModelClient;
-  prefix: string;
   logger: Logger;
   maxArgumentBytes: number;
   /** Where the task's events go (see `events/step-events.ts`); none are emitted without it. */
@@ -68,7 +66,7 @@ export interface TaskStepDeps {
  * that stalled past its job lock and wakes up after another took the step over writes nothing.
  */
 export async function runTaskStep(deps: TaskStepDeps, job: Job, token: string | undefined): Promise<void> {
-  const fence = token === undefined ? undefined : { lockKey: `${deps.prefix}:${TURN_QUEUE}:${job.id}:lock`, token };
+  const fence = token === undefined ? undefined : { lockKey: `${job.queueQualifiedName}:${job.id}:lock`, token };
   try {
     await step(deps, job, fence);
   } catch (error) {
@@ -91,7 +89,7 @@ async function step(deps: TaskStepDeps, job: Job, fence: StepFence | undefined):
 
   const previous = task.turns[data.turn - 1];
   if (previous && previous.gathered_at === undefined) {
-    await gatherTurn(deps, job, task, previous, data.slots ?? []);
+    await gatherTurn(job, task, previous, data.slots ?? []);
     await deps.store.put(task, fence, previous.index);
     await emitTurnGathered(deps.events, task.id, previous);
   }
@@ -169,9 +167,9 @@ export async function failTaskOfDeadStep(deps: TaskStepDeps, job: Job, error: Er
   });
 }
 
-async function gatherTurn(deps: TaskStepDeps, job: Job, task: TaskRecord, turn: TurnRecord, slots: FanInSlot[]) {
+async function gatherTurn(job: Job, task: TaskRecord, turn: TurnRecord, slots: FanInSlot[]) {
   const traced = turn.fan_out_span ? { fanOutSpan: turn.fan_out_span, attributes: { [ATTR.taskId]: task.id, [ATTR.turn]: turn.index } } : undefined;
-  const results = await gatherFanIn(job, slots, deps.prefix, traced);
+  const results = await gatherFanIn(job, slots, job.prefix, traced);
   turn.tool_calls = slots.map((slot, index) => finishedCallRecord(slot, results[index]!));
   turn.gathered_at = Date.now();
   task.messages.push(...results.map(toToolMessage));
@@ -256,6 +254,7 @@ async function fanOutTurn(
   const plan = planFanOut({
     fanOutId: fanOutId(task.id, turn.index),
     taskId: task.id,
+    prefix: deps.fanOut.spaces.of(task.id),
     tenant: task.tenant,
     toolCalls: calls,
     catalog,
@@ -272,11 +271,11 @@ async function fanOutTurn(
   const next = taskStepJobId(task.id, turn.index + 1);
   // Fanned out already by an earlier run of this step: adding the flow again would re-create
   // calls that finished and were removed (workers also refuse to run a call already gathered).
-  if (await deps.fanOut.hasTurnJob(next)) return;
+  if (await deps.fanOut.hasTurnJob(task.id, next)) return;
   // Sent before the flow on the same connection, so Redis has the calls queued before a worker can start one.
   const queued = emitFannedOut(deps.events, task.id, turn.index, plan.slots);
   queued.catch(() => undefined);
-  await deps.fanOut.enqueue({ name: TASK_STEP_JOB, jobId: next, data: { taskId: task.id, turn: turn.index + 1, slots: plan.slots } }, plan.children);
+  await deps.fanOut.enqueue(task.id, { name: TASK_STEP_JOB, jobId: next, data: { taskId: task.id, turn: turn.index + 1, slots: plan.slots } }, plan.children);
   await queued;
 }
 

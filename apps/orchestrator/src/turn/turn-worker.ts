@@ -1,9 +1,9 @@
-import { TURN_QUEUE, type ToolCallResult } from '@volley/shared';
-import { Worker, type Job } from 'bullmq';
+import { ShardWorkers, TURN_QUEUE, type ToolCallResult } from '@volley/shared';
+import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { fanInJobDataSchema } from '../fan-out/fan-in-slot-schema.ts';
-import type { FanInWaiters } from '../fan-out/fan-in-waiters.ts';
+import type { FanInInbox } from '../fan-out/fan-in-inbox.ts';
 import { TASK_DEADLINE_JOB } from '../fan-out/fan-out-queue.ts';
 import { gatherFanIn } from '../fan-out/gather-fan-in.ts';
 import { FAN_IN_JOB } from '../fan-out/run-tool-calls.ts';
@@ -13,8 +13,9 @@ import { failTaskOfDeadStep, runTaskStep, TASK_STEP_JOB, taskTimeoutError, type 
 const deadlineJobDataSchema = z.object({ taskId: z.string() });
 
 /**
- * The orchestrator's consumer of the turn queue: task steps (model calls, fan-out, fan-in)
- * and the fan-in of bare `POST /v1/tool-calls` fan-outs. Any instance can take any job.
+ * The orchestrator's consumer of the turn queues (one per shard): task steps (model calls,
+ * fan-out, fan-in) and the fan-in of bare `POST /v1/tool-calls` fan-outs. Any instance can take
+ * any job.
  */
 export function startTurnWorker(
   deps: TaskStepDeps & {
@@ -23,10 +24,11 @@ export function startTurnWorker(
     jobLockMs: number;
     stalledIntervalMs: number;
     maxStalledCount: number;
-    fanInWaiters: FanInWaiters;
+    inbox: FanInInbox;
   },
 ) {
-  const worker = new Worker(
+  const worker = new ShardWorkers<unknown, ToolCallResult[] | undefined>(
+    deps.fanOut.spaces,
     TURN_QUEUE,
     async (job: Job, token?: string): Promise<ToolCallResult[] | undefined> => {
       switch (job.name) {
@@ -42,8 +44,8 @@ export function startTurnWorker(
         case FAN_IN_JOB: {
           const data = fanInJobDataSchema.parse(job.data);
           const traced = data.fan_out_span ? { fanOutSpan: data.fan_out_span, attributes: {} } : undefined;
-          const results = await gatherFanIn(job, data.slots, deps.prefix, traced);
-          deps.fanInWaiters.settle(job.id!, results);
+          const results = await gatherFanIn(job, data.slots, job.prefix, traced);
+          await deps.inbox.deliver(data.reply_to, job.id!, results);
           return results;
         }
         default:
@@ -52,7 +54,6 @@ export function startTurnWorker(
     },
     {
       connection: deps.connection,
-      prefix: deps.prefix,
       concurrency: deps.concurrency,
       // A dead orchestrator's steps are taken over within seconds, not BullMQ's default 30 s.
       lockDuration: deps.jobLockMs,

@@ -92,6 +92,8 @@ export interface ClusterOptions {
   redisUrl?: (redis: TestRedis) => string;
   /** Run on a 3-master Redis Cluster instead of one Redis (processes get REDIS_CLUSTER_NODES). */
   redisCluster?: boolean;
+  /** `VOLLEY_SHARDS` of every process (default: unset, one shard). */
+  shards?: number;
   workers?: number;
   orchestrators?: number;
   toolModules?: string[];
@@ -137,9 +139,12 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     respond: options.respond ?? (() => ({ content: 'done' })),
     latencyMs: 0,
   });
-  const common: Record<string, string> = options.redisCluster
-    ? { REDIS_CLUSTER_NODES: redis.clusterNodes!.join(','), LOG_LEVEL: 'info' }
-    : { REDIS_URL: options.redisUrl?.(redis) ?? redis.url, LOG_LEVEL: 'info' };
+  const common: Record<string, string> = {
+    ...(options.redisCluster
+      ? { REDIS_CLUSTER_NODES: redis.clusterNodes!.join(','), LOG_LEVEL: 'info' }
+      : { REDIS_URL: options.redisUrl?.(redis) ?? redis.url, LOG_LEVEL: 'info' }),
+    ...(options.shards === undefined ? {} : { VOLLEY_SHARDS: String(options.shards) }),
+  };
   const startWorker = (name: string, env: Record<string, string> = {}) =>
     spawnNode({
       name,

@@ -1,4 +1,4 @@
-import { lockTicket, TaskEvents, type ApprovalRecord, type Approvals, type CallError, type Logger, type ToolCallJobData } from '@volley/shared';
+import { lockTicket, TaskEvents, type ApprovalRecord, type Approvals, type CallError, type KeySpaces, type Logger, type ToolCallJobData } from '@volley/shared';
 import type { Tool } from '@volley/tools';
 import { DelayedError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -12,7 +12,7 @@ export interface ApprovalGateDeps {
   approvals: Approvals;
   /** For the task's events (approval.requested, approval.decided). */
   redis: Redis;
-  prefix: string;
+  spaces: KeySpaces;
   /** How long a call waits for a decision before it is denied with `approval_timeout`. */
   timeoutMs: number;
   /** How long a waiting call sleeps before it looks again, should its wake-up be lost. */
@@ -175,7 +175,7 @@ async function enterLines(call: GatedCall): Promise<void> {
   const claims = claimsOrNone(call, call.prepared);
   // Claims that cannot be derived are answered by runLockedCall once decided; it declares nothing meanwhile.
   if (!claims) return;
-  const ticket = lockTicket(call.job.queueName, call.job.id!);
+  const ticket = lockTicket(call.job.queueQualifiedName, call.job.id!);
   const registered = await call.locking.locks.register(lock, ticket, claims);
   if (registered.completedPlan) await call.locking.waker.wake(lock.siblings.filter((sibling) => sibling !== ticket));
 }
@@ -184,7 +184,7 @@ async function leaveLines(call: GatedCall): Promise<void> {
   const { lock } = call.data;
   if (!lock || !call.locking) return;
   const claims = claimsOrNone(call, call.prepared) ?? [];
-  const ticket = lockTicket(call.job.queueName, call.job.id!);
+  const ticket = lockTicket(call.job.queueQualifiedName, call.job.id!);
   await call.locking.waker.wake(await call.locking.locks.release(ticket, '*', claims, { keepPlace: false }));
 }
 
@@ -212,6 +212,6 @@ async function emit(
 ) {
   // The stream expires with its task; a task already gone gets no event.
   if (taskTtlMs <= 0) return;
-  const events = new TaskEvents({ redis: deps.redis, prefix: deps.prefix, ttlSeconds: Math.ceil(taskTtlMs / 1000) });
+  const events = new TaskEvents({ redis: deps.redis, spaces: deps.spaces, ttlSeconds: Math.ceil(taskTtlMs / 1000) });
   await events.append(taskId, name, fields).catch((error: unknown) => deps.logger.warn({ taskId, err: error, event: name }, 'task event not appended'));
 }

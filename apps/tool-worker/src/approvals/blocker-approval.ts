@@ -1,22 +1,21 @@
-import type { Approvals } from '@volley/shared';
+import { ticketJob, type Approvals } from '@volley/shared';
 import type { Redis } from 'ioredis';
 
 /** What holds up a call standing in line behind the call of a ticket, as far as approval goes. */
 export type BlockerApproval = { pending: true } | { pending: false; decidedAt: number };
 
 /**
- * The approval state of the call standing in line as `ticket` (`<queue>|<job id>`), if it
+ * The approval state of the call standing in line as `ticket` (see `lockTicket`), if it
  * asked for one: a call queued behind a call that waits for a person is held up by the person,
  * not by a stuck holder, so its lock wait timeout does not end its wait (the waiting call's own
  * approval timeout bounds it), and once that call is decided it counts its wait from the
  * decision. Read only when a call reaches its lock wait timeout: two round trips then, none on
  * the hot path.
  */
-export function blockerApproval(deps: { redis: Redis; prefix: string; approvals: Approvals }): (ticket: string) => Promise<BlockerApproval | undefined> {
+export function blockerApproval(deps: { redis: Redis; approvals: Approvals }): (ticket: string) => Promise<BlockerApproval | undefined> {
   return async (ticket) => {
-    const bar = ticket.indexOf('|');
-    const jobId = ticket.slice(bar + 1);
-    const body = await deps.redis.hget(`${deps.prefix}:${ticket.slice(0, bar)}:${jobId}`, 'data');
+    const { jobId, jobKey } = ticketJob(ticket);
+    const body = await deps.redis.hget(jobKey, 'data');
     if (body === null) return undefined;
     const data = JSON.parse(body) as { taskId?: unknown; toolCallId?: unknown };
     if (typeof data.taskId !== 'string' || typeof data.toolCallId !== 'string') return undefined;

@@ -1,4 +1,5 @@
 import { Queue } from 'bullmq';
+import { ticketJob } from '@volley/shared';
 import type { Redis } from 'ioredis';
 
 /**
@@ -9,29 +10,29 @@ import type { Redis } from 'ioredis';
  */
 export class JobWaker {
   private readonly connection: Redis;
-  private readonly prefix: string;
+  /** By qualified name: a ticket names its queue in its own shard. */
   private readonly queues = new Map<string, Queue>();
 
-  constructor(deps: { connection: Redis; prefix: string }) {
+  constructor(deps: { connection: Redis }) {
     this.connection = deps.connection;
-    this.prefix = deps.prefix;
   }
 
   async wake(tickets: readonly string[]): Promise<void> {
     await Promise.all(
       tickets.map(async (ticket) => {
-        const bar = ticket.indexOf('|');
-        const queue = this.queue(ticket.slice(0, bar));
-        await queue.backend.promote(ticket.slice(bar + 1)).catch(() => undefined);
+        const { prefix, queueName, jobId } = ticketJob(ticket);
+        await this.queue(prefix, queueName)
+          .backend.promote(jobId)
+          .catch(() => undefined);
       }),
     );
   }
 
-  private queue(name: string): Queue {
-    let queue = this.queues.get(name);
+  private queue(prefix: string, name: string): Queue {
+    let queue = this.queues.get(`${prefix}:${name}`);
     if (!queue) {
-      queue = new Queue(name, { connection: this.connection, prefix: this.prefix });
-      this.queues.set(name, queue);
+      queue = new Queue(name, { connection: this.connection, prefix });
+      this.queues.set(`${prefix}:${name}`, queue);
     }
     return queue;
   }

@@ -62,7 +62,7 @@ export interface LockedCall {
  */
 export async function runLockedCall(deps: LockingDeps, call: LockedCall): Promise<ToolCallResult> {
   const { job, data, lock, prepared } = call;
-  const ticket = lockTicket(job.queueName, job.id!);
+  const ticket = lockTicket(job.queueQualifiedName, job.id!);
   // One run of the call is one holder: a redelivery that takes over makes this one's renewals fail.
   const holder = randomUUID();
   let claims: Claim[] = [];

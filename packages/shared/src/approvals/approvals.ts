@@ -1,5 +1,6 @@
 import { pendingApprovalSchema } from '@volley/api-schemas';
 import type { Redis } from 'ioredis';
+import type { KeySpaces } from '../queue/key-spaces.ts';
 import { z } from 'zod';
 
 /**
@@ -87,20 +88,21 @@ type ScriptedRedis = Redis & {
 
 export class Approvals {
   private readonly redis: ScriptedRedis;
-  private readonly prefix: string;
+  private readonly spaces: KeySpaces;
 
-  constructor(deps: { redis: Redis; prefix: string }) {
+  constructor(deps: { redis: Redis; spaces: KeySpaces }) {
     const redis = deps.redis as ScriptedRedis;
     if (typeof redis.volleyApprovalRequest !== 'function') {
       redis.defineCommand('volleyApprovalRequest', { numberOfKeys: 2, lua: REQUEST_SCRIPT });
       redis.defineCommand('volleyApprovalDecide', { numberOfKeys: 2, lua: DECIDE_SCRIPT });
     }
     this.redis = redis;
-    this.prefix = deps.prefix;
+    this.spaces = deps.spaces;
   }
 
   private keys(taskId: string): [string, string] {
-    return [taskApprovalsKey(this.prefix, taskId), `${this.prefix}:task:${taskId}`];
+    const prefix = this.spaces.of(taskId);
+    return [taskApprovalsKey(prefix, taskId), `${prefix}:task:${taskId}`];
   }
 
   /** Records that the call waits (see REQUEST_SCRIPT); answers the record in force. */
@@ -117,12 +119,12 @@ export class Approvals {
   }
 
   async get(taskId: string, toolCallId: string): Promise<ApprovalRecord | undefined> {
-    const body = await this.redis.hget(taskApprovalsKey(this.prefix, taskId), toolCallId);
+    const body = await this.redis.hget(this.keys(taskId)[0], toolCallId);
     return body === null ? undefined : approvalRecordSchema.parse(JSON.parse(body));
   }
 
   async list(taskId: string): Promise<ApprovalRecord[]> {
-    const all = await this.redis.hgetall(taskApprovalsKey(this.prefix, taskId));
+    const all = await this.redis.hgetall(this.keys(taskId)[0]);
     return Object.values(all).flatMap((body) => {
       const parsed = approvalRecordSchema.safeParse(JSON.parse(body));
       return parsed.success ? [parsed.data] : [];

@@ -1,5 +1,6 @@
 import type { TaskEventName } from '@volley/api-schemas';
 import type { Redis } from 'ioredis';
+import type { KeySpaces } from '../queue/key-spaces.ts';
 
 /** What an event says beyond its task and time: its turn (null when it belongs to none) and more. */
 export type TaskEventFields = { turn: number | null } & Record<string, unknown>;
@@ -32,14 +33,14 @@ type EventsRedis = Redis & { volleyAppendTaskEvents(key: string, ttl: number, ..
  */
 export class TaskEvents {
   private readonly redis: EventsRedis;
-  private readonly prefix: string;
+  private readonly spaces: KeySpaces;
   private readonly ttlSeconds: number;
 
-  constructor(deps: { redis: Redis; prefix: string; ttlSeconds: number }) {
+  constructor(deps: { redis: Redis; spaces: KeySpaces; ttlSeconds: number }) {
     const redis = deps.redis as EventsRedis;
     if (typeof redis.volleyAppendTaskEvents !== 'function') redis.defineCommand('volleyAppendTaskEvents', { numberOfKeys: 1, lua: APPEND_SCRIPT });
     this.redis = redis;
-    this.prefix = deps.prefix;
+    this.spaces = deps.spaces;
     this.ttlSeconds = deps.ttlSeconds;
   }
 
@@ -55,7 +56,7 @@ export class TaskEvents {
     const at = Date.now();
     const pairs: string[] = [];
     for (const { name, fields } of events) pairs.push(name, JSON.stringify({ task_id: taskId, at, ...fields }));
-    const ids = await this.redis.volleyAppendTaskEvents(taskEventsKey(this.prefix, taskId), this.ttlSeconds, ...pairs);
+    const ids = await this.redis.volleyAppendTaskEvents(taskEventsKey(this.spaces.of(taskId), taskId), this.ttlSeconds, ...pairs);
     return ids.map(String);
   }
 }

@@ -48,9 +48,22 @@ export function toolCallJobKey(prefix: string, pool: string, jobId: string): str
 
 export const POOL_NAME_PATTERN = /^[a-zA-Z0-9_-]{1,64}$/;
 
-/** A call's place in resource lines: its job, named so a lock script can find it. */
-export function lockTicket(queueName: string, jobId: string): string {
-  return `${queueName}|${jobId}`;
+/**
+ * A call's place in resource lines: its job, by the qualified name of its queue
+ * (`<prefix>:<queue>`, BullMQ's `queueQualifiedName`) and its id, so whoever meets the ticket in
+ * a line — in any shard — can find the job.
+ */
+export function lockTicket(queueQualifiedName: string, jobId: string): string {
+  return `${queueQualifiedName}|${jobId}`;
+}
+
+/** The job a ticket stands for: its queue's prefix and name, its id, and its Redis key. */
+export function ticketJob(ticket: string): { prefix: string; queueName: string; jobId: string; jobKey: string } {
+  const bar = ticket.indexOf('|');
+  const queueKey = ticket.slice(0, bar);
+  const colon = queueKey.lastIndexOf(':');
+  const jobId = ticket.slice(bar + 1);
+  return { prefix: queueKey.slice(0, colon), queueName: queueKey.slice(colon + 1), jobId, jobKey: `${queueKey}:${jobId}` };
 }
 
 /**

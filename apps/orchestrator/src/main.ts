@@ -146,7 +146,10 @@ const app = buildApp({
   },
 });
 const address = await app.listen({ port: config.PORT, host: config.HOST });
-logger.info({ address, model: config.VOLLEY_MODEL, openaiBaseUrl: config.OPENAI_BASE_URL ?? 'default' }, 'orchestrator ready');
+logger.info(
+  { address, model: config.VOLLEY_MODEL, openaiBaseUrl: config.OPENAI_BASE_URL ?? 'default', ...(spaces.shards.length > 1 ? { shards: spaces.shards } : {}) },
+  'orchestrator ready',
+);
 
 let stopping: Promise<void> | undefined;
 /** Stop taking requests, let running steps finish up to a deadline, then close connections. */

@@ -162,6 +162,7 @@ logger.info(
     pool: config.VOLLEY_POOL,
     queue,
     concurrency: config.VOLLEY_WORKER_CONCURRENCY,
+    ...(spaces.shards.length > 1 ? { shards: spaces.shards } : {}),
     tools: [...tools.keys()],
     metricsPort: status.port,
     ...(mcp ? { mcpServers: mcp.pids() } : {}),

@@ -6,6 +6,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerSecurity, TASK_CREATING_ROUTES } from '../src/auth/security.ts';
 import { TaskRateLimit } from '../src/auth/task-rate-limit.ts';
+import { sseResponses } from '../src/http/sse-response.ts';
 import { startCluster, type Api, type Cluster } from './support/cluster.ts';
 import { assistant, call } from './support/scripted-calls.ts';
 
@@ -104,8 +105,18 @@ describe('rate-limit headers', () => {
       const taskRateLimit = new TaskRateLimit({ redis: connection, prefix: `rl-${randomUUID()}`, perMinute: TASK_CREATING_ROUTES.length });
       app = Fastify();
       registerSecurity(app, { keyring: null, tenantTools: new Map(), taskRateLimit, dashboardTenants: null }, createLogger('test', 'silent'));
-      // Stand-ins for the doors that create tasks; the real ones are registered by buildApp.
-      for (const url of [...TASK_CREATING_ROUTES, '/v1/not-task-creating']) app.post(url, async () => ({ ok: true }));
+      // Stand-ins for the doors that create tasks; the real ones are registered by buildApp. The
+      // chat completion streams (as with `stream: true`): a stream carries the headers too.
+      const openSse = sseResponses(app);
+      for (const url of [...TASK_CREATING_ROUTES, '/v1/not-task-creating']) {
+        if (url !== '/v1/chat/completions') app.post(url, async () => ({ ok: true }));
+        else
+          app.post(url, async (_request, reply) => {
+            const sse = openSse(reply, { heartbeatMs: 60_000 });
+            await sse.send('data: [DONE]\n\n');
+            sse.end();
+          });
+      }
       await app.ready();
     });
 

@@ -21,9 +21,13 @@ export function sseResponses(app: FastifyInstance): (reply: FastifyReply, option
     for (const stream of open) stream.abort();
   });
   return (reply, options) => {
+    // Hijacked, the reply no longer writes the headers hooks set on it (rate limits, the task id):
+    // they go out here, with the stream's own.
+    const set = Object.entries(reply.getHeaders()).filter((entry): entry is [string, string | number | string[]] => entry[1] !== undefined);
     reply.hijack();
     const raw = reply.raw;
     raw.writeHead(200, {
+      ...Object.fromEntries(set),
       ...options.headers,
       'content-type': 'text/event-stream',
       'cache-control': 'no-cache',

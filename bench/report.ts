@@ -277,13 +277,13 @@ function renderStepCost(result: StepCostResult): string {
     '## 5. Step cost over a long task',
     `A task of ${result.turns} turns, each one call of a tool answering ${int(result.resultBytes)} bytes, then a final answer; scripted model without latency, ${result.repeats} task${result.repeats > 1 ? 's' : ''}. A step runs from one model request to the next (record the answer, fan out, run the call, gather, read the task, ask the model); "bytes" is what Redis received from every client meanwhile (\`INFO stats\` total_net_input_bytes, idle background of ${int(result.idleBytesPerSecond)} B/s removed). Per step, the median over the tasks:`,
     table(
-      ['step', 'KiB received by Redis', 'ms'],
+      ['step', 'KiB received by Redis', 'ms', 'ms outside the model'],
       shownSteps(result.turns).map((step) => {
         const sample = result.steps[step - 1]!;
-        return [String(step), kib(sample.bytesIn), ms(sample.ms)];
+        return [String(step), kib(sample.bytesIn), ms(sample.ms), ms(sample.outsideModelMs)];
       }),
     ),
-    `First and last steps (median of steps 1–${result.window} and ${result.turns - result.window + 1}–${result.turns} of every task): ${kib(result.first.bytesIn)} → ${kib(result.last.bytesIn)} KiB (${ratio(result.last.bytesIn, result.first.bytesIn)}), ${ms(result.first.ms)} → ${ms(result.last.ms)} ms (${ratio(result.last.ms, result.first.ms)}).`,
+    `First and last steps (median of steps 1–${result.window} and ${result.turns - result.window + 1}–${result.turns} of every task): ${kib(result.first.bytesIn)} → ${kib(result.last.bytesIn)} KiB (${ratio(result.last.bytesIn, result.first.bytesIn)}); ${ms(result.first.ms)} → ${ms(result.last.ms)} ms in all (${ratio(result.last.ms, result.first.ms)}), of which outside the model ${ms(result.first.outsideModelMs)} → ${ms(result.last.outsideModelMs)} ms (${ratio(result.last.outsideModelMs, result.first.outsideModelMs)}). "Outside the model" runs from the model's answer to the next request's arrival (the scripted model's own clock, 1 ms steps); the rest is the model reading its prompt, which grows with the transcript.`,
   ].join('\n\n');
 }
 

@@ -12,7 +12,15 @@ export interface StepSample {
   /** Bytes Redis received from every client during the step, idle background removed. */
   bytesIn: number;
   ms: number;
+  /**
+   * The step's time outside the model server: from its answer to the next request's arrival.
+   * The rest is the model reading its prompt, which grows with the transcript (as a real
+   * model's does, far more): the scripted model parses, validates and counts the whole request.
+   */
+  outsideModelMs: number;
 }
+
+type StepCost = Pick<StepSample, 'bytesIn' | 'ms' | 'outsideModelMs'>;
 
 export interface StepCostResult {
   turns: number;
@@ -23,8 +31,8 @@ export interface StepCostResult {
   idleBytesPerSecond: number;
   /** Per step, the median over the repeats. */
   steps: StepSample[];
-  first: { bytesIn: number; ms: number };
-  last: { bytesIn: number; ms: number };
+  first: StepCost;
+  last: StepCost;
 }
 
 /** A task of the scenario, by its question: how many turns it runs, and what its steps took. */
@@ -73,10 +81,18 @@ export async function runStepCost(ctx: BenchContext): Promise<StepCostResult> {
     runs.set(question, run);
     await runTask(ctx, question, taskTurns + 1);
     const { taken } = run;
-    if (taken.length !== taskTurns + 1) throw new Error(`step-cost task asked the model ${taken.length} times, not ${taskTurns + 1}`);
+    const asked = ctx.model.requests.filter((request) => request.body.messages.find((m) => m.role === 'user')?.content === question);
+    if (taken.length !== taskTurns + 1 || asked.length !== taskTurns + 1) {
+      throw new Error(`step-cost task asked the model ${taken.length} times (${asked.length} answered), not ${taskTurns + 1}`);
+    }
     return taken.slice(1).map((sample, index) => {
       const ms = sample.at - taken[index]!.at;
-      return { step: index + 1, ms, bytesIn: sample.bytes - taken[index]!.bytes - (idleBytesPerSecond * ms) / 1000 };
+      return {
+        step: index + 1,
+        ms,
+        outsideModelMs: asked[index + 1]!.receivedAt - asked[index]!.answeredAt,
+        bytesIn: sample.bytes - taken[index]!.bytes - (idleBytesPerSecond * ms) / 1000,
+      };
     });
   };
   await measure(WARMUP_TURNS);
@@ -87,19 +103,18 @@ export async function runStepCost(ctx: BenchContext): Promise<StepCostResult> {
     measured.push(steps);
     ctx.log(`step cost run ${repeat + 1}: step 1 ${describe(steps[0]!)}, step ${turns} ${describe(steps[turns - 1]!)}`);
   }
-  const steps = measured[0]!.map((_, index) => ({
-    step: index + 1,
-    bytesIn: median(measured.map((run) => run[index]!.bytesIn)),
-    ms: median(measured.map((run) => run[index]!.ms)),
-  }));
-  const atEnd = (from: number) => {
-    const taken = measured.flatMap((run) => run.slice(from, from + window));
-    return { bytesIn: median(taken.map((s) => s.bytesIn)), ms: median(taken.map((s) => s.ms)) };
-  };
+  const medians = (samples: readonly StepSample[]): StepCost => ({
+    bytesIn: median(samples.map((sample) => sample.bytesIn)),
+    ms: median(samples.map((sample) => sample.ms)),
+    outsideModelMs: median(samples.map((sample) => sample.outsideModelMs)),
+  });
+  const steps = measured[0]!.map((_, index) => ({ step: index + 1, ...medians(measured.map((run) => run[index]!)) }));
+  const atEnd = (from: number) => medians(measured.flatMap((run) => run.slice(from, from + window)));
   return { turns, resultBytes, repeats, window, idleBytesPerSecond, steps, first: atEnd(0), last: atEnd(turns - window) };
 }
 
-const describe = (sample: StepSample) => `${(sample.bytesIn / 1024).toFixed(1)} KiB, ${sample.ms.toFixed(1)} ms`;
+const describe = (sample: StepSample) =>
+  `${(sample.bytesIn / 1024).toFixed(1)} KiB, ${sample.ms.toFixed(1)} ms (${sample.outsideModelMs.toFixed(0)} ms outside the model)`;
 
 /** Creates the task and waits for its end through `wait_ms` (a blocking read: no polls adding to Redis's input). */
 async function runTask(ctx: BenchContext, question: string, maxTurns: number): Promise<void> {

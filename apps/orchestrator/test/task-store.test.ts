@@ -91,25 +91,27 @@ describe('TaskStore', () => {
     await server?.stop();
   });
 
-  /** Bytes Redis received while `work` ran, less the INFO that reads the count (it counts itself). */
-  async function bytesSent(work: () => Promise<unknown>): Promise<number> {
-    const received = async () => Number(/total_net_input_bytes:(\d+)/.exec(await probe.info('stats'))![1]);
-    const info = -(await received()) + (await received());
-    const before = await received();
+  /** Bytes Redis received (`input`) or sent (`output`) while `work` ran, less the INFO that reads the count. */
+  async function bytesDuring(direction: 'input' | 'output', work: () => Promise<unknown>): Promise<number> {
+    const pattern = new RegExp(`total_net_${direction}_bytes:(\\d+)`);
+    const count = async () => Number(pattern.exec(await probe.info('stats'))![1]);
+    const info = -(await count()) + (await count());
+    const before = await count();
     await work();
-    return (await received()) - before - info;
+    return (await count()) - before - info;
   }
+  const bytesSent = (work: () => Promise<unknown>) => bytesDuring('input', work);
 
   /** One step of the task: the gather of the turn before (if any), then the model's answer; the bytes of each write. */
-  async function step(id: string): Promise<{ gather: number; answer: number }> {
-    const task = (await store.get(id))!;
+  async function step(id: string, on = store): Promise<{ gather: number; answer: number }> {
+    const task = (await on.get(id))!;
     let gathered = 0;
     if (task.turns.length > 0) {
       gather(task);
-      gathered = await bytesSent(() => store.put(task, undefined, task.turns.length - 1));
+      gathered = await bytesSent(() => on.put(task, undefined, task.turns.length - 1));
     }
     answer(task);
-    return { gather: gathered, answer: await bytesSent(() => store.put(task)) };
+    return { gather: gathered, answer: await bytesSent(() => on.put(task)) };
   }
 
   describe('when a task runs for many turns', () => {
@@ -221,6 +223,39 @@ describe('TaskStore', () => {
       expect(proxy.connections).toBeGreaterThan(connections);
       expect(await probe.llen(`${PREFIX}:task:${task.id}:messages`)).toBe(2);
       expect(await store.get(task.id)).toStrictEqual(read);
+    });
+  });
+
+  describe('when the steps’ store keeps transcripts', () => {
+    it('reads only the messages added since it last read or wrote, whoever added them', async () => {
+      const caching = new TaskStore({ redis, prefix: PREFIX, ttlSeconds: TTL, transcriptCacheBytes: 16 * 1024 * 1024 });
+      const task = newTask();
+      await store.create(task);
+      for (let turn = 0; turn < 20; turn += 1) await step(task.id);
+      await step(task.id, caching);
+      // Other orchestrators run the next steps.
+      for (let turn = 0; turn < 5; turn += 1) await step(task.id);
+
+      const whole = await bytesDuring('output', () => store.get(task.id));
+      let read: TaskRecord | undefined;
+      const since = await bytesDuring('output', async () => {
+        read = await caching.get(task.id);
+      });
+      expect(whole).toBeGreaterThan(25 * RESULT_BYTES);
+      expect(since).toBeLessThan(whole / 3);
+      expect(read).toStrictEqual(await store.get(task.id));
+    });
+
+    it('reads the whole list when it is shorter than the transcript it holds', async () => {
+      const caching = new TaskStore({ redis, prefix: PREFIX, ttlSeconds: TTL, transcriptCacheBytes: 16 * 1024 * 1024 });
+      const task = newTask();
+      await store.create(task);
+      for (let turn = 0; turn < 3; turn += 1) await step(task.id, caching);
+      await probe.del(...store.keysOf(task.id));
+      const again = { ...newTask(), id: task.id };
+      await store.create(again);
+
+      expect(await caching.get(task.id)).toStrictEqual(again);
     });
   });
 

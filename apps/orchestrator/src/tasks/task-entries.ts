@@ -1,4 +1,6 @@
+import type { ChatMessage } from '@volley/shared';
 import { taskRecordSchema, type TaskRecord, type TurnRecord } from './task-record.ts';
+import type { CachedTranscript } from './transcript-cache.ts';
 
 /** A record without its transcript and turns: what a listing reads. */
 export type TaskHeader = Omit<TaskRecord, 'messages' | 'turns'>;
@@ -12,6 +14,8 @@ export interface StoredState {
   /** Held as one JSON document (the layout before issue 15): the next write converts it. */
   legacy: boolean;
   messages: number;
+  /** Characters of the messages' stored JSON: what a cached transcript costs. */
+  messageBytes: number;
   header: ReadonlyMap<string, string>;
   turns: ReadonlyMap<number, string>;
 }
@@ -26,14 +30,15 @@ export interface TaskChanges {
   after: StoredState;
 }
 
-export const NOTHING_STORED: StoredState = { legacy: false, messages: 0, header: new Map(), turns: new Map() };
+export const NOTHING_STORED: StoredState = { legacy: false, messages: 0, messageBytes: 0, header: new Map(), turns: new Map() };
 
 /**
  * The read script's reply for one task: null when there is none; `[ended, 'document', json]` for
- * a record in the old layout; `[ended, 'entries', header, messages?, turns?]` (flat field/value
- * lists and the message list) otherwise. `ended` is the ended mark, or '' when none.
+ * a record in the old layout; `[ended, 'entries', header, messages?, turns?, from?]` (flat
+ * field/value lists and the messages from index `from` on) otherwise. `ended` is the ended mark,
+ * or '' when none.
  */
-export type TaskReply = null | [string, 'document', string] | [string, 'entries', string[], string[]?, string[]?];
+export type TaskReply = null | [string, 'document', string] | [string, 'entries', string[], string[]?, string[]?, number?];
 
 /**
  * Fields in the schema's order (then any the schema does not know), whatever order the hash
@@ -41,23 +46,39 @@ export type TaskReply = null | [string, 'document', string] | [string, 'entries'
  */
 const FIELD_ORDER = Object.keys(taskRecordSchema.shape);
 
-/** The task a read reply holds, and what was stored of it. Stored data is the store's own: trusted, not parsed again. */
-export function taskOfReply(reply: Exclude<TaskReply, null>): { task: TaskRecord; stored: StoredState } {
+/**
+ * The task a read reply holds, what was stored of it, and its transcript (none for the old
+ * layout). `cached`: the transcript the reader held, whose messages a reply read `from` their
+ * count on continues. Stored data is the store's own: trusted, not parsed again.
+ */
+export function taskOfReply(
+  reply: Exclude<TaskReply, null>,
+  cached?: CachedTranscript,
+): { task: TaskRecord; stored: StoredState; transcript?: CachedTranscript } {
   if (reply[1] === 'document') {
     return { task: JSON.parse(reply[2]) as TaskRecord, stored: { ...NOTHING_STORED, legacy: true } };
   }
-  const [, , headerPairs, messages = [], turnPairs = []] = reply;
+  const [, , headerPairs, added = [], turnPairs = [], from = 0] = reply;
+  if (from > 0 && !cached) throw new Error('a read that continues a transcript needs that transcript');
+  const held = from > 0 ? cached! : { messages: [], bytes: 0 };
+  const messages: readonly ChatMessage[] = [...held.messages, ...added.map((message) => JSON.parse(message) as ChatMessage)];
+  const messageBytes = added.reduce((sum, message) => sum + message.length, held.bytes);
   const header = pairsOf(headerPairs, String);
   const turns = pairsOf(turnPairs, Number);
   const values: Record<string, unknown> = {
-    messages: messages.map((message) => JSON.parse(message)),
+    // The record's own array: the caller appends to it, the cached transcript must not change.
+    messages: [...messages],
     turns: [...turns.entries()].sort(([a], [b]) => a - b).map(([, turn]) => JSON.parse(turn) as TurnRecord),
   };
   for (const [field, json] of header) values[field] = JSON.parse(json);
   // A field the schema does not know (written by a newer version) is kept, so no write removes it.
   const unknown = Object.keys(values).filter((field) => !FIELD_ORDER.includes(field));
   const task = Object.fromEntries([...FIELD_ORDER.filter((field) => field in values), ...unknown].map((field) => [field, values[field]]));
-  return { task: task as TaskRecord, stored: { legacy: false, messages: messages.length, header, turns } };
+  return {
+    task: task as TaskRecord,
+    stored: { legacy: false, messages: messages.length, messageBytes, header, turns },
+    transcript: { messages, bytes: messageBytes },
+  };
 }
 
 /** The header of a read reply (a header-only read gets no messages or turns). */
@@ -78,12 +99,14 @@ export function changesSince(task: TaskRecord, stored: StoredState): TaskChanges
   const header = new Map<string, string>();
   for (const [field, value] of Object.entries(fields)) if (value !== undefined) header.set(field, JSON.stringify(value));
   const turnJson = new Map(turns.map((turn) => [turn.index, JSON.stringify(turn)]));
+  const added = messages.slice(stored.messages).map((message) => JSON.stringify(message));
+  const messageBytes = added.reduce((sum, message) => sum + message.length, stored.messageBytes);
   return {
-    messages: messages.slice(stored.messages).map((message) => JSON.stringify(message)),
+    messages: added,
     header: [...header].filter(([field, json]) => stored.header.get(field) !== json),
     removed: [...stored.header.keys()].filter((field) => !header.has(field)),
     turns: [...turnJson].filter(([index, json]) => stored.turns.get(index) !== json),
-    after: { legacy: false, messages: messages.length, header, turns: turnJson },
+    after: { legacy: false, messages: messages.length, messageBytes, header, turns: turnJson },
   };
 }
 

@@ -9,8 +9,10 @@
 
 /**
  * Reads a task at once (one script, so never half of a write): `[ended, 'document', json]` for
- * the old layout, `[ended, 'entries', header, messages, turns]` otherwise (only the header when
- * ARGV[1] is 'header'), nil when there is none. `ended` is the ended mark or ''.
+ * the old layout, `[ended, 'entries', header, messages, turns, from]` otherwise, nil when there
+ * is none. `ended` is the ended mark or ''. ARGV[1] 'header' reads the header only; 'from' reads
+ * the messages from index ARGV[2] on (the reader holds those before), or all of them (`from` 0)
+ * when the list is shorter than that.
  */
 export const READ_SCRIPT = `
 local kind = redis.call('TYPE', KEYS[1]).ok
@@ -18,7 +20,9 @@ if kind == 'none' then return false end
 local ended = redis.call('GET', KEYS[4]) or ''
 if kind == 'string' then return {ended, 'document', redis.call('GET', KEYS[1])} end
 if ARGV[1] == 'header' then return {ended, 'entries', redis.call('HGETALL', KEYS[1])} end
-return {ended, 'entries', redis.call('HGETALL', KEYS[1]), redis.call('LRANGE', KEYS[2], 0, -1), redis.call('HGETALL', KEYS[3])}
+local from = 0
+if ARGV[1] == 'from' and redis.call('LLEN', KEYS[2]) >= tonumber(ARGV[2]) then from = tonumber(ARGV[2]) end
+return {ended, 'entries', redis.call('HGETALL', KEYS[1]), redis.call('LRANGE', KEYS[2], from, -1), redis.call('HGETALL', KEYS[3]), from}
 `;
 
 /**

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { changesSince, headerOfReply, NOTHING_STORED, taskOfReply, type StoredState, type TaskHeader, type TaskReply } from './task-entries.ts';
 import { TERMINAL_STATUSES, type TaskRecord, type TaskStatus } from './task-record.ts';
 import { END_SCRIPT, PUT_SCRIPT, READ_SCRIPT } from './task-store-scripts.ts';
+import { TranscriptCache } from './transcript-cache.ts';
 
 /** How a task ended, kept beside its record (see `taskEndedKey`). */
 export interface TaskEnding {
@@ -66,12 +67,22 @@ export class TaskStore {
   /** How long a task's keys live after its last write; what belongs with a task lives as long. */
   readonly ttlSeconds: number;
   private readonly onTransition: (status: TaskStatus) => void;
+  private readonly transcripts: TranscriptCache | undefined;
 
   /**
    * `onTransition` hears of each task once as `queued` (created: only creation writes that
    * status) and once as it ends (`completed`, `failed`, `cancelled`), e.g. to count tasks.
+   * `transcriptCacheBytes`: keep the transcripts of the tasks read and written last, up to this
+   * many bytes, so the next step of one reads only the messages added since (see
+   * `TranscriptCache`); for the steps' store, whose records only the steps touch.
    */
-  constructor(deps: { redis: Redis; prefix: string; ttlSeconds: number; onTransition?: (status: TaskStatus) => void }) {
+  constructor(deps: {
+    redis: Redis;
+    prefix: string;
+    ttlSeconds: number;
+    onTransition?: (status: TaskStatus) => void;
+    transcriptCacheBytes?: number;
+  }) {
     const redis = deps.redis as ScriptedRedis;
     if (typeof redis.volleyPutTask !== 'function') {
       redis.defineCommand('volleyReadTask', { numberOfKeys: 5, lua: READ_SCRIPT });
@@ -82,6 +93,7 @@ export class TaskStore {
     this.prefix = deps.prefix;
     this.ttlSeconds = deps.ttlSeconds;
     this.onTransition = deps.onTransition ?? (() => undefined);
+    this.transcripts = deps.transcriptCacheBytes ? new TranscriptCache(deps.transcriptCacheBytes) : undefined;
   }
 
   /** Every key of a task is named here, from the prefix and the id. */
@@ -96,16 +108,24 @@ export class TaskStore {
     };
   }
 
-  private read(id: string, part: 'all' | 'header'): Promise<TaskReply> {
-    return this.redis.volleyReadTask(...this.keysOf(id), part);
+  private read(id: string, ...part: ['all'] | ['header'] | ['from', string]): Promise<TaskReply> {
+    return this.redis.volleyReadTask(...this.keysOf(id), ...part);
   }
 
-  /** The whole record (one script: a consistent view), or undefined. A step may `put` what it got. */
+  /**
+   * The whole record (one script: a consistent view), or undefined. A step may `put` what it
+   * got. With its transcript cached, only the messages past it are read.
+   */
   async get(id: string): Promise<TaskRecord | undefined> {
-    const reply = await this.read(id, 'all');
-    if (reply === null) return undefined;
-    const { task, stored } = taskOfReply(reply);
+    const cached = this.transcripts?.get(id);
+    const reply = await (cached ? this.read(id, 'from', String(cached.messages.length)) : this.read(id, 'all'));
+    if (reply === null) {
+      this.transcripts?.delete(id);
+      return undefined;
+    }
+    const { task, stored, transcript } = taskOfReply(reply, cached);
     storedStates.set(task, stored);
+    if (transcript) this.transcripts?.set(id, transcript);
     return withEnding(task, reply[0]);
   }
 
@@ -178,6 +198,9 @@ export class TaskStore {
     if (written === 0) throw new TaskEnded(task.id);
     if (written < 0) throw new StepSuperseded(task.id);
     storedStates.set(task, changes.after);
+    // An ended task has no next step to read it.
+    if (terminal) this.transcripts?.delete(task.id);
+    else this.transcripts?.set(task.id, { messages: [...task.messages], bytes: changes.after.messageBytes });
     if (task.status !== 'running') this.onTransition(task.status);
   }
 

@@ -14,7 +14,7 @@ export interface StoredState {
   /** Held as one JSON document (the layout before issue 15): the next write converts it. */
   legacy: boolean;
   messages: number;
-  /** Characters of the messages' stored JSON: what a cached transcript costs. */
+  /** Bytes of the messages' stored JSON: what a cached transcript costs. */
   messageBytes: number;
   header: ReadonlyMap<string, string>;
   turns: ReadonlyMap<number, string>;
@@ -62,7 +62,7 @@ export function taskOfReply(
   if (from > 0 && !cached) throw new Error('a read that continues a transcript needs that transcript');
   const held = from > 0 ? cached! : { messages: [], bytes: 0 };
   const messages: readonly ChatMessage[] = [...held.messages, ...added.map((message) => JSON.parse(message) as ChatMessage)];
-  const messageBytes = added.reduce((sum, message) => sum + message.length, held.bytes);
+  const messageBytes = added.reduce((sum, message) => sum + Buffer.byteLength(message), held.bytes);
   const header = pairsOf(headerPairs, String);
   const turns = pairsOf(turnPairs, Number);
   const values: Record<string, unknown> = {
@@ -100,7 +100,7 @@ export function changesSince(task: TaskRecord, stored: StoredState): TaskChanges
   for (const [field, value] of Object.entries(fields)) if (value !== undefined) header.set(field, JSON.stringify(value));
   const turnJson = new Map(turns.map((turn) => [turn.index, JSON.stringify(turn)]));
   const added = messages.slice(stored.messages).map((message) => JSON.stringify(message));
-  const messageBytes = added.reduce((sum, message) => sum + message.length, stored.messageBytes);
+  const messageBytes = added.reduce((sum, message) => sum + Buffer.byteLength(message), stored.messageBytes);
   return {
     messages: added,
     header: [...header].filter(([field, json]) => stored.header.get(field) !== json),

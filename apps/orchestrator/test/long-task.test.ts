@@ -2,6 +2,8 @@ import { taskEventDataSchema, taskSchema } from '@volley/api-schemas';
 import type { Responder } from '@volley/scripted-model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type Cluster } from './support/cluster.ts';
+
+const SIZED_TOOLS = new URL('./fixtures/sized-tools.ts', import.meta.url).pathname;
 import { readSse, type SseRead } from './support/sse.ts';
 
 /** Turns with tool calls before the final answer: a transcript of about 2 × 10 KB a turn. */
@@ -31,7 +33,7 @@ describe('a task of many turns with large tool results', () => {
   let events: SseRead;
 
   beforeAll(async () => {
-    cluster = await startCluster({ workers: 2, respond, workerEnv: { VOLLEY_MAX_RESULT_BYTES: String(MAX_RESULT_BYTES) } });
+    cluster = await startCluster({ workers: 2, respond, toolModules: [SIZED_TOOLS], workerEnv: { VOLLEY_MAX_RESULT_BYTES: String(MAX_RESULT_BYTES) } });
     const { status, body } = await cluster.api.post('/v1/tasks', { messages: [{ role: 'user', content: 'Read every page.' }], max_turns: TURNS + 1 });
     expect(status).toBe(202);
     task = await cluster.api.waitForTask(body.id, 60_000);

@@ -1,6 +1,6 @@
 import { defineTool } from '@volley/tools';
 import { z } from 'zod';
-import { noop, NOOP_TOOL, SLEEP_TOOL, sleepMs } from './tool-functions.ts';
+import { blob, BLOB_TOOL, noop, NOOP_TOOL, SLEEP_TOOL, sleepMs } from './tool-functions.ts';
 
 /**
  * The tool module Volley's workers load for the benchmark (`VOLLEY_TOOL_MODULES`). The schemas
@@ -20,4 +20,11 @@ export const sleepMsTool = defineTool({
   execute: (args, ctx) => sleepMs(args, ctx.signal),
 });
 
-export default [noopTool, sleepMsTool];
+export const blobTool = defineTool({
+  name: BLOB_TOOL,
+  description: 'Answers a text of the given size: a tool whose results make a long transcript.',
+  parameters: z.object({ bytes: z.number().int().min(0).max(1_048_576) }),
+  execute: (args) => blob(args),
+});
+
+export default [noopTool, sleepMsTool, blobTool];

@@ -59,3 +59,10 @@ export function perUnit(window: CommandWindow, units: number, idlePerSecond: num
   for (const [name, calls] of Object.entries(window.byCommand)) byCommand[name] = calls / units;
   return { total: Math.max(0, window.total - background) / units, byCommand };
 }
+
+/** Bytes Redis has received from all its clients since it started (`INFO stats` total_net_input_bytes). */
+export async function inputBytes(redis: Redis): Promise<number> {
+  const match = /total_net_input_bytes:(\d+)/.exec(await redis.info('stats'));
+  if (!match) throw new Error('INFO stats has no total_net_input_bytes');
+  return Number(match[1]);
+}

@@ -4,6 +4,7 @@ import type { ProcessMemory } from './process-memory.ts';
 import type { AgentTurnResult } from './scenarios/agent-turn.ts';
 import type { CostAtScaleResult } from './scenarios/cost-at-scale.ts';
 import type { FanOutPath, OverheadRow } from './scenarios/fan-out-overhead.ts';
+import type { StepCostResult } from './scenarios/step-cost.ts';
 import type { ThroughputResult } from './scenarios/throughput.ts';
 import type { BenchSettings } from './settings.ts';
 import type { Summary } from './stats.ts';
@@ -13,6 +14,8 @@ export interface BenchMeta {
   startedAt: string;
   runtimeSeconds: number;
   quick: boolean;
+  /** The scenarios `--only` chose; absent when every scenario ran. */
+  only?: string[];
   code: { commit: string; uncommittedFiles: number };
   node: string;
   bullmq: string;
@@ -26,23 +29,25 @@ export interface BenchMeta {
   settings: BenchSettings;
 }
 
-/** Everything one run measured: `latest.json` is this object, `latest.md` its rendering. */
+/** Everything one run measured: `latest.json` is this object, `latest.md` its rendering. A scenario `--only` left out is absent. */
 export interface BenchResults {
   meta: BenchMeta;
-  overhead: OverheadRow[];
-  throughput: ThroughputResult;
-  agentTurn: AgentTurnResult;
-  cost: CostAtScaleResult;
+  overhead?: OverheadRow[];
+  throughput?: ThroughputResult;
+  agentTurn?: AgentTurnResult;
+  cost?: CostAtScaleResult;
+  stepCost?: StepCostResult;
   /** After the runs; `rssAtStartMiB` is null for a process started mid-run. */
   memory: Array<ProcessMemory & { rssAtStartMiB: number | null }>;
   processStderr: Array<{ name: string; tail: string }>;
   targets: TargetCheck[];
 }
 
-export async function writeResults(dir: string, results: BenchResults): Promise<{ json: string; markdown: string }> {
+/** Writes `<name>.json` and `<name>.md` into `dir`. */
+export async function writeResults(dir: string, name: string, results: BenchResults): Promise<{ json: string; markdown: string }> {
   await mkdir(dir, { recursive: true });
-  const json = join(dir, 'latest.json');
-  const markdown = join(dir, 'latest.md');
+  const json = join(dir, `${name}.json`);
+  const markdown = join(dir, `${name}.md`);
   await writeFile(json, `${JSON.stringify(results, null, 2)}\n`);
   await writeFile(markdown, renderMarkdown(results));
   return { json, markdown };
@@ -57,14 +62,15 @@ const table = (head: string[], rows: string[][]): string =>
 export function renderMarkdown(results: BenchResults): string {
   const { meta } = results;
   const sections = [
-    `# Volley benchmark${meta.quick ? ' (QUICK smoke run: not results)' : ''}`,
+    `# Volley benchmark${meta.quick ? ' (QUICK smoke run: not results)' : ''}${meta.only ? ` (only ${meta.only.join(', ')})` : ''}`,
     `${meta.startedAt} · ${meta.runtimeSeconds.toFixed(0)} s in all · commit ${meta.code.commit}${meta.code.uncommittedFiles ? ` + ${meta.code.uncommittedFiles} uncommitted files in apps/ and packages/` : ''} · Node ${meta.node} · BullMQ ${meta.bullmq} · Redis ${meta.redis.version} (${meta.redis.backend}, loopback) · ${meta.cpus} × ${meta.cpuModel} · load average at start ${meta.loadAverage.atStart.map((l) => l.toFixed(2)).join(' ')}`,
     renderForeignLoad(meta.foreignCpuPercent),
     renderTargets(results.targets),
-    renderOverhead(results),
-    renderThroughput(results.throughput, meta.settings.workerConcurrency, meta.settings.throughput.rounds),
-    renderAgentTurn(results.agentTurn),
-    renderCost(results.cost),
+    ...(results.overhead ? [renderOverhead(results.overhead, meta.settings)] : []),
+    ...(results.throughput ? [renderThroughput(results.throughput, meta.settings.workerConcurrency, meta.settings.throughput.rounds)] : []),
+    ...(results.agentTurn ? [renderAgentTurn(results.agentTurn)] : []),
+    ...(results.cost ? [renderCost(results.cost)] : []),
+    ...(results.stepCost ? [renderStepCost(results.stepCost)] : []),
     renderMemory(results.memory),
     ...results.processStderr.map((entry) => `### stderr of ${entry.name}\n\n\`\`\`\n${entry.tail.trim()}\n\`\`\``),
   ];
@@ -86,7 +92,7 @@ function renderForeignLoad(foreign: Record<string, number>): string {
 
 function renderTargets(targets: TargetCheck[]): string {
   return [
-    '## Issue 6 targets',
+    '## Targets (issues 6 and 15)',
     table(
       ['target', 'measured', 'met'],
       targets.map((t) => [t.target, t.measured, t.met ? 'yes' : '**no**']),
@@ -101,12 +107,12 @@ const PATH_LABEL: Record<FanOutPath, string> = {
   volley: 'Volley HTTP',
 };
 
-function renderOverhead(results: BenchResults): string {
-  const { overhead } = results.meta.settings;
+function renderOverhead(measured: OverheadRow[], settings: BenchSettings): string {
+  const { overhead } = settings;
   const paths = Object.keys(PATH_LABEL) as FanOutPath[];
   const rows = overhead.sleepsMs.flatMap((sleepMs) =>
     overhead.fanOuts.map((calls) => {
-      const find = (path: FanOutPath) => results.overhead.find((r) => r.path === path && r.calls === calls && r.sleepMs === sleepMs);
+      const find = (path: FanOutPath) => measured.find((r) => r.path === path && r.calls === calls && r.sleepMs === sleepMs);
       const volley = find('volley');
       const bare = find('bare-flow');
       const ratio = volley && bare ? `${(volley.overhead.p50 / bare.overhead.p50).toFixed(2)}×` : '–';
@@ -258,6 +264,26 @@ function renderCost(result: CostAtScaleResult): string {
       ],
       scaleRows,
     ),
+  ].join('\n\n');
+}
+
+/** The steps shown of a long task: the first, every tenth, the last. */
+const shownSteps = (turns: number): number[] => [...new Set([1, ...Array.from({ length: Math.floor(turns / 10) }, (_, i) => (i + 1) * 10), turns])];
+
+function renderStepCost(result: StepCostResult): string {
+  const kib = (bytes: number) => (bytes / 1024).toFixed(1);
+  const ratio = (last: number, first: number) => `${(last / first).toFixed(2)}×`;
+  return [
+    '## 5. Step cost over a long task',
+    `A task of ${result.turns} turns, each one call of a tool answering ${int(result.resultBytes)} bytes, then a final answer; scripted model without latency, ${result.repeats} task${result.repeats > 1 ? 's' : ''}. A step runs from one model request to the next (record the answer, fan out, run the call, gather, read the task, ask the model); "bytes" is what Redis received from every client meanwhile (\`INFO stats\` total_net_input_bytes, idle background of ${int(result.idleBytesPerSecond)} B/s removed). Per step, the median over the tasks:`,
+    table(
+      ['step', 'KiB received by Redis', 'ms', 'ms outside the model'],
+      shownSteps(result.turns).map((step) => {
+        const sample = result.steps[step - 1]!;
+        return [String(step), kib(sample.bytesIn), ms(sample.ms), ms(sample.outsideModelMs)];
+      }),
+    ),
+    `First and last steps (median of steps 1–${result.window} and ${result.turns - result.window + 1}–${result.turns} of every task): ${kib(result.first.bytesIn)} → ${kib(result.last.bytesIn)} KiB (${ratio(result.last.bytesIn, result.first.bytesIn)}); ${ms(result.first.ms)} → ${ms(result.last.ms)} ms in all (${ratio(result.last.ms, result.first.ms)}), of which outside the model ${ms(result.first.outsideModelMs)} → ${ms(result.last.outsideModelMs)} ms (${ratio(result.last.outsideModelMs, result.first.outsideModelMs)}). "Outside the model" runs from the model's answer to the next request's arrival (the scripted model's own clock, 1 ms steps); the rest is the model reading its prompt, which grows with the transcript.`,
   ].join('\n\n');
 }
 

@@ -6,6 +6,9 @@
  *
  *   npm run bench                  the full run (≈ 5 minutes on 2 cores)
  *   npm run bench -- --quick       a smoke run of the harness; its numbers are not results
+ *   npm run bench -- --only step-cost,agent-turn
+ *                                  only those scenarios (names as in SCENARIOS), into
+ *                                  bench/results/only-<names>.{json,md}: latest.* stays a full run
  *   npm run bench -- --profile     instead: CPU profiles and per-process Redis commands of
  *                                  N = 10 fan-outs, into bench/results/profile.{json,md}
  */
@@ -20,6 +23,7 @@ import { renderMarkdown, writeResults, type BenchResults } from './report.ts';
 import { runAgentTurn } from './scenarios/agent-turn.ts';
 import { runCostAtScale } from './scenarios/cost-at-scale.ts';
 import { runFanOutOverhead } from './scenarios/fan-out-overhead.ts';
+import { runStepCost } from './scenarios/step-cost.ts';
 import { runThroughput } from './scenarios/throughput.ts';
 import { startBenchSystem, type BenchSystem } from './bench-system.ts';
 import { FULL, QUICK } from './settings.ts';
@@ -29,6 +33,11 @@ import { checkTargets } from './targets.ts';
 const resultsDir = fileURLToPath(new URL('./results/', import.meta.url));
 const quick = process.argv.includes('--quick');
 const settings = quick ? QUICK : FULL;
+
+/** Every scenario, in the order a run takes them, by the name `--only` knows it by (its file's). */
+const SCENARIOS = ['fan-out-overhead', 'throughput', 'agent-turn', 'cost-at-scale', 'step-cost'] as const;
+type ScenarioName = (typeof SCENARIOS)[number];
+const only = onlyScenarios();
 const began = nowMs();
 const log = (message: string): void => {
   process.stderr.write(`[bench ${((nowMs() - began) / 1000).toFixed(1).padStart(6)} s] ${message}\n`);
@@ -66,10 +75,13 @@ async function benchmark(): Promise<void> {
     foreignCpuPercent[name] = await foreignLoad.take();
     return result;
   };
-  const overhead = await scenario('fan-out overhead', () => runFanOutOverhead(ctx));
-  const throughput = await scenario('throughput', () => runThroughput(ctx));
-  const agentTurn = await scenario('agent turn', () => runAgentTurn(ctx));
-  const cost = await scenario('cost at scale', () => runCostAtScale(ctx));
+  const chosen = <T>(name: ScenarioName, run: () => Promise<T>): Promise<T | undefined> =>
+    only === undefined || only.includes(name) ? scenario(name, run) : Promise.resolve(undefined);
+  const overhead = await chosen('fan-out-overhead', () => runFanOutOverhead(ctx));
+  const throughput = await chosen('throughput', () => runThroughput(ctx));
+  const agentTurn = await chosen('agent-turn', () => runAgentTurn(ctx));
+  const cost = await chosen('cost-at-scale', () => runCostAtScale(ctx));
+  const stepCost = await chosen('step-cost', () => runStepCost(ctx));
   const memory = await Promise.all(
     processes().map(async (p) => ({
       ...(await processMemory(p.name, p.pid)),
@@ -86,6 +98,7 @@ async function benchmark(): Promise<void> {
       startedAt,
       runtimeSeconds: (nowMs() - began) / 1000,
       quick,
+      ...(only === undefined ? {} : { only }),
       code,
       node: process.version,
       bullmq: packageVersion('bullmq'),
@@ -96,16 +109,30 @@ async function benchmark(): Promise<void> {
       foreignCpuPercent,
       settings,
     },
-    overhead,
-    throughput,
-    agentTurn,
-    cost,
+    ...(overhead === undefined ? {} : { overhead }),
+    ...(throughput === undefined ? {} : { throughput }),
+    ...(agentTurn === undefined ? {} : { agentTurn }),
+    ...(cost === undefined ? {} : { cost }),
+    ...(stepCost === undefined ? {} : { stepCost }),
     memory,
     processStderr,
   };
   const results: BenchResults = { ...measured, targets: checkTargets(measured) };
-  const written = await writeResults(resultsDir, results);
+  const written = await writeResults(resultsDir, only === undefined ? 'latest' : `only-${only.join('+')}`, results);
   process.stdout.write(`\n${renderMarkdown(results)}\nWritten: ${written.json}, ${written.markdown}\n`);
+}
+
+/** `--only a,b`: the scenarios to run, checked against SCENARIOS; undefined runs them all. */
+function onlyScenarios(): ScenarioName[] | undefined {
+  const at = process.argv.indexOf('--only');
+  if (at === -1) return undefined;
+  const names = (process.argv[at + 1] ?? '').split(',').filter((name) => name !== '');
+  const unknown = names.filter((name) => !(SCENARIOS as readonly string[]).includes(name));
+  if (names.length === 0 || unknown.length > 0) {
+    process.stderr.write(`--only takes a comma-separated list of ${SCENARIOS.join(', ')}${unknown.length ? ` (not: ${unknown.join(', ')})` : ''}\n`);
+    process.exit(2);
+  }
+  return SCENARIOS.filter((name) => names.includes(name));
 }
 
 /** The commit measured, and whether apps/ or packages/ had uncommitted changes at the start. */

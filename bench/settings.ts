@@ -33,6 +33,15 @@ export interface BenchSettings {
     warmupMsPerInFlight: number;
     durationMs: number;
   };
+  stepCost: {
+    /** Turns with a tool call before the final answer: the steps measured. */
+    turns: number;
+    resultBytes: number;
+    repeats: number;
+    /** Steps at each end whose median is the "first" and "last" step. */
+    window: number;
+    idleWindowMs: number;
+  };
 }
 
 export const FULL: BenchSettings = {
@@ -60,6 +69,7 @@ export const FULL: BenchSettings = {
     warmupMsPerInFlight: 12,
     durationMs: 3_000,
   },
+  stepCost: { turns: 50, resultBytes: 10_240, repeats: 5, window: 3, idleWindowMs: 1_000 },
 };
 
 export const QUICK: BenchSettings = {
@@ -68,4 +78,5 @@ export const QUICK: BenchSettings = {
   throughput: { ...FULL.throughput, workerCounts: [1, 2], rounds: 1, warmupMs: 300, durationMs: 700, drainJobs: 2_000, drainRepeats: 1 },
   agentTurn: { ...FULL.agentTurn, parallelRuns: 1, sequentialRuns: 1 },
   scale: { ...FULL.scale, idleWindowMs: 500, commandTurns: { 1: 20, 10: 10, 50: 5 }, warmupMs: 300, durationMs: 700 },
+  stepCost: { ...FULL.stepCost, turns: 10, repeats: 1, idleWindowMs: 300 },
 };

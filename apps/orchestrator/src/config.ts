@@ -19,6 +19,12 @@ export const orchestratorConfigSchema = z
     VOLLEY_MAX_TOOL_CALLS: env.positiveInt(128),
     VOLLEY_MAX_ARGUMENT_BYTES: env.positiveInt(1024 * 1024),
     VOLLEY_TASK_TTL_SECONDS: env.positiveInt(7 * 24 * 3600),
+    /** Transcripts kept in memory for the next step of their task, in bytes of their JSON; 0 keeps none. */
+    VOLLEY_TRANSCRIPT_CACHE_BYTES: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .default(64 * 1024 * 1024),
     /** A comment line this often on each open `GET /v1/tasks/:id/events` stream. */
     VOLLEY_EVENTS_HEARTBEAT_MS: env.durationMs(15_000),
     VOLLEY_BODY_LIMIT_BYTES: env.positiveInt(8 * 1024 * 1024),

@@ -79,7 +79,13 @@ const stopWatchingKeys = config.VOLLEY_API_KEYS_FILE
   : () => undefined;
 const metrics = new Metrics({ onCollectError: (collector, error) => logger.warn({ err: error, collector }, 'metrics collector failed') });
 const onTransition = countTasks(metrics);
-const store = new TaskStore({ redis, spaces, ttlSeconds: config.VOLLEY_TASK_TTL_SECONDS, onTransition });
+const store = new TaskStore({
+  redis,
+  spaces,
+  ttlSeconds: config.VOLLEY_TASK_TTL_SECONDS,
+  onTransition,
+  transcriptCacheBytes: config.VOLLEY_TRANSCRIPT_CACHE_BYTES,
+});
 const catalog = new ToolCatalog({ redis, prefix });
 const events = new TaskEvents({ redis, spaces, ttlSeconds: config.VOLLEY_TASK_TTL_SECONDS });
 const fanOut = new FanOutQueue({ connection: redis, spaces });

@@ -74,12 +74,12 @@ describe('a step writes only while it owns its job', () => {
       const id = await pauseFirstDuringModelCall([mark('fs-done', 10)]);
       const task = await second.waitForTask(id, 15_000);
       expect(task.status).toBe('completed');
-      const before = await redis.get(`volley:task:${id}`);
+      const before = await second.get(`/v1/tasks/${id}`);
 
       first!.resume();
       // Its model answer arrives and it runs on; give it time to try to write.
       await new Promise((resolve) => setTimeout(resolve, 2_000));
-      expect(await redis.get(`volley:task:${id}`)).toBe(before);
+      expect(await second.get(`/v1/tasks/${id}`)).toEqual(before);
       expect(await redis.llen('test:marks:fs-done')).toBe(1);
       expect(first!.alive()).toBe(true);
     });

@@ -167,7 +167,11 @@ describe('Idempotency-Key on submissions', () => {
       const answer = submit(acme[0]!, body, key);
       // The first request, slow to write its task: it lands 400 ms after the claim.
       await new Promise((resolve) => setTimeout(resolve, 400));
-      await cluster.client.set(`volley:task:${claim.task_id}`, JSON.stringify({ id: claim.task_id, tenant: 'acme', status: 'queued' }), 'EX', 60);
+      const header = { id: claim.task_id, tenant: 'acme', status: 'queued' };
+      await cluster.client.hset(
+        `volley:task:${claim.task_id}`,
+        Object.fromEntries(Object.entries(header).map(([field, value]) => [field, JSON.stringify(value)])),
+      );
       const replayed = await answer;
       expect(replayed.status).toBe(202);
       expect(replayed.body).toEqual({ id: claim.task_id, status: 'queued' });

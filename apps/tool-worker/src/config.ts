@@ -18,6 +18,8 @@ export const workerConfigSchema = z
       .optional(),
     VOLLEY_TOOL_TIMEOUT_MS: env.durationMs(60_000),
     VOLLEY_MAX_ARGUMENT_DEPTH: env.positiveInt(64),
+    /** UTF-8 bytes of a tool's result (the text the model reads) at most; a larger one is answered `result_too_large`. */
+    VOLLEY_MAX_RESULT_BYTES: env.positiveInt(1024 * 1024),
     VOLLEY_REGISTRY_LEASE_MS: env.durationMs(15_000),
     VOLLEY_LOCK_LEASE_MS: env.durationMs(10_000),
     VOLLEY_LOCK_PARK_MS: env.durationMs(5_000),

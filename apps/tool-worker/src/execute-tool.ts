@@ -19,6 +19,11 @@ export interface ExecuteOptions {
   /** Whether a retryable ToolError may be retried (attempts are left). */
   canRetry: boolean;
   /**
+   * The largest result kept, in UTF-8 bytes of the text the model will read (`VOLLEY_MAX_RESULT_BYTES`);
+   * no bound when absent.
+   */
+  maxResultBytes?: number;
+  /**
    * Told when the call answers (timeout, abort) while the tool's body still runs, with a
    * promise that settles when the body does (it never rejects). A call holding locks keeps them
    * until then.
@@ -73,7 +78,7 @@ export async function executeTool(
     answer(abortedOutcome(timedOut, reason, options));
   };
   for (const signal of outer) signal.addEventListener('abort', onOuterAbort, { once: true });
-  body = run(loaded, args, { ...ctx, signal: controller.signal }, options.canRetry);
+  body = run(loaded, args, { ...ctx, signal: controller.signal }, options);
   // Aborted while the body was still starting (synchronously): it overran all the same.
   if (overran) options.onOverrun?.(body);
   try {
@@ -90,21 +95,40 @@ function abortedOutcome(timedOut: boolean, reason: unknown, options: ExecuteOpti
   return { error: { code: 'cancelled', message: 'the call was cancelled' } };
 }
 
-async function run(loaded: LoadedTool, args: Record<string, unknown>, ctx: ToolContext, canRetry: boolean): Promise<CallOutcome> {
+async function run(loaded: LoadedTool, args: Record<string, unknown>, ctx: ToolContext, options: ExecuteOptions): Promise<CallOutcome> {
   let output: unknown;
   try {
     output = await loaded.tool.execute(args, ctx);
   } catch (error) {
     if (ToolError.isInstance(error)) {
-      if (error.retryable && canRetry) return { retry: error.message };
+      if (error.retryable && options.canRetry) return { retry: error.message };
       return { error: { code: error.code, message: error.message } };
     }
     return { error: { code: 'tool_error', message: error instanceof Error ? error.message : String(error) } };
   }
-  if (typeof output === 'string') return { content: output };
+  let content: string;
   try {
-    return { content: JSON.stringify(output) ?? 'null' };
+    content = typeof output === 'string' ? output : (JSON.stringify(output) ?? 'null');
   } catch (error) {
     return { error: { code: 'result_not_serializable', message: `the tool's result is not JSON: ${(error as Error).message}` } };
   }
+  return boundedContent(content, options.maxResultBytes);
+}
+
+/**
+ * A result is stored three times over (the job's return value, its fan-in's, the task's
+ * transcript) and sent to the model on every later turn: one past the bound is an error the
+ * model can act on (ask for less) rather than a write of any size. The tool did run, so the
+ * error says so; it is not retried, as running the tool again would answer as much.
+ */
+function boundedContent(content: string, maxBytes: number | undefined): CallOutcome {
+  if (maxBytes === undefined) return { content };
+  const bytes = Buffer.byteLength(content, 'utf8');
+  if (bytes <= maxBytes) return { content };
+  return {
+    error: {
+      code: 'result_too_large',
+      message: `the tool ran, but its result is ${bytes} bytes, more than this worker keeps (VOLLEY_MAX_RESULT_BYTES: ${maxBytes}); the result was dropped`,
+    },
+  };
 }

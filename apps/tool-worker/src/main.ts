@@ -108,6 +108,7 @@ const worker = new ShardWorkers<unknown, ToolCallResult>(
     workerId: config.VOLLEY_WORKER_ID,
     defaultTimeoutMs: config.VOLLEY_TOOL_TIMEOUT_MS,
     maxArgumentDepth: config.VOLLEY_MAX_ARGUMENT_DEPTH,
+    maxResultBytes: config.VOLLEY_MAX_RESULT_BYTES,
     logger,
     locking,
     cancelled,

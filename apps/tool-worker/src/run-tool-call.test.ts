@@ -7,6 +7,8 @@ import { createToolCallProcessor, RetryableToolFailure } from './run-tool-call.t
 import { createToolSet } from './tool-set.ts';
 
 const WORKER_ID = 'worker-test-1';
+/** `VOLLEY_MAX_RESULT_BYTES` of the processors here. */
+const MAX_RESULT_BYTES = 1_000;
 const logger = createLogger('test', 'silent');
 
 interface JobShape {
@@ -40,6 +42,7 @@ function processorFor(execute: (args: Record<string, unknown>, ctx: ToolContext)
     workerId: WORKER_ID,
     defaultTimeoutMs: 5000,
     maxArgumentDepth: 8,
+    maxResultBytes: MAX_RESULT_BYTES,
     logger,
   });
 }
@@ -95,6 +98,36 @@ describe('createToolCallProcessor', () => {
       expect(result).toMatchObject({ ok: false, error: { code: 'result_not_serializable' } });
       if (result.ok) return;
       expect(result.error.message).toMatch(/^the tool's result is not JSON: /);
+    });
+  });
+
+  describe('when the result is larger than VOLLEY_MAX_RESULT_BYTES', () => {
+    it('keeps a result of exactly the limit', async () => {
+      const result = await processorFor(() => 'x'.repeat(MAX_RESULT_BYTES))(job({ name: 'probe' }));
+
+      expect(result).toMatchObject({ ok: true, content: 'x'.repeat(MAX_RESULT_BYTES) });
+    });
+
+    it('answers result_too_large with the size and the limit, counting UTF-8 bytes of the text the model would read', async () => {
+      // 501 characters, 1,002 bytes: the limit is on bytes, not characters.
+      const result = await processorFor(() => 'é'.repeat(501))(job({ name: 'probe' }));
+
+      expect(result).toMatchObject({ ok: false, tool_call_id: 'call_1', worker_id: WORKER_ID, error: { code: 'result_too_large' } });
+      if (result.ok) return;
+      expect(result.error.message).toBe(
+        'the tool ran, but its result is 1002 bytes, more than this worker keeps (VOLLEY_MAX_RESULT_BYTES: 1000); the result was dropped',
+      );
+    });
+
+    it('measures an object by its JSON text, and does not retry the call', async () => {
+      let runs = 0;
+      const result = await processorFor(() => {
+        runs += 1;
+        return { rows: Array.from({ length: 400 }, (_, i) => i) };
+      })(job({ name: 'probe' }, { attempts: 3 }));
+
+      expect(result).toMatchObject({ ok: false, error: { code: 'result_too_large' } });
+      expect(runs).toBe(1);
     });
   });
 
@@ -313,6 +346,7 @@ describe('createToolCallProcessor', () => {
         workerId: WORKER_ID,
         defaultTimeoutMs: 5000,
         maxArgumentDepth: 8,
+        maxResultBytes: MAX_RESULT_BYTES,
         logger,
       });
 

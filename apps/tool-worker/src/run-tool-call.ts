@@ -32,6 +32,8 @@ export interface ToolCallRunnerDeps {
   workerId: string;
   defaultTimeoutMs: number;
   maxArgumentDepth: number;
+  /** `VOLLEY_MAX_RESULT_BYTES`: a result larger than this is answered `result_too_large` (see executeTool). */
+  maxResultBytes: number;
   logger: Logger;
   /** Needed by calls that take resource locks. */
   locking?: LockingDeps;
@@ -157,6 +159,7 @@ export function createToolCallProcessor(deps: ToolCallRunnerDeps) {
         {
           timeoutMs: remainingTime(call, data, deps.defaultTimeoutMs),
           canRetry,
+          maxResultBytes: deps.maxResultBytes,
           abort: grant.lockAbort ? [...callSignals, grant.lockAbort] : callSignals,
           onOverrun: grant.onOverrun,
         },

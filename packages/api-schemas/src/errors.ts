@@ -46,6 +46,8 @@ export const ERROR_STATUS = {
   lock_timeout: 409,
   tool_crashed: 500,
   result_not_serializable: 500,
+  // The tool ran, but its result is past the worker's VOLLEY_MAX_RESULT_BYTES: dropped, not retried
+  result_too_large: 500,
   // Tools of MCP servers: the tool said it failed (isError), its server is down or restarting
   // (retryable), or the server refused the call or broke the protocol
   mcp_tool_error: 502,

@@ -48,6 +48,12 @@ describe('toToolMessage', () => {
       expect(errorContent('tool_timeout').error.hint).toBe('The tool did not finish in time.');
     });
 
+    it('says the tool ran and to ask for less after result_too_large', () => {
+      expect(errorContent('result_too_large').error.hint).toBe(
+        'The tool ran, but its result was too large to keep. Ask for less: narrow the request, or fetch the result in parts.',
+      );
+    });
+
     it('says a call may have taken effect and may work again after mcp_server_unavailable', () => {
       expect(errorContent('mcp_server_unavailable').error.hint).toBe(
         'The server behind this tool was down; the call may or may not have taken effect. Calling it again may work.',

@@ -33,6 +33,8 @@ function hintFor(code: string): string {
       return 'The call was not run: nobody approved it in time.';
     case 'tool_timeout':
       return 'The tool did not finish in time.';
+    case 'result_too_large':
+      return 'The tool ran, but its result was too large to keep. Ask for less: narrow the request, or fetch the result in parts.';
     case 'mcp_server_unavailable':
       return 'The server behind this tool was down; the call may or may not have taken effect. Calling it again may work.';
     default:

@@ -58,7 +58,7 @@ export async function startDoorTask(deps: DoorDeps, request: FastifyRequest, doo
   return createTask(deps, body, request.traceContext, request.caller, { origin });
 }
 
-/** How often a follower looks at the record itself, should the stream miss `task.finished` (a crash between the two writes). */
+/** How often a follower reads the task's status itself (its header, no transcript), should the stream miss `task.finished` (a crash between the two writes). */
 const RECORD_CHECK_MS = 5_000;
 
 /**
@@ -75,8 +75,8 @@ export async function followDoorTask(
 ): Promise<TaskRecord | undefined> {
   let ended = false;
   const check = setInterval(() => {
-    void deps.store.get(task.id).then(
-      (record) => {
+    void deps.store.headers([task.id]).then(
+      ([record]) => {
         if (record && TERMINAL_STATUSES.has(record.status)) ended = true;
       },
       () => undefined,

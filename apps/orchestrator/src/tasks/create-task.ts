@@ -79,7 +79,7 @@ export async function createTask(
   };
   // Listed before it is written: a listing skips an entry whose record is not there (yet).
   await deps.index.add(task);
-  await deps.store.put(task);
+  await deps.store.create(task);
   if (task.deadline_at !== undefined) await deps.fanOut.scheduleDeadline(task.id, task.deadline_at);
   await deps.fanOut.enqueue(task.id, { name: TASK_STEP_JOB, jobId: taskStepJobId(task.id, 0), data: { taskId: task.id, turn: 0 } }, []);
   return task;

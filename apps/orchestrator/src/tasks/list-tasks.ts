@@ -1,7 +1,8 @@
 import { listTasksParamsSchema, METADATA_KEY_PATTERN, metadataValueSchema, type TaskList, type TaskSummary } from '@volley/api-schemas';
 import { z } from 'zod';
 import type { IndexEntry, TaskIndex } from './task-index.ts';
-import type { TaskRecord, TaskStatus } from './task-record.ts';
+import type { TaskHeader } from './task-entries.ts';
+import type { TaskStatus } from './task-record.ts';
 import type { TaskStore } from './task-store.ts';
 
 // The page and its summaries are @volley/api-schemas' `taskListSchema` and `taskSummarySchema`.
@@ -21,7 +22,7 @@ export interface ListTasksDeps {
   index: TaskIndex;
 }
 
-/** Records read per round trip while listing. */
+/** Headers read per round trip while listing. */
 const BATCH = 100;
 /** Index entries one request looks at, at most: a page of a rare filter may come back short, with a cursor to go on. */
 const MAX_SCANNED = 1_000;
@@ -92,7 +93,7 @@ export async function listTasks(deps: ListTasksDeps, tenant: string | null, quer
       continue;
     }
     extra = 0;
-    const records = await deps.store.getMany(fresh.map((e) => e.id));
+    const records = await deps.store.headers(fresh.map((e) => e.id));
     for (const [index, entry] of fresh.entries()) {
       place = entry;
       scanned += 1;
@@ -117,13 +118,13 @@ export async function listTasks(deps: ListTasksDeps, tenant: string | null, quer
   return { tasks, next_cursor: more && place ? encodeCursor(place) : null };
 }
 
-function matches(record: TaskRecord, query: ListTasksQuery): boolean {
+function matches(record: TaskHeader, query: ListTasksQuery): boolean {
   if (query.status && record.status !== query.status) return false;
   const metadata = record.metadata ?? {};
   return Object.entries(query.metadata).every(([key, value]) => Object.hasOwn(metadata, key) && metadata[key] === value);
 }
 
-export function summaryOf(record: TaskRecord): TaskSummary {
+export function summaryOf(record: TaskHeader): TaskSummary {
   return {
     id: record.id,
     status: record.status,

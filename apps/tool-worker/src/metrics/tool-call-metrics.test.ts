@@ -54,6 +54,7 @@ function worker() {
     workerId: 'w1',
     defaultTimeoutMs: 5_000,
     maxArgumentDepth: 8,
+    maxResultBytes: 1024 * 1024,
     logger: createLogger('test', 'silent'),
     metrics: createToolCallMetrics(metrics),
   });

@@ -14,6 +14,11 @@ const AGENT_SLACK = 0.05;
 const TARGET_CALLS = 10;
 /** A step at the end of a long task costs within 1.2× of one at its start (issue 15). */
 const STEP_GROWTH = 1.2;
+/** Issue 15: at 4 workers and 200 turns in flight, 0.9× the bare flow's calls/s, at most 1.3× its CPU per call. */
+const SCALE_THROUGHPUT_RATIO = 0.9;
+const SCALE_CPU_RATIO = 1.3;
+const SCALE_WORKERS = 4;
+const SCALE_IN_FLIGHT = 200;
 
 /**
  * Issue 6's and 15's targets, checked against this run's own baseline numbers (never against
@@ -49,6 +54,18 @@ export function checkTargets(results: Omit<BenchResults, 'targets'>): TargetChec
       measured: `${volley.callsPerSecond.toFixed(0)} vs ${bare.callsPerSecond.toFixed(0)} calls/s = ${ratio.toFixed(2)}× (CPU per call: ${(bare.cpuMsPerCall / volley.cpuMsPerCall).toFixed(2)}×)`,
       // A round with nothing finished in its window says nothing; it must not pass as ∞×.
       met: bare.callsPerSecond > 0 && ratio >= THROUGHPUT_RATIO,
+    });
+    if (volley.workers !== SCALE_WORKERS || volley.inFlight !== SCALE_IN_FLIGHT) continue;
+    checks.push({
+      target: `throughput ≥ ${SCALE_THROUGHPUT_RATIO}× bare (${SCALE_WORKERS} workers, ${SCALE_IN_FLIGHT} in flight; issue 15)`,
+      measured: `${ratio.toFixed(2)}×`,
+      met: bare.callsPerSecond > 0 && ratio >= SCALE_THROUGHPUT_RATIO,
+    });
+    const cpuRatio = volley.cpuMsPerCall / bare.cpuMsPerCall;
+    checks.push({
+      target: `CPU per call ≤ ${SCALE_CPU_RATIO}× bare (${SCALE_WORKERS} workers, ${SCALE_IN_FLIGHT} in flight; issue 15)`,
+      measured: `${volley.cpuMsPerCall.toFixed(3)} vs ${bare.cpuMsPerCall.toFixed(3)} ms = ${cpuRatio.toFixed(2)}×`,
+      met: bare.cpuMsPerCall > 0 && cpuRatio <= SCALE_CPU_RATIO,
     });
   }
   if (results.agentTurn) {

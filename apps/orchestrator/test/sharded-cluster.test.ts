@@ -119,15 +119,19 @@ describe(`on a real 3-master Redis Cluster with VOLLEY_SHARDS=${SHARDS}`, () => 
 
   it('cancels tasks of every shard: running calls are aborted, parked ones leave their lines', async () => {
     const ids = await tasksInEveryShard(1, (n) => [
-      touch(`holder-${n}`, `sharded:cancel:${n}`, 'write', 8_000),
+      // Longer than the wait below may take on a loaded machine: every holder still holds when it ends.
+      touch(`holder-${n}`, `sharded:cancel:${n}`, 'write', 25_000),
       touch(`parked-${n}`, `sharded:cancel:${n}`, 'write', 10),
       mark(`sharded-run-${n}`, 10_000),
     ]);
-    await waitFor(async () => {
-      const held = await Promise.all(ids.map((_, n) => client.hlen(`{volley}:lock:h:sharded:cancel:${n}`)));
-      const running = await Promise.all(ids.map((_, n) => client.llen(`test:marks:sharded-run-${n}`)));
-      return held.every((count) => count === 1) && running.every((count) => count > 0);
-    });
+    await waitFor(
+      async () => {
+        const held = await Promise.all(ids.map((_, n) => client.hlen(`{volley}:lock:h:sharded:cancel:${n}`)));
+        const running = await Promise.all(ids.map((_, n) => client.llen(`test:marks:sharded-run-${n}`)));
+        return held.every((count) => count === 1) && running.every((count) => count > 0);
+      },
+      { timeoutMs: 20_000, message: 'not every holder held and every mark ran' },
+    );
     const answers = await Promise.all(ids.map((id, n) => cluster.apis[n % cluster.apis.length]!.post(`/v1/tasks/${id}/cancel`, {})));
     expect(answers.map(({ body }) => body.status)).toEqual(ids.map(() => 'cancelled'));
     // The parked calls leave at once; the holders' bodies ignore their signals, so they keep their keys while they run.

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STATEFUL_TOOLS, startCluster, TEST_TOOLS, type Cluster } from './support/cluster.ts';
 import { ask, callsFromQuestion as respond, seeded } from './support/scripted-calls.ts';
+import { killWorkersAtRandom } from './support/worker-chaos.ts';
 
 const TASKS = 24;
 const CHAOS_MS = 8_000;
@@ -45,18 +46,7 @@ describe('chaos: workers killed and restarted at random while tasks run', () => 
       ids.push(body.id);
     }
 
-    let kills = 0;
-    const replacements: Array<Promise<unknown>> = [];
-    const chaosEnds = Date.now() + CHAOS_MS;
-    while (Date.now() < chaosEnds) {
-      await new Promise((resolve) => setTimeout(resolve, 300 + Math.floor(random() * 500)));
-      const alive = cluster.workers.filter((w) => w.alive());
-      if (alive.length <= 1) continue;
-      await alive[Math.floor(random() * alive.length)]!.kill();
-      kills += 1;
-      replacements.push(cluster.addWorker(`chaos-worker-${kills}`));
-    }
-    await Promise.all(replacements);
+    const kills = await killWorkersAtRandom(cluster, { forMs: CHAOS_MS, random, name: 'chaos-worker' });
 
     const tasks = await Promise.all(ids.map((id) => cluster.api.waitForTask(id, 60_000)));
     for (const [index, task] of tasks.entries()) {

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STATEFUL_TOOLS, startCluster, TEST_TOOLS, type Cluster } from './support/cluster.ts';
 import { exclusionViolations, orderViolations, type Touch } from './support/overlap.ts';
 import { ask, mark, callsFromQuestion as respond, seeded } from './support/scripted-calls.ts';
+import { killWorkersAtRandom } from './support/worker-chaos.ts';
 
 const SHARDS = 3;
 // What every process derives from VOLLEY_SHARDS=3 and the cluster's default prefix.
@@ -165,18 +166,7 @@ describe(`on a real 3-master Redis Cluster with VOLLEY_SHARDS=${SHARDS}`, () => 
     ]);
     const ids: string[] = [];
     for (const [t, calls] of requests.entries()) ids.push((await cluster.apis[t % cluster.apis.length]!.post('/v1/tasks', ask(calls))).body.id);
-    let kills = 0;
-    const replacements: Array<Promise<unknown>> = [];
-    const chaosEnds = Date.now() + 6_000;
-    while (Date.now() < chaosEnds) {
-      await new Promise((resolve) => setTimeout(resolve, 300 + Math.floor(random() * 500)));
-      const alive = cluster.workers.filter((w) => w.alive());
-      if (alive.length <= 1) continue;
-      await alive[Math.floor(random() * alive.length)]!.kill();
-      kills += 1;
-      replacements.push(cluster.addWorker(`sharded-chaos-${kills}`));
-    }
-    await Promise.all(replacements);
+    const kills = await killWorkersAtRandom(cluster, { forMs: 6_000, random, name: 'sharded-chaos' });
     const tasks = await Promise.all(ids.map((id) => cluster.api.waitForTask(id, 60_000)));
     for (const [index, task] of tasks.entries()) {
       expect(task.status, task.id).toBe('completed');

@@ -112,7 +112,7 @@ const worker = new ShardWorkers<unknown, ToolCallResult>(
     logger,
     locking,
     cancelled,
-    pickup: new PickupCheck({ redis, spaces }),
+    pickup: new PickupCheck({ redis }),
     approvals: {
       approvals,
       redis,

@@ -1,4 +1,4 @@
-import { taskEndedKey, taskGatheredKey, toolCallResultSchema, type KeySpaces, type ToolCallJobData, type ToolCallResult } from '@volley/shared';
+import { taskEndedKey, taskGatheredKey, toolCallResultSchema, type ToolCallJobData, type ToolCallResult } from '@volley/shared';
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 
@@ -46,18 +46,16 @@ type CheckingRedis = Redis & {
  */
 export class PickupCheck {
   private readonly redis: CheckingRedis;
-  private readonly spaces: KeySpaces;
 
-  constructor(deps: { redis: Redis; spaces: KeySpaces }) {
+  constructor(deps: { redis: Redis }) {
     const redis = deps.redis as CheckingRedis;
     if (typeof redis.volleyPickupCheck !== 'function') redis.defineCommand('volleyPickupCheck', { numberOfKeys: 4, lua: CHECK_SCRIPT });
     this.redis = redis;
-    this.spaces = deps.spaces;
   }
 
   async check(job: Job, data: ToolCallJobData): Promise<Pickup> {
-    // The task's marks and the call's fan-in share the call's shard: one slot.
-    const prefix = this.spaces.of(data.taskId);
+    // The task's marks and the call's fan-in share the call's shard (the job's prefix): one slot.
+    const prefix = job.prefix;
     const ended = taskEndedKey(prefix, data.taskId);
     const [isEnded, gathered, parentExists, processed] = await this.redis.volleyPickupCheck(
       ended,

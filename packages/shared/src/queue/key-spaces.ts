@@ -39,11 +39,6 @@ export class KeySpaces {
       if (this.of(id) === shard) return id;
     }
   }
-
-  /** The shard of a queue's qualified name (`<prefix>:<queue>`), as BullMQ's jobs carry it. */
-  ofQueue(qualifiedName: string): string {
-    return qualifiedName.slice(0, qualifiedName.lastIndexOf(':'));
-  }
 }
 
 /**

@@ -12,44 +12,57 @@ export type Pickup =
   | { kind: 'orphaned' };
 
 /**
- * KEYS: ended mark, gathered mark, the fan-in job, its processed hash; ARGV: the call's field in
- * that hash, '1' when the call has a fan-in (else KEYS 3 and 4 only stand in, in the same slot).
- * Returns {ended, gathered or false, fan-in exists, recorded result or false}.
+ * Any number of checks, four keys and two arguments each. KEYS: ended mark, gathered mark, the
+ * fan-in job, its processed hash; ARGV: the call's field in that hash, '1' when the call has a
+ * fan-in (else its KEYS 3 and 4 only stand in, in the same slot). Returns, per check in order,
+ * {ended, gathered or false, fan-in exists, recorded result or false}.
  */
 const CHECK_SCRIPT = `
-local parent = ARGV[2] == '1'
-return {
-  redis.call('EXISTS', KEYS[1]),
-  redis.call('GET', KEYS[2]),
-  parent and redis.call('EXISTS', KEYS[3]) or 1,
-  parent and redis.call('HGET', KEYS[4], ARGV[1]) or false,
-}
+local out = {}
+for i = 0, #KEYS / 4 - 1 do
+  local k, a = i * 4, i * 2
+  local parent = ARGV[a + 2] == '1'
+  out[#out + 1] = redis.call('EXISTS', KEYS[k + 1])
+  out[#out + 1] = redis.call('GET', KEYS[k + 2])
+  out[#out + 1] = parent and redis.call('EXISTS', KEYS[k + 3]) or 1
+  out[#out + 1] = parent and redis.call('HGET', KEYS[k + 4], ARGV[a + 1]) or false
+end
+return out
 `;
 
-type CheckingRedis = Redis & {
-  volleyPickupCheck(
-    ended: string,
-    gathered: string,
-    parent: string,
-    processed: string,
-    field: string,
-    hasParent: string,
-  ): Promise<[number, string | null, number, string | null]>;
-};
+type CheckReply = [isEnded: number, gathered: string | null, parentExists: number, processed: string | null];
+
+type CheckingRedis = Redis & { volleyPickupChecks(numberOfKeys: number, ...keysThenArgs: string[]): Promise<Array<number | string | null>> };
+
+interface PendingCheck {
+  keys: [string, string, string, string];
+  args: [string, string];
+  resolve(reply: CheckReply): void;
+  reject(error: unknown): void;
+}
+
+/** Checks per script at most: bounds how long one script holds Redis. */
+const MAX_BATCH = 64;
 
 /**
- * Checks, in one command, the durable facts that make a call not run: its task's ended mark
+ * Checks, before a call runs, the durable facts that make it not run: its task's ended mark
  * (the cancel message may have been lost), and its turn gathered or its fan-in already holding
  * its result or gone (a step that ran twice re-created a call that had finished and been removed).
- * One script rather than a pipeline of four: on every call's path, the client's cost of four
- * commands was the worker's largest own cost (bench --profile).
+ *
+ * The checks of every call picked up in one tick of the event loop go out together, one script
+ * per key space: a worker under load picks up many calls per read of its connection, and a
+ * command per call was the worker's largest own cost (bench --profile; the script then runs
+ * once per batch in Redis too). ioredis auto-pipelining was measured instead and saved
+ * nothing here: it batches the writes but not Redis's per-command work.
  */
 export class PickupCheck {
   private readonly redis: CheckingRedis;
+  /** Checks waiting for the end of this tick, by key space (each batch stays in one slot). */
+  private readonly pending = new Map<string, PendingCheck[]>();
 
   constructor(deps: { redis: Redis }) {
     const redis = deps.redis as CheckingRedis;
-    if (typeof redis.volleyPickupCheck !== 'function') redis.defineCommand('volleyPickupCheck', { numberOfKeys: 4, lua: CHECK_SCRIPT });
+    if (typeof redis.volleyPickupChecks !== 'function') redis.defineCommand('volleyPickupChecks', { lua: CHECK_SCRIPT });
     this.redis = redis;
   }
 
@@ -57,13 +70,10 @@ export class PickupCheck {
     // The task's marks and the call's fan-in share the call's shard (the job's prefix): one slot.
     const prefix = job.prefix;
     const ended = taskEndedKey(prefix, data.taskId);
-    const [isEnded, gathered, parentExists, processed] = await this.redis.volleyPickupCheck(
-      ended,
-      taskGatheredKey(prefix, data.taskId),
-      job.parentKey ?? ended,
-      job.parentKey ? `${job.parentKey}:processed` : ended,
-      `${job.queueQualifiedName}:${job.id}`,
-      job.parentKey ? '1' : '0',
+    const [isEnded, gathered, parentExists, processed] = await this.read(
+      prefix,
+      [ended, taskGatheredKey(prefix, data.taskId), job.parentKey ?? ended, job.parentKey ? `${job.parentKey}:processed` : ended],
+      [`${job.queueQualifiedName}:${job.id}`, job.parentKey ? '1' : '0'],
     );
     if (job.parentKey) {
       if (typeof processed === 'string') {
@@ -74,5 +84,36 @@ export class PickupCheck {
     }
     if (data.turn !== undefined && gathered !== null && Number(gathered) >= data.turn) return { kind: 'orphaned' };
     return { kind: 'run', ended: isEnded === 1 };
+  }
+
+  private read(prefix: string, keys: PendingCheck['keys'], args: PendingCheck['args']): Promise<CheckReply> {
+    return new Promise((resolve, reject) => {
+      let batch = this.pending.get(prefix);
+      if (!batch) {
+        batch = [];
+        this.pending.set(prefix, batch);
+        // After the microtasks of this tick: every call whose job arrived in the same read is in.
+        process.nextTick(() => this.flush(prefix));
+      }
+      batch.push({ keys, args, resolve, reject });
+    });
+  }
+
+  private flush(prefix: string): void {
+    const batch = this.pending.get(prefix) ?? [];
+    this.pending.delete(prefix);
+    for (let from = 0; from < batch.length; from += MAX_BATCH) {
+      const checks = batch.slice(from, from + MAX_BATCH);
+      const keys = checks.flatMap((check) => check.keys);
+      const args = checks.flatMap((check) => check.args);
+      this.redis.volleyPickupChecks(keys.length, ...keys, ...args).then(
+        (reply) => {
+          for (const [index, check] of checks.entries()) check.resolve(reply.slice(index * 4, index * 4 + 4) as CheckReply);
+        },
+        (error: unknown) => {
+          for (const check of checks) check.reject(error);
+        },
+      );
+    }
   }
 }

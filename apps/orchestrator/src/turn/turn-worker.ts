@@ -1,4 +1,4 @@
-import { ShardWorkers, TURN_QUEUE, type ToolCallResult } from '@volley/shared';
+import { ShardWorkers, TURN_QUEUE } from '@volley/shared';
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
@@ -27,10 +27,10 @@ export function startTurnWorker(
     inbox: FanInInbox;
   },
 ) {
-  const worker = new ShardWorkers<unknown, ToolCallResult[] | undefined>(
+  const worker = new ShardWorkers<unknown, undefined>(
     deps.fanOut.spaces,
     TURN_QUEUE,
-    async (job: Job, token?: string): Promise<ToolCallResult[] | undefined> => {
+    async (job: Job, token?: string): Promise<undefined> => {
       switch (job.name) {
         case TASK_STEP_JOB:
           await runTaskStep(deps, job, token);
@@ -46,7 +46,9 @@ export function startTurnWorker(
           const traced = data.fan_out_span ? { fanOutSpan: data.fan_out_span, attributes: {} } : undefined;
           const results = await gatherFanIn(job, data.slots, job.prefix, traced);
           await deps.inbox.deliver(data.reply_to, job.id!, results);
-          return results;
+          // The results went to the request; as the job's return value they would only be
+          // serialized and stored to be removed with the job.
+          return undefined;
         }
         default:
           throw new Error(`unknown job ${job.name} on the turn queue`);

@@ -64,7 +64,7 @@ export function checkTargets(results: Omit<BenchResults, 'targets'>): TargetChec
     const cpuRatio = volley.cpuMsPerCall / bare.cpuMsPerCall;
     checks.push({
       target: `CPU per call ≤ ${SCALE_CPU_RATIO}× bare (${SCALE_WORKERS} workers, ${SCALE_IN_FLIGHT} in flight; issue 15)`,
-      measured: `${volley.cpuMsPerCall.toFixed(3)} vs ${bare.cpuMsPerCall.toFixed(3)} ms = ${cpuRatio.toFixed(2)}×`,
+      measured: `${volley.cpuMsPerCall.toFixed(3)} vs ${bare.cpuMsPerCall.toFixed(3)} ms = ${cpuRatio.toFixed(2)}×${lessDoor(results, volley.cpuMsPerCall, bare.cpuMsPerCall)}`,
       met: bare.cpuMsPerCall > 0 && cpuRatio <= SCALE_CPU_RATIO,
     });
   }
@@ -92,4 +92,12 @@ export function checkTargets(results: Omit<BenchResults, 'targets'>): TargetChec
     growth('time outside the model', 'ms', (step) => step.outsideModelMs, 1);
   }
   return checks;
+}
+
+/** The same ratio without the HTTP door's floor (see the throughput scenario), for the reader: the target counts the door. */
+function lessDoor(results: Omit<BenchResults, 'targets'>, volleyCpu: number, bareCpu: number): string {
+  const throughput = results.throughput;
+  if (!throughput?.door || bareCpu === 0) return '';
+  const door = (throughput.door.cpuMsPerRequest.orchestrator + throughput.door.cpuMsPerRequest.client) / throughput.callsPerTurn;
+  return `; less the HTTP door floor of ${door.toFixed(3)} ms: ${((volleyCpu - door) / bareCpu).toFixed(2)}×`;
 }

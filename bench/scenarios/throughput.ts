@@ -24,8 +24,23 @@ export interface ThroughputRow {
   latency: Summary;
 }
 
+/**
+ * What Volley's HTTP door costs alone: `GET /healthz` (no Redis, no body) in a closed loop with
+ * as many requests in flight as the largest turn count. A floor under the door's share of a
+ * `POST /v1/tool-calls` turn, which the bare flow has no counterpart of.
+ */
+export interface DoorFloor {
+  inFlight: number;
+  requestsPerSecond: number;
+  /** CPU ms per request, orchestrator and client (the bench process), median over the rounds. */
+  cpuMsPerRequest: { orchestrator: number; client: number };
+}
+
 export interface ThroughputResult {
+  /** Calls in each turn of every row. */
+  callsPerTurn: number;
   rows: ThroughputRow[];
+  door: DoorFloor;
   /** The fastest of `drains`. */
   drain: DrainResult;
   drains: DrainResult[];
@@ -90,6 +105,10 @@ export async function runThroughput(ctx: BenchContext): Promise<ThroughputResult
     await bare.close();
   }
   await Promise.all([ctx.volley.resizeWorkers(1), ctx.bareWorkers.resize(1)]);
+  const door = await measureDoorFloor(ctx);
+  ctx.log(
+    `throughput HTTP door floor (GET /healthz, ${door.inFlight} in flight): ${door.requestsPerSecond.toFixed(0)} requests/s, CPU ms per request orchestrator ${door.cpuMsPerRequest.orchestrator.toFixed(3)}, client ${door.cpuMsPerRequest.client.toFixed(3)}`,
+  );
   // A ceiling: the best of a few drains, since a neighbour's burst can only slow one down.
   const drains: DrainResult[] = [];
   for (let i = 0; i < throughput.drainRepeats; i += 1) {
@@ -97,5 +116,26 @@ export async function runThroughput(ctx: BenchContext): Promise<ThroughputResult
   }
   const drain = drains.reduce((best, next) => (next.jobsPerSecond > best.jobsPerSecond ? next : best));
   ctx.log(`throughput bare drain: ${drains.map((d) => d.jobsPerSecond.toFixed(0)).join(', ')} no-op jobs/s (${throughput.drainJobs} jobs each)`);
-  return { rows, drain, drains };
+  return { callsPerTurn: calls.length, rows, door, drain, drains };
+}
+
+async function measureDoorFloor(ctx: BenchContext): Promise<DoorFloor> {
+  const { throughput } = ctx.settings;
+  const inFlight = Math.max(...throughput.inFlight);
+  const probe = async (): Promise<void> => {
+    const answer = await ctx.volley.api.get<{ status: string }>('/healthz');
+    if (answer.status !== 200) throw new Error(`GET /healthz answered ${answer.status}`);
+  };
+  const rounds: Array<{ perSecond: number; orchestrator: number; client: number }> = [];
+  for (let round = 0; round < throughput.rounds; round += 1) {
+    const { value: result, cpuMs } = await cpuDuring(ctx.processes(), () =>
+      closedLoop(probe, { concurrency: inFlight, warmupMs: throughput.warmupMs, durationMs: throughput.durationMs }),
+    );
+    rounds.push({ perSecond: result.turnsPerSecond, orchestrator: cpuMs.orchestrator! / result.allTurns, client: cpuMs.bench! / result.allTurns });
+  }
+  return {
+    inFlight,
+    requestsPerSecond: median(rounds.map((round) => round.perSecond)),
+    cpuMsPerRequest: { orchestrator: median(rounds.map((round) => round.orchestrator)), client: median(rounds.map((round) => round.client)) },
+  };
 }

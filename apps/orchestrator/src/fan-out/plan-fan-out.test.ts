@@ -54,8 +54,10 @@ describe('planFanOut', () => {
       });
     });
 
-    it('gives each child one attempt more than the tool has retries', () => {
-      expect(plan(toolCalls).children.map((child) => child.opts.attempts)).toEqual([1, 5, 3]);
+    it('gives each child one attempt more than the tool has retries (BullMQ\'s default of one left unset)', () => {
+      const { children } = plan(toolCalls);
+      expect(children.map((child) => child.opts.attempts ?? 1)).toEqual([1, 5, 3]);
+      expect(children.map((child) => child.opts.backoff)).toEqual([undefined, { type: 'exponential', delay: 250 }, { type: 'exponential', delay: 250 }]);
     });
 
     it('makes the same job ids every time, so a retried step adds nothing new', () => {

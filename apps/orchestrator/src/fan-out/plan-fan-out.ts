@@ -96,11 +96,9 @@ export function planFanOut(input: PlanInput): FanOutPlan {
       name,
       queueName: toolQueueName(entry.pool),
       data,
-      opts: {
-        jobId,
-        attempts: entry.tool.volley.retries + 1,
-        backoff: { type: 'exponential', delay: 250 },
-      },
+      // A tool without retries leaves BullMQ's default of one attempt: less for every add to pack
+      // and for its script to unpack and store.
+      opts: entry.tool.volley.retries > 0 ? { jobId, attempts: entry.tool.volley.retries + 1, backoff: { type: 'exponential', delay: 250 } } : { jobId },
     });
   });
   // Every locking call knows all of its message's locking calls, in model order: the worker

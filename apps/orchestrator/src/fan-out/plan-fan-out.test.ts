@@ -54,7 +54,7 @@ describe('planFanOut', () => {
       });
     });
 
-    it('gives each child one attempt more than the tool has retries (BullMQ\'s default of one left unset)', () => {
+    it("gives each child one attempt more than the tool has retries (BullMQ's default of one left unset)", () => {
       const { children } = plan(toolCalls);
       expect(children.map((child) => child.opts.attempts ?? 1)).toEqual([1, 5, 3]);
       expect(children.map((child) => child.opts.backoff)).toEqual([undefined, { type: 'exponential', delay: 250 }, { type: 'exponential', delay: 250 }]);

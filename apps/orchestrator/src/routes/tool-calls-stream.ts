@@ -3,13 +3,12 @@ import { VolleyError } from '@volley/shared';
 import type { FastifyReply } from 'fastify';
 import type { EventStreamDeps } from '../events/event-streams.ts';
 import { followFanOutEvents, type FanOutEventsFollower } from '../events/follow-fan-out-events.ts';
-import { cancelFanOut } from '../fan-out/cancel-fan-out.ts';
 import { newFanOutId, type RunToolCallsDeps } from '../fan-out/run-tool-calls.ts';
-import { abortOnClose } from '../http/abort-on-close.ts';
 import { isRedisUnavailable } from '../http/redis-unavailable.ts';
 import { encodeAnswer } from '../http/schema-compilers.ts';
 import type { SseResponse, sseResponses } from '../http/sse-response.ts';
 import { REPLAYED_HEADER } from '../idempotency/idempotency-key.ts';
+import { cancelWhenClientLeaves } from './cancel-when-client-leaves.ts';
 
 export type ToolCallsStreamDeps = Pick<RunToolCallsDeps, 'fanOut' | 'redis' | 'logger'> & { eventStreams: EventStreamDeps };
 
@@ -32,11 +31,7 @@ export async function answerAsEventStream(
   run: StreamedRun,
 ): Promise<void> {
   const fanOutId = newFanOutId();
-  const gone = abortOnClose(reply.raw);
-  const cancel = () => {
-    cancelFanOut(deps, fanOutId).catch((error: unknown) => deps.logger.warn({ err: error, fanOut: fanOutId }, 'tool calls not cancelled'));
-  };
-  if (options.cancelOnDisconnect) gone.addEventListener('abort', cancel, { once: true });
+  const stopWatching = options.cancelOnDisconnect ? cancelWhenClientLeaves(deps, reply.raw, fanOutId) : () => undefined;
   const open = (headers: Record<string, string> = {}) => openSse(reply, { heartbeatMs: deps.eventStreams.heartbeatMs, headers });
   // Set by the run's callback, which control flow analysis does not follow.
   let sse = undefined as SseResponse | undefined;
@@ -59,7 +54,7 @@ export async function answerAsEventStream(
     sse.end();
     return;
   } finally {
-    gone.removeEventListener('abort', cancel);
+    stopWatching();
   }
   // No call became a job (each was refused), or the answer is a replay: nothing ran here to stream.
   const answering = sse ?? open(outcome.replayed ? { [REPLAYED_HEADER]: 'true' } : {});

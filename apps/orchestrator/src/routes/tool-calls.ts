@@ -2,13 +2,21 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { EventStreamDeps } from '../events/event-streams.ts';
-import { runToolCalls, toolCallsAnswerSchema, toolCallsBodySchema, type RunToolCallsDeps, type RunToolCallsOptions } from '../fan-out/run-tool-calls.ts';
+import {
+  newFanOutId,
+  runToolCalls,
+  toolCallsAnswerSchema,
+  toolCallsBodySchema,
+  type RunToolCallsDeps,
+  type RunToolCallsOptions,
+} from '../fan-out/run-tool-calls.ts';
 import { errorResponses } from '../http/error-responses.ts';
 import { sseResponses } from '../http/sse-response.ts';
 import { idempotencyHeadersSchema, idempotencyRecordKey, REPLAYED_HEADER, takeIdempotencyKeys } from '../idempotency/idempotency-key.ts';
 import { IdempotencyRecords } from '../idempotency/idempotency-records.ts';
 import { runToolCallsOnce } from '../idempotency/run-tool-calls-once.ts';
 import { TOOL_CALLS_ANSWER_EXAMPLE, TOOL_CALLS_EXAMPLE, TOOL_CALLS_STREAM_EXAMPLE } from './examples.ts';
+import { cancelWhenClientLeaves } from './cancel-when-client-leaves.ts';
 import { answerAsEventStream } from './tool-calls-stream.ts';
 
 export function registerToolCallRoutes(app: FastifyInstance, deps: RunToolCallsDeps & { eventStreams: EventStreamDeps }): void {
@@ -29,7 +37,7 @@ export function registerToolCallRoutes(app: FastifyInstance, deps: RunToolCallsD
           'A call that cannot run (unknown tool, bad arguments, a tool that throws or times out) is an error message; the others go on. ' +
           'With an `Idempotency-Key`, a duplicate never fans out again: it gets the first answer (`idempotent-replayed: true`). ' +
           "With `stream: true` the answer is Server-Sent Events: the calls' `tool_call.*` events as they happen (as on a task's event stream, `turn` null), " +
-          'then `tool_calls.completed`, whose data is the JSON answer; a client that goes away cancels the calls, unless it sent an `Idempotency-Key`.',
+          'then `tool_calls.completed`, whose data is the JSON answer. Either way, a client that goes away before its answer cancels the calls, unless it sent an `Idempotency-Key`.',
         headers: idempotencyHeadersSchema,
         body: toolCallsBodySchema.meta({ examples: [TOOL_CALLS_EXAMPLE] }),
         response: {
@@ -77,9 +85,16 @@ export function registerToolCallRoutes(app: FastifyInstance, deps: RunToolCallsD
           runOnce({ fanOutId, events: true }, beforeEnqueue),
         );
       }
-      const { answer, replayed } = await runOnce({}, () => undefined);
-      if (replayed) void reply.header(REPLAYED_HEADER, 'true');
-      return answer;
+      // As streamed: a client gone before its answer cancels the calls, unless its key says it comes back.
+      const fanOutId = newFanOutId();
+      const stopWatching = idempotency === undefined ? cancelWhenClientLeaves(deps, reply.raw, fanOutId) : () => undefined;
+      try {
+        const { answer, replayed } = await runOnce({ fanOutId }, () => undefined);
+        if (replayed) void reply.header(REPLAYED_HEADER, 'true');
+        return answer;
+      } finally {
+        stopWatching();
+      }
     },
   );
 }

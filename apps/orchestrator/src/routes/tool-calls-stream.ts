@@ -3,35 +3,32 @@ import { VolleyError } from '@volley/shared';
 import type { FastifyReply } from 'fastify';
 import type { EventStreamDeps } from '../events/event-streams.ts';
 import { followFanOutEvents, type FanOutEventsFollower } from '../events/follow-fan-out-events.ts';
-import { newFanOutId, type RunToolCallsDeps } from '../fan-out/run-tool-calls.ts';
+import type { RunToolCallsDeps } from '../fan-out/run-tool-calls.ts';
 import { isRedisUnavailable } from '../http/redis-unavailable.ts';
 import { encodeAnswer } from '../http/schema-compilers.ts';
 import type { SseResponse, sseResponses } from '../http/sse-response.ts';
 import { REPLAYED_HEADER } from '../idempotency/idempotency-key.ts';
-import { cancelWhenClientLeaves } from './cancel-when-client-leaves.ts';
 
 export type ToolCallsStreamDeps = Pick<RunToolCallsDeps, 'fanOut' | 'redis' | 'logger'> & { eventStreams: EventStreamDeps };
 
-/** Runs the fan-out named `fanOutId` with its calls' events on; calls `beforeEnqueue` just before they go on the queues. */
-export type StreamedRun = (fanOutId: string, beforeEnqueue: () => void) => Promise<{ answer: ToolCallsAnswer; replayed: boolean }>;
+/** Runs the fan-out with its calls' events on; calls `beforeEnqueue` just before they go on the queues. */
+export type StreamedRun = (beforeEnqueue: () => void) => Promise<{ answer: ToolCallsAnswer; replayed: boolean }>;
 
 /**
  * `POST /v1/tool-calls` with `stream: true`. The event stream opens when the calls are about to
  * be enqueued, so a request refused before (a 400, a 409 of its Idempotency-Key) is answered as
  * JSON with its status. From then on the calls' events are passed on as they come, then the
- * answer as `tool_calls.completed`, exactly the JSON the request would have answered. A
- * client that goes away cancels the fan-out, as nobody is left to read its answer, unless it
- * sent an Idempotency-Key: the key says it will come back for the answer, so the calls go on.
+ * answer as `tool_calls.completed`, exactly the JSON the request would have answered. (A client
+ * that goes away cancels the fan-out as in JSON mode: see the route.)
  */
 export async function answerAsEventStream(
   deps: ToolCallsStreamDeps,
   reply: FastifyReply,
   openSse: ReturnType<typeof sseResponses>,
-  options: { cancelOnDisconnect: boolean },
+  /** The id `run` gives the fan-out, whose event stream is followed. */
+  fanOutId: string,
   run: StreamedRun,
 ): Promise<void> {
-  const fanOutId = newFanOutId();
-  const stopWatching = options.cancelOnDisconnect ? cancelWhenClientLeaves(deps, reply.raw, fanOutId) : () => undefined;
   const open = (headers: Record<string, string> = {}) => openSse(reply, { heartbeatMs: deps.eventStreams.heartbeatMs, headers });
   // Set by the run's callback, which control flow analysis does not follow.
   let sse = undefined as SseResponse | undefined;
@@ -40,7 +37,7 @@ export async function answerAsEventStream(
 
   let outcome: Awaited<ReturnType<StreamedRun>>;
   try {
-    outcome = await run(fanOutId, () => {
+    outcome = await run(() => {
       const opened = open();
       sse = opened;
       void opened.send(': tool-call events\n\n');
@@ -53,8 +50,6 @@ export async function answerAsEventStream(
     await sse.send(sseEvent(TOOL_CALLS_STREAM_EVENTS.error, JSON.stringify(streamedErrorBody(error))));
     sse.end();
     return;
-  } finally {
-    stopWatching();
   }
   // No call became a job (each was refused), or the answer is a replay: nothing ran here to stream.
   const answering = sse ?? open(outcome.replayed ? { [REPLAYED_HEADER]: 'true' } : {});

@@ -62,9 +62,14 @@ export function registerToolCallRoutes(app: FastifyInstance, deps: RunToolCallsD
     async (request, reply) => {
       const { stream, ...body } = request.body;
       const { idempotency } = request;
+      const fanOutId = newFanOutId();
+      // Streamed or not, a client gone before its answer cancels the calls (nobody is left to read
+      // it), unless it sent an Idempotency-Key: the key says it comes back for the answer.
+      const stopWatching = idempotency === undefined ? cancelWhenClientLeaves(deps, reply.raw, fanOutId) : () => undefined;
       // Once per Idempotency-Key when the request has one: a replay answers without running.
-      const runOnce = async (options: RunToolCallsOptions, beforeEnqueue: () => void) => {
-        const run = (enqueuing: () => void) => runToolCalls(deps, body, request.traceContext, request.caller.tools, request.caller.tenant, enqueuing, options);
+      const runOnce = async (options: Omit<RunToolCallsOptions, 'fanOutId'>, beforeEnqueue: () => void) => {
+        const run = (enqueuing: () => void) =>
+          runToolCalls(deps, body, request.traceContext, request.caller.tools, request.caller.tenant, enqueuing, { ...options, fanOutId });
         if (idempotency === undefined) return { answer: await run(beforeEnqueue), replayed: false };
         return runToolCallsOnce(
           { records, logger: deps.logger },
@@ -80,21 +85,11 @@ export function registerToolCallRoutes(app: FastifyInstance, deps: RunToolCallsD
           },
         );
       };
-      if (stream) {
-        return answerAsEventStream(deps, reply, openSse, { cancelOnDisconnect: idempotency === undefined }, (fanOutId, beforeEnqueue) =>
-          runOnce({ fanOutId, events: true }, beforeEnqueue),
-        );
-      }
-      // As streamed: a client gone before its answer cancels the calls, unless its key says it comes back.
-      const fanOutId = newFanOutId();
-      const stopWatching = idempotency === undefined ? cancelWhenClientLeaves(deps, reply.raw, fanOutId) : () => undefined;
-      try {
-        const { answer, replayed } = await runOnce({ fanOutId }, () => undefined);
-        if (replayed) void reply.header(REPLAYED_HEADER, 'true');
-        return answer;
-      } finally {
-        stopWatching();
-      }
+      const answered = (options: Omit<RunToolCallsOptions, 'fanOutId'>, beforeEnqueue: () => void) => runOnce(options, beforeEnqueue).finally(stopWatching);
+      if (stream) return answerAsEventStream(deps, reply, openSse, fanOutId, (beforeEnqueue) => answered({ events: true }, beforeEnqueue));
+      const { answer, replayed } = await answered({}, () => undefined);
+      if (replayed) void reply.header(REPLAYED_HEADER, 'true');
+      return answer;
     },
   );
 }

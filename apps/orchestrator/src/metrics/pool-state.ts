@@ -2,6 +2,7 @@ import { forgetPool, listKnownPools, listLiveWorkers } from '@volley/shared';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { poolSignal, type PoolSignal } from './pool-signal.ts';
+import { jobCountsOverShards } from './shard-job-counts.ts';
 
 /** The job states of a pool's queue that metrics report. */
 export const POOL_JOB_STATES = ['waiting', 'active', 'delayed', 'prioritized'] as const;
@@ -43,14 +44,10 @@ export async function readPoolStates(deps: PoolStateDeps, now = Date.now()): Pro
   const states = await Promise.all(
     pools.map(async (pool): Promise<PoolState> => {
       const queues = deps.queuesOf(pool);
-      const [counts, delayedDue] = await Promise.all([
-        Promise.all(queues.map((queue) => queue.getJobCounts(...POOL_JOB_STATES))),
+      const [jobs, delayedDue] = await Promise.all([
+        jobCountsOverShards(queues, POOL_JOB_STATES),
         Promise.all(queues.map((queue) => deps.redis.zcount(queue.keys.delayed!, '-inf', readyDelayedMaxScore(now)))),
       ]);
-      const jobs = Object.fromEntries(POOL_JOB_STATES.map((state) => [state, counts.reduce((sum, ofShard) => sum + (ofShard[state] ?? 0), 0)])) as Record<
-        PoolJobState,
-        number
-      >;
       const readyDelayed = delayedDue.reduce((sum, due) => sum + due, 0);
       const { workers, slots } = capacity.get(pool) ?? { workers: 0, slots: 0 };
       return { pool, jobs, readyDelayed, workers, signal: poolSignal({ ...jobs, readyDelayed }, slots) };

@@ -1,6 +1,7 @@
 import { oneAtATime, type Gauge, type Metrics } from '@volley/shared';
 import type { Queue } from 'bullmq';
 import { POOL_JOB_STATES, readPoolStates, type PoolStateDeps } from './pool-state.ts';
+import { jobCountsOverShards } from './shard-job-counts.ts';
 
 /** States of the turn queue: task steps and fan-ins; `waiting-children` are turns whose tools run. */
 const TURN_JOB_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children'] as const;
@@ -47,13 +48,8 @@ export function registerQueueMetrics(metrics: Metrics, deps: PoolStateDeps & { t
     'turns',
     oneAtATime(async () => {
       clear(turnJobs);
-      const counts = await Promise.all(deps.turns.map((turns) => turns.getJobCounts(...TURN_JOB_STATES)));
-      for (const state of TURN_JOB_STATES) {
-        turnJobs.set(
-          { state: state.replace('-', '_') },
-          counts.reduce((sum, ofShard) => sum + (ofShard[state] ?? 0), 0),
-        );
-      }
+      const counts = await jobCountsOverShards(deps.turns, TURN_JOB_STATES);
+      for (const state of TURN_JOB_STATES) turnJobs.set({ state: state.replace('-', '_') }, counts[state]);
     }),
   );
 }

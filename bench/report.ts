@@ -5,7 +5,7 @@ import type { AgentTurnResult } from './scenarios/agent-turn.ts';
 import type { CostAtScaleResult } from './scenarios/cost-at-scale.ts';
 import type { FanOutPath, OverheadRow } from './scenarios/fan-out-overhead.ts';
 import type { StepCostResult } from './scenarios/step-cost.ts';
-import type { ThroughputResult } from './scenarios/throughput.ts';
+import { doorCost, type ThroughputResult } from './scenarios/throughput.ts';
 import type { BenchSettings } from './settings.ts';
 import type { Summary } from './stats.ts';
 import type { TargetCheck } from './targets.ts';
@@ -171,17 +171,17 @@ function renderThroughput(result: ThroughputResult, concurrency: number, rounds:
 /** The HTTP door's own cost, and Volley's CPU per call without it: how much of the gap the door is. */
 function renderDoorFloor(result: ThroughputResult): string {
   const { door, rows, callsPerTurn } = result;
-  const perRequest = door.cpuMsPerRequest.orchestrator + door.cpuMsPerRequest.client;
+  const { perRequest, perCall } = doorCost(result);
   const lessDoor = rows
     .filter((row) => row.path === 'volley' && row.inFlight === door.inFlight)
     .flatMap((volley) => {
       const bare = rows.find((row) => row.path === 'bare-flow' && row.workers === volley.workers && row.inFlight === volley.inFlight);
       if (!bare || bare.cpuMsPerCall === 0) return [];
-      const without = volley.cpuMsPerCall - perRequest / callsPerTurn;
+      const without = volley.cpuMsPerCall - perCall;
       return [`${volley.workers} worker${volley.workers > 1 ? 's' : ''}: ${without.toFixed(3)} ms = ${(without / bare.cpuMsPerCall).toFixed(2)}× bare`];
     });
   return [
-    `HTTP door floor: \`GET /healthz\` (no Redis, no body, the same hooks) with ${door.inFlight} requests in flight: ${int(door.requestsPerSecond)} requests/s, CPU ms per request ${door.cpuMsPerRequest.orchestrator.toFixed(3)} in the orchestrator + ${door.cpuMsPerRequest.client.toFixed(3)} in the client = ${perRequest.toFixed(3)}, so at least ${(perRequest / callsPerTurn).toFixed(3)} ms per call of a ${callsPerTurn}-call turn is the door, which the bare flow has no counterpart of.`,
+    `HTTP door floor: \`GET /healthz\` (no Redis, no body, the same hooks) with ${door.inFlight} requests in flight: ${int(door.requestsPerSecond)} requests/s, CPU ms per request ${door.cpuMsPerRequest.orchestrator.toFixed(3)} in the orchestrator + ${door.cpuMsPerRequest.client.toFixed(3)} in the client = ${perRequest.toFixed(3)}, so at least ${perCall.toFixed(3)} ms per call of a ${callsPerTurn}-call turn is the door, which the bare flow has no counterpart of.`,
     lessDoor.length > 0 ? `Volley's CPU per call less that floor, at ${door.inFlight} in flight: ${lessDoor.join('; ')}.` : '',
   ]
     .filter((line) => line !== '')

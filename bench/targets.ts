@@ -1,3 +1,4 @@
+import { doorCost } from './scenarios/throughput.ts';
 import type { BenchResults } from './report.ts';
 
 export interface TargetCheck {
@@ -98,6 +99,6 @@ export function checkTargets(results: Omit<BenchResults, 'targets'>): TargetChec
 function lessDoor(results: Omit<BenchResults, 'targets'>, volleyCpu: number, bareCpu: number): string {
   const throughput = results.throughput;
   if (!throughput?.door || bareCpu === 0) return '';
-  const door = (throughput.door.cpuMsPerRequest.orchestrator + throughput.door.cpuMsPerRequest.client) / throughput.callsPerTurn;
+  const door = doorCost(throughput).perCall;
   return `; less the HTTP door floor of ${door.toFixed(3)} ms: ${((volleyCpu - door) / bareCpu).toFixed(2)}×`;
 }

@@ -36,6 +36,12 @@ export interface DoorFloor {
   cpuMsPerRequest: { orchestrator: number; client: number };
 }
 
+/** The door floor's CPU per request (orchestrator and client), and per call of a turn of the rows. */
+export function doorCost(result: Pick<ThroughputResult, 'door' | 'callsPerTurn'>): { perRequest: number; perCall: number } {
+  const perRequest = result.door.cpuMsPerRequest.orchestrator + result.door.cpuMsPerRequest.client;
+  return { perRequest, perCall: perRequest / result.callsPerTurn };
+}
+
 export interface ThroughputResult {
   /** Calls in each turn of every row. */
   callsPerTurn: number;

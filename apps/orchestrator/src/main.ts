@@ -101,9 +101,9 @@ const requestEvents = new TaskEvents({ redis: requestRedis, spaces, ttlSeconds: 
 // waiting, not one per scrape (a timed-out command would leave its own behind each time).
 registerQueueMetrics(metrics, { redis, prefix, queuesOf: (pool) => fanOut.allToolQueues(pool), turns: fanOut.allTurnQueues() });
 const fanInWaiters = new FanInWaiters();
-const inbox = new FanInInbox({ redis, prefix, waiters: fanInWaiters, logger });
-// The inbox blocks on a stream read: a connection of its own, without a command timeout.
-inbox.listen(createRedis(redisTarget));
+const inbox = new FanInInbox({ spaces, waiters: fanInWaiters, logger });
+// The inbox blocks on stream reads: connections of its own, without a command timeout.
+inbox.listen(() => createRedis(redisTarget));
 const model = createOpenAIModelClient({
   apiKey: config.OPENAI_API_KEY ?? 'not-needed',
   timeoutMs: config.VOLLEY_LLM_TIMEOUT_MS,
@@ -123,7 +123,6 @@ const turnWorker = startTurnWorker({
   jobLockMs: config.VOLLEY_JOB_LOCK_MS,
   stalledIntervalMs: config.VOLLEY_STALLED_INTERVAL_MS,
   maxStalledCount: config.VOLLEY_MAX_STALLED_COUNT,
-  inbox,
   maxArgumentBytes: config.VOLLEY_MAX_ARGUMENT_BYTES,
 });
 

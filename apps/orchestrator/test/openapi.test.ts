@@ -68,9 +68,9 @@ async function startInProcessApp(redisUrl: string): Promise<{ app: FastifyInstan
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
   const logger = pino({ level: 'silent' });
   const fanInWaiters = new FanInWaiters();
-  const inbox = new FanInInbox({ redis, prefix: DEFAULT_PREFIX, waiters: fanInWaiters, logger });
-  inbox.listen(new Redis(redisUrl, { maxRetriesPerRequest: null }));
   const spaces = new KeySpaces(DEFAULT_PREFIX);
+  const inbox = new FanInInbox({ spaces, waiters: fanInWaiters, logger });
+  inbox.listen(() => new Redis(redisUrl, { maxRetriesPerRequest: null }));
   const fanOut = new FanOutQueue({ connection: redis, spaces });
   const app = buildApp({
     store: new TaskStore({ redis, spaces, ttlSeconds: 3600 }),

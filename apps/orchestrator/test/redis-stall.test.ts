@@ -78,8 +78,11 @@ describe('a Redis that stalls', () => {
       });
       // And one whose timeout_ms passes while Redis is frozen: it answers at its deadline.
       const deadlineInFreeze = timed('POST', '/v1/tool-calls', { message: assistant(call('deadline-1', 'nap', { ms: 10_000 })), timeout_ms: 1_500 });
-      // Both fan-outs are on the queue (their fan-in jobs wait for their calls, beside the tasks').
-      await waitFor(async () => (await cluster.client.zcard('volley:turns:waiting-children')) >= 5, { message: 'the fan-outs were not enqueued' });
+      // Both fan-outs are on the queue (each names its calls while it runs; the tasks' fan-in jobs wait for theirs).
+      await waitFor(
+        async () => (await cluster.client.zcard('volley:turns:waiting-children')) >= 3 && (await cluster.client.keys('volley:fan-out:*:calls')).length >= 2,
+        { message: 'the fan-outs were not enqueued' },
+      );
       await delay(100);
       const orchestrator = cluster.orchestrators[0]!;
       const rssBefore = rssKiB(orchestrator.pid);

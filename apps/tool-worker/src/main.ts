@@ -1,6 +1,7 @@
 import {
   Approvals,
   checkEvictionPolicyOrExit,
+  FanInReplies,
   createLogger,
   createRedis,
   KeySpaces,
@@ -21,6 +22,7 @@ import { workerConfigSchema } from './config.ts';
 import { loadToolModules } from './load-tool-modules.ts';
 import { CallEvents } from './call-events.ts';
 import { CallResults } from './call-results.ts';
+import { deliverFinalFailure } from './deliver-final-failure.ts';
 import { CancelledCalls } from './cancelled-calls.ts';
 import { PickupCheck } from './pickup-check.ts';
 import { blockerApproval } from './approvals/blocker-approval.ts';
@@ -98,6 +100,7 @@ const locking = {
   logger,
 };
 const cancelled = new CancelledCalls();
+const replies = new FanInReplies({ redis });
 const subscriber = redis.duplicate();
 // One Worker per shard, one concurrency budget: see ShardWorkers.
 const worker = new ShardWorkers<unknown, ToolCallResult>(
@@ -123,6 +126,7 @@ const worker = new ShardWorkers<unknown, ToolCallResult>(
     },
     metrics: createToolCallMetrics(metrics),
     events: new CallEvents({ redis, spaces, ttlSeconds: config.VOLLEY_TASK_TTL_SECONDS, logger }),
+    replies,
   }),
   {
     connection: redis,
@@ -135,6 +139,7 @@ const worker = new ShardWorkers<unknown, ToolCallResult>(
   },
 );
 worker.on('error', (error) => logger.error({ err: error }, 'worker error'));
+worker.on('failed', deliverFinalFailure({ replies, logger }));
 await worker.waitUntilReady();
 // A cancelled call running here sees its AbortSignal fire; later ones are answered without running.
 await cancelled.listen(subscriber, prefix, logger);

@@ -1,4 +1,4 @@
-import { taskEndedKey, taskGatheredKey, toolCallResultSchema, type ToolCallJobData, type ToolCallResult } from '@volley/shared';
+import { taskEndedKey, taskGatheredKey, TickBatches, toolCallResultSchema, type ToolCallJobData, type ToolCallResult } from '@volley/shared';
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 
@@ -34,15 +34,10 @@ type CheckReply = [isEnded: number, gathered: string | null, parentExists: numbe
 
 type CheckingRedis = Redis & { volleyPickupChecks(numberOfKeys: number, ...keysThenArgs: string[]): Promise<Array<number | string | null>> };
 
-interface PendingCheck {
+interface Check {
   keys: [string, string, string, string];
   args: [string, string];
-  resolve(reply: CheckReply): void;
-  reject(error: unknown): void;
 }
-
-/** Checks per script at most: bounds how long one script holds Redis. */
-const MAX_BATCH = 64;
 
 /**
  * Checks, before a call runs, the durable facts that make it not run: its task's ended mark
@@ -50,31 +45,29 @@ const MAX_BATCH = 64;
  * its result or gone (a step that ran twice re-created a call that had finished and been removed).
  *
  * The checks of every call picked up in one tick of the event loop go out together, one script
- * per key space: a worker under load picks up many calls per read of its connection, and a
- * command per call was the worker's largest own cost (bench --profile; the script then runs
- * once per batch in Redis too). ioredis auto-pipelining was measured instead and saved
- * nothing here: it batches the writes but not Redis's per-command work.
+ * per key space (see `TickBatches`).
  */
 export class PickupCheck {
-  private readonly redis: CheckingRedis;
-  /** Checks waiting for the end of this tick, by key space (each batch stays in one slot). */
-  private readonly pending = new Map<string, PendingCheck[]>();
+  private readonly batches: TickBatches<Check, CheckReply>;
 
   constructor(deps: { redis: Redis }) {
     const redis = deps.redis as CheckingRedis;
     if (typeof redis.volleyPickupChecks !== 'function') redis.defineCommand('volleyPickupChecks', { lua: CHECK_SCRIPT });
-    this.redis = redis;
+    this.batches = new TickBatches(async (_prefix, checks) => {
+      const keys = checks.flatMap((check) => check.keys);
+      const reply = await redis.volleyPickupChecks(keys.length, ...keys, ...checks.flatMap((check) => check.args));
+      return checks.map((_, index) => reply.slice(index * 4, index * 4 + 4) as CheckReply);
+    });
   }
 
   async check(job: Job, data: ToolCallJobData): Promise<Pickup> {
     // The task's marks and the call's fan-in share the call's shard (the job's prefix): one slot.
     const prefix = job.prefix;
     const ended = taskEndedKey(prefix, data.taskId);
-    const [isEnded, gathered, parentExists, processed] = await this.read(
-      prefix,
-      [ended, taskGatheredKey(prefix, data.taskId), job.parentKey ?? ended, job.parentKey ? `${job.parentKey}:processed` : ended],
-      [`${job.queueQualifiedName}:${job.id}`, job.parentKey ? '1' : '0'],
-    );
+    const [isEnded, gathered, parentExists, processed] = await this.batches.add(prefix, {
+      keys: [ended, taskGatheredKey(prefix, data.taskId), job.parentKey ?? ended, job.parentKey ? `${job.parentKey}:processed` : ended],
+      args: [`${job.queueQualifiedName}:${job.id}`, job.parentKey ? '1' : '0'],
+    });
     if (job.parentKey) {
       if (typeof processed === 'string') {
         const recorded = toolCallResultSchema.safeParse(JSON.parse(processed));
@@ -84,36 +77,5 @@ export class PickupCheck {
     }
     if (data.turn !== undefined && gathered !== null && Number(gathered) >= data.turn) return { kind: 'orphaned' };
     return { kind: 'run', ended: isEnded === 1 };
-  }
-
-  private read(prefix: string, keys: PendingCheck['keys'], args: PendingCheck['args']): Promise<CheckReply> {
-    return new Promise((resolve, reject) => {
-      let batch = this.pending.get(prefix);
-      if (!batch) {
-        batch = [];
-        this.pending.set(prefix, batch);
-        // After the microtasks of this tick: every call whose job arrived in the same read is in.
-        process.nextTick(() => this.flush(prefix));
-      }
-      batch.push({ keys, args, resolve, reject });
-    });
-  }
-
-  private flush(prefix: string): void {
-    const batch = this.pending.get(prefix) ?? [];
-    this.pending.delete(prefix);
-    for (let from = 0; from < batch.length; from += MAX_BATCH) {
-      const checks = batch.slice(from, from + MAX_BATCH);
-      const keys = checks.flatMap((check) => check.keys);
-      const args = checks.flatMap((check) => check.args);
-      this.redis.volleyPickupChecks(keys.length, ...keys, ...args).then(
-        (reply) => {
-          for (const [index, check] of checks.entries()) check.resolve(reply.slice(index * 4, index * 4 + 4) as CheckReply);
-        },
-        (error: unknown) => {
-          for (const check of checks) check.reject(error);
-        },
-      );
-    }
   }
 }

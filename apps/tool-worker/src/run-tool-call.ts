@@ -15,6 +15,7 @@ import {
   type ToolCallJobData,
   type ToolCallResult,
 } from '@volley/shared';
+import type { FanInReplies } from '@volley/shared';
 import type { Job } from 'bullmq';
 import type { CallEvents } from './call-events.ts';
 import { CANCELLED_ERROR, executeTool, RetryableToolFailure, type CallOutcome } from './execute-tool.ts';
@@ -47,6 +48,8 @@ export interface ToolCallRunnerDeps {
   metrics?: ToolCallMetrics;
   /** The task events of task calls (see `CallEvents`); none are emitted without it. */
   events?: CallEvents;
+  /** Where the results of bare fan-outs' calls go (their `reply_to`); needed to serve them. */
+  replies?: FanInReplies;
 }
 
 type Finished = { content: string } | { error: CallError };
@@ -214,8 +217,9 @@ export function createToolCallProcessor(deps: ToolCallRunnerDeps) {
     const data = parsedData.data;
     const pickedUp = deps.pickup?.check(job, data);
     const tracked = deps.cancelled?.track(String(job.id), data.taskId);
+    let result: ToolCallResult;
     try {
-      return await processCall(
+      result = await processCall(
         job,
         token,
         [jobSignal, tracked?.signal].filter((signal) => signal !== undefined),
@@ -225,6 +229,16 @@ export function createToolCallProcessor(deps: ToolCallRunnerDeps) {
     } finally {
       tracked?.stop();
     }
+    if (data.reply_to !== undefined) {
+      if (!deps.replies) throw new Error('this worker cannot answer calls of bare fan-outs');
+      if (!(await deps.replies.deliver(job, token, data.reply_to, data.taskId, result))) {
+        deps.logger.warn(
+          { taskId: data.taskId, toolCallId: data.toolCallId, jobId: job.id },
+          "result of a run that lost its job's lock not delivered: its redelivery answers",
+        );
+      }
+    }
+    return result;
   };
 
   function finish(

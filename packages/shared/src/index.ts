@@ -43,6 +43,8 @@ export {
   lockPlanKey,
 } from './queue/names.ts';
 export { KeySpaces } from './queue/key-spaces.ts';
+export { FanInReplies, fanInInboxKey, FAN_IN_ENTRY } from './queue/fan-in-inbox.ts';
+export { TickBatches } from './redis/tick-batches.ts';
 export { ShardWorkers } from './queue/shard-workers.ts';
 export { toolCallJobDataSchema, toolCallResultSchema, failedResult, TENANT_NAME_PATTERN } from './queue/tool-call-job.ts';
 export type { ToolCallJobData, ToolCallResult } from './queue/tool-call-job.ts';

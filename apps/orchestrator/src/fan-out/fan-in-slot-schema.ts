@@ -1,4 +1,4 @@
-import { reservedSpanSchema, toolCallResultSchema } from '@volley/shared';
+import { toolCallResultSchema } from '@volley/shared';
 import { z } from 'zod';
 import type { FanInSlot } from './plan-fan-out.ts';
 
@@ -7,10 +7,3 @@ export const fanInSlotSchema: z.ZodType<FanInSlot> = z.union([
   z.object({ tool_call_id: z.string(), name: z.string(), pool: z.string(), job_id: z.string() }),
   z.object({ tool_call_id: z.string(), name: z.string(), result: toolCallResultSchema }),
 ]);
-
-export const fanInJobDataSchema = z.object({
-  slots: z.array(fanInSlotSchema),
-  fan_out_span: reservedSpanSchema.optional(),
-  /** The inbox of the process whose request waits for a bare fan-out (see `FanInInbox`). */
-  reply_to: z.string().optional(),
-});

@@ -1,6 +1,8 @@
 import { FlowProducer, Queue, type Job, type JobsOptions } from 'bullmq';
 import { toolQueueName, TURN_QUEUE, type KeySpaces } from '@volley/shared';
 import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import type { QueuedJob } from './withdraw-calls.ts';
 
 export interface FlowChildJob {
   name: string;
@@ -24,6 +26,13 @@ function taskDeadlineJobId(taskId: string): string {
 
 /** Keep finished jobs a day for inspection of failures; successes are gathered, then dropped. */
 const KEEP_FAILED = { age: 24 * 3600 };
+
+const queuedCallsSchema = z.array(z.object({ pool: z.string(), jobId: z.string() }));
+
+/** Where a bare fan-out's calls are named while it runs, for a cancel from any instance. */
+function fanOutCallsKey(prefix: string, fanOutId: string): string {
+  return `${prefix}:fan-out:${fanOutId}:calls`;
+}
 
 /** The queues of one shard. */
 class ShardQueues {
@@ -148,6 +157,27 @@ export class FanOutQueue {
       })),
     });
     return node.job;
+  }
+
+  /**
+   * Puts a bare fan-out's calls on their queues, in one atomic add, with no parent job: each call
+   * delivers its own result to the request's inbox (see `FanInReplies`). The calls are named
+   * under the fan-out's id until `untilMs` has passed, for `queuedCalls`.
+   */
+  async enqueueCalls(fanOutId: string, calls: readonly FlowChildJob[], named: readonly QueuedJob[], untilMs: number): Promise<void> {
+    const shard = this.shard(fanOutId);
+    await Promise.all([
+      shard.connection.set(fanOutCallsKey(shard.prefix, fanOutId), JSON.stringify(named), 'PX', Math.max(1, untilMs - Date.now())),
+      shard.flows.addBulk(calls.map((call) => ({ ...call, opts: { ...call.opts, removeOnComplete: true, removeOnFail: KEEP_FAILED } }))),
+    ]);
+  }
+
+  /** The calls of a bare fan-out that is still running (none once it is past its deadline). */
+  async queuedCalls(fanOutId: string): Promise<QueuedJob[]> {
+    const shard = this.shard(fanOutId);
+    const named = await shard.connection.get(fanOutCallsKey(shard.prefix, fanOutId));
+    const parsed = queuedCallsSchema.safeParse(named === null ? [] : JSON.parse(named));
+    return parsed.success ? parsed.data : [];
   }
 
   async close(): Promise<void> {

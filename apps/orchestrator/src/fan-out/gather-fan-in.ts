@@ -33,14 +33,15 @@ export async function gatherFanIn(
 
 /**
  * The fan-in span, a child of the fan-out span with a link to each call's `execute_tool`
- * span; then the fan-out span itself, which lasted from the enqueue to here.
+ * span; then the fan-out span itself, which lasted from the enqueue to here. `from`: where the
+ * results were gathered from (a queue, or a bare fan-out's inbox).
  */
-function traceFanIn(fanOutSpan: ReservedSpan, attributes: Record<string, string | number>, results: ToolCallResult[], startedAt: number, queue: string) {
+export function traceFanIn(fanOutSpan: ReservedSpan, attributes: Record<string, string | number>, results: ToolCallResult[], startedAt: number, from: string) {
   const links = results.flatMap((result) =>
     result.span ? [linkTo(result.span.trace_id, result.span.span_id, { [ATTR.genAiToolCallId]: result.tool_call_id })] : [],
   );
   const gather = tracer.startSpan(
-    `gather ${queue}`,
+    `gather ${from}`,
     {
       kind: SpanKind.CONSUMER,
       startTime: startedAt,

@@ -49,6 +49,8 @@ export interface PlanInput {
   maxArgumentBytes: number;
   /** A bare fan-out whose calls report on its event stream anyway (see `ToolCallJobData.events`). */
   events?: boolean;
+  /** The inbox a bare fan-out's calls deliver their results to (see `ToolCallJobData.reply_to`). */
+  replyTo?: string;
 }
 
 export function planFanOut(input: PlanInput): FanOutPlan {
@@ -83,6 +85,7 @@ export function planFanOut(input: PlanInput): FanOutPlan {
       ...(input.turn === undefined ? {} : { turn: input.turn }),
       ...(typeof input.tenant === 'string' ? { tenant: input.tenant } : {}),
       ...(input.events && input.turn === undefined ? { events: true as const } : {}),
+      ...(input.replyTo === undefined ? {} : { reply_to: input.replyTo }),
       ...(input.trace && Object.keys(input.trace).length > 0 ? { trace: input.trace } : {}),
     };
     const approval = approvalOf(input.approval, call.id);

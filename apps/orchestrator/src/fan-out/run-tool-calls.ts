@@ -4,9 +4,8 @@ import {
   contextOf,
   failedResult,
   injectTraceContext,
+  isTracingEnabled,
   reserveSpan,
-  toolCallJobKey,
-  toolCallResultSchema,
   toToolMessage,
   VolleyError,
   type Context,
@@ -20,12 +19,11 @@ import type { ToolCatalog } from '../tools/tool-catalog.ts';
 import { finishedCallRecord } from './call-record.ts';
 import { markFanOutEnded } from './end-fan-out.ts';
 import type { FanInInbox } from './fan-in-inbox.ts';
-import type { FanInWaiters } from './fan-in-waiters.ts';
+import type { FanInWait, FanInWaiters } from './fan-in-waiters.ts';
 import type { FanOutQueue } from './fan-out-queue.ts';
-import { planFanOut, type FanOutPlan } from './plan-fan-out.ts';
-import { withdrawCalls } from './withdraw-calls.ts';
-
-export const FAN_IN_JOB = 'fan-in';
+import { traceFanIn } from './gather-fan-in.ts';
+import { planFanOut, type FanInSlot, type FanOutPlan } from './plan-fan-out.ts';
+import { withdrawCalls, type QueuedJob } from './withdraw-calls.ts';
 
 export { toolCallsBodySchema, toolCallsAnswerSchema } from '@volley/api-schemas';
 export type { ToolCallsBody, ToolCallsAnswer } from '@volley/api-schemas';
@@ -42,7 +40,7 @@ export interface RunToolCallsDeps {
   catalog: ToolCatalog;
   fanOut: FanOutQueue;
   fanInWaiters: FanInWaiters;
-  /** Where another instance that gathers this process's fan-out sends its results. */
+  /** Where the calls of this process's fan-outs send their results. */
   inbox: Pick<FanInInbox, 'address'>;
   redis: Redis;
   logger: Logger;
@@ -113,35 +111,49 @@ export async function runToolCalls(
     trace: injectTraceContext(contextOf(fanOutSpan)),
     maxArgumentBytes: deps.limits.maxArgumentBytes,
     events: options.events ?? false,
+    replyTo: deps.inbox.address,
     ...(body.approved ? { approval: { approved: new Set(body.approved) } } : {}),
   });
   deps.logger.debug({ fanOut: id, tool_calls: calls.length, routed: plan.children.length }, 'fan-out');
 
   let results = plan.slots.map((slot) => ('result' in slot ? slot.result : undefined));
   if (plan.children.length > 0) {
-    // Waited for before the enqueue: any instance may gather the fan-in before the enqueue's
-    // reply is even read here.
-    const gatheredFanIn = deps.fanInWaiters.wait(id);
+    const routed = plan.slots.filter((slot): slot is RoutedSlot => 'job_id' in slot);
+    // Waited for before the enqueue: a call may finish before the enqueue's reply is even read here.
+    const waiting = deps.fanInWaiters.wait(
+      id,
+      routed.map((slot) => slot.tool_call_id),
+    );
     let timer: NodeJS.Timeout | undefined;
     try {
       beforeEnqueue();
-      const parent = await deps.fanOut.enqueue(
+      await deps.fanOut.enqueueCalls(
         id,
-        { name: FAN_IN_JOB, jobId: id, data: { slots: plan.slots, reply_to: deps.inbox.address, ...(fanOutSpan ? { fan_out_span: fanOutSpan } : {}) } },
         plan.children,
+        routed.map((slot) => ({ pool: slot.pool, jobId: slot.job_id })),
+        deadline + DEADLINE_SLACK_MS,
       );
       const waitMs = deadline + DEADLINE_SLACK_MS - Date.now();
       const atDeadline = new Promise<undefined>((resolve) => {
         timer = setTimeout(resolve, waitMs, undefined);
       });
-      // A fan-in that failed for good, or whose results never come, is answered at the deadline
-      // from what Redis holds.
-      const gathered = await Promise.race([gatheredFanIn, atDeadline]);
-      results = gathered ?? (await answerAtDeadline(deps, id, plan, parent, timeoutMs));
+      // Calls whose results never come (their workers died with them) are answered at the
+      // deadline from what Redis holds.
+      const gathered = await Promise.race([waiting.all, atDeadline]);
+      if (!gathered) await answerAtDeadline(deps, id, plan, waiting, timeoutMs);
+      results = plan.slots.map((slot, index) => results[index] ?? waiting.received.get(slot.tool_call_id));
     } finally {
       clearTimeout(timer);
       deps.fanInWaiters.forget(id);
     }
+    if (fanOutSpan && isTracingEnabled())
+      traceFanIn(
+        fanOutSpan,
+        {},
+        results.filter((result) => result !== undefined),
+        Date.now(),
+        'fan-in-inbox',
+      );
   }
   const finished = results.map((result, index) => result ?? missing(plan.slots[index]!.tool_call_id));
   return {
@@ -150,42 +162,62 @@ export async function runToolCalls(
   };
 }
 
+type RoutedSlot = Extract<FanInSlot, { job_id: string }>;
+
+/** How long a result still on its way gets once the deadline passed (its job completed: it was delivered). */
+const DELIVERY_GRACE_MS = 250;
+
 /**
- * The fan-out reached its deadline without being gathered: its ended mark goes up first (no
- * call of it starts from now on), then the results it has are read and the rest is withdrawn.
+ * The fan-out reached its deadline with calls unanswered: its ended mark goes up first (no call
+ * of it starts from now on), then each unanswered call is answered from its job's state (`waiting`
+ * gets the answers) and what is left is withdrawn.
  */
-async function answerAtDeadline(deps: RunToolCallsDeps, id: string, plan: FanOutPlan, parent: Job, timeoutMs: number): Promise<ToolCallResult[]> {
+async function answerAtDeadline(deps: RunToolCallsDeps, id: string, plan: FanOutPlan, waiting: FanInWait, timeoutMs: number): Promise<void> {
+  const locking = new Set(plan.children.filter((child) => (child.data as ToolCallJobData).lock).map((child) => child.opts.jobId));
   await markFanOutEnded({ redis: deps.redis, spaces: deps.fanOut.spaces }, id, {
     status: 'failed',
     error: { code: 'tool_timeout', message: 'the fan-out reached its timeout_ms' },
   });
-  const values = (await parent.getChildrenValues()) as Record<string, unknown>;
-  const locking = new Set(plan.children.filter((child) => (child.data as ToolCallJobData).lock).map((child) => child.opts.jobId));
-  const unfinished: Array<{ pool: string; jobId: string }> = [];
-  const results = await Promise.all(
-    plan.slots.map(async (slot): Promise<ToolCallResult> => {
-      if ('result' in slot) return slot.result;
-      const finished = toolCallResultSchema.safeParse(values[toolCallJobKey(deps.fanOut.spaces.of(id), slot.pool, slot.job_id)]);
-      if (finished.success) return finished.data;
-      unfinished.push({ pool: slot.pool, jobId: slot.job_id });
-      const job = await Job.fromId(deps.fanOut.toolQueue(slot.pool, id), slot.job_id);
-      const running = (await job?.getState()) === 'active';
-      if (locking.has(slot.job_id) && !running) {
-        return failedResult(slot.tool_call_id, {
-          code: 'lock_timeout',
-          message: `the call did not get its resource locks within timeout_ms (${timeoutMs} ms)`,
-        });
+  const open = plan.slots.filter((slot): slot is RoutedSlot => 'job_id' in slot && !waiting.received.has(slot.tool_call_id));
+  const jobs = await Promise.all(open.map((slot) => Job.fromId(deps.fanOut.toolQueue(slot.pool, id), slot.job_id)));
+  // A job gone from its queue completed, and delivered its result before it did.
+  if (jobs.some((job) => !job)) await Promise.race([waiting.all, new Promise((resolve) => setTimeout(resolve, DELIVERY_GRACE_MS))]);
+  const unfinished: QueuedJob[] = [];
+  const answers = await Promise.all(
+    open.map(async (slot, index): Promise<[string, ToolCallResult] | undefined> => {
+      if (waiting.received.has(slot.tool_call_id)) return undefined;
+      const job = jobs[index];
+      const state = await job?.getState();
+      if (state === 'failed') {
+        return [
+          slot.tool_call_id,
+          failedResult(slot.tool_call_id, { code: 'tool_crashed', message: `the call failed: ${job!.failedReason}` }, job!.attemptsMade),
+        ];
       }
-      return failedResult(
+      if (job) unfinished.push({ pool: slot.pool, jobId: slot.job_id });
+      if (locking.has(slot.job_id) && state !== 'active') {
+        return [
+          slot.tool_call_id,
+          failedResult(slot.tool_call_id, { code: 'lock_timeout', message: `the call did not get its resource locks within timeout_ms (${timeoutMs} ms)` }),
+        ];
+      }
+      return [
         slot.tool_call_id,
-        { code: 'tool_timeout', message: `the call did not finish within timeout_ms (${timeoutMs} ms)` },
-        job?.attemptsStarted ?? 0,
-      );
+        failedResult(
+          slot.tool_call_id,
+          { code: 'tool_timeout', message: `the call did not finish within timeout_ms (${timeoutMs} ms)` },
+          job?.attemptsStarted ?? 0,
+        ),
+      ];
     }),
+  );
+  // What arrived while the jobs were read is kept: `settle` takes no second result of a call.
+  deps.fanInWaiters.settle(
+    id,
+    answers.flatMap((answer) => (answer && !waiting.received.has(answer[0]) ? [answer[1]] : [])),
   );
   await withdrawCalls(deps, id, unfinished);
   deps.logger.info({ fanOut: id, unfinished: unfinished.length }, 'fan-out answered at its deadline');
-  return results;
 }
 
 function missing(toolCallId: string): never {

@@ -23,17 +23,22 @@ export async function withdrawCalls(
   /** The task or bare fan-out the calls belong to. */
   owner: string,
   calls: readonly QueuedJob[],
+  /**
+   * Left on the queue, a waiting call is answered `cancelled` by the worker that picks it up: a
+   * running bare fan-out's request waits for an answer from each of its calls.
+   */
+  options: { removeWaiting: boolean } = { removeWaiting: true },
 ): Promise<void> {
   if (calls.length === 0) return;
   await deps.redis.publish(cancelChannel(deps.fanOut.spaces.home), JSON.stringify({ jobs: calls.map((call) => call.jobId) }));
-  await Promise.all(calls.map((call) => settle(deps.fanOut.toolQueue(call.pool, owner), call)));
+  await Promise.all(calls.map((call) => settle(deps.fanOut.toolQueue(call.pool, owner), call, options.removeWaiting)));
 }
 
-async function settle(queue: Queue, call: QueuedJob): Promise<void> {
+async function settle(queue: Queue, call: QueuedJob, removeWaiting: boolean): Promise<void> {
   const job = await Job.fromId(queue, call.jobId);
   if (!job) return;
   const state = await job.getState();
-  if ((state === 'waiting' || state === 'prioritized') && !isLocking(job.data)) await job.remove().catch(() => undefined);
+  if (removeWaiting && (state === 'waiting' || state === 'prioritized') && !isLocking(job.data)) await job.remove().catch(() => undefined);
   else if (state === 'delayed') await job.promote().catch(() => undefined);
 }
 

@@ -2,11 +2,7 @@ import { ShardWorkers, TURN_QUEUE } from '@volley/shared';
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import { fanInJobDataSchema } from '../fan-out/fan-in-slot-schema.ts';
-import type { FanInInbox } from '../fan-out/fan-in-inbox.ts';
 import { TASK_DEADLINE_JOB } from '../fan-out/fan-out-queue.ts';
-import { gatherFanIn } from '../fan-out/gather-fan-in.ts';
-import { FAN_IN_JOB } from '../fan-out/run-tool-calls.ts';
 import { endTask } from '../tasks/end-task.ts';
 import { failTaskOfDeadStep, runTaskStep, TASK_STEP_JOB, taskTimeoutError, type TaskStepDeps } from './task-step.ts';
 
@@ -14,8 +10,8 @@ const deadlineJobDataSchema = z.object({ taskId: z.string() });
 
 /**
  * The orchestrator's consumer of the turn queues (one per shard): task steps (model calls,
- * fan-out, fan-in) and the fan-in of bare `POST /v1/tool-calls` fan-outs. Any instance can take
- * any job.
+ * fan-out, fan-in) and task deadlines. Any instance can take any job. (Bare `POST /v1/tool-calls`
+ * fan-outs have no job here: their calls deliver to the request's inbox.)
  */
 export function startTurnWorker(
   deps: TaskStepDeps & {
@@ -24,7 +20,6 @@ export function startTurnWorker(
     jobLockMs: number;
     stalledIntervalMs: number;
     maxStalledCount: number;
-    inbox: FanInInbox;
   },
 ) {
   const worker = new ShardWorkers<unknown, undefined>(
@@ -40,15 +35,6 @@ export function startTurnWorker(
           const task = await deps.store.get(taskId);
           if (task) await endTask({ ...deps, redis: deps.connection }, taskId, { status: 'failed', error: taskTimeoutError(task) });
           return;
-        }
-        case FAN_IN_JOB: {
-          const data = fanInJobDataSchema.parse(job.data);
-          const traced = data.fan_out_span ? { fanOutSpan: data.fan_out_span, attributes: {} } : undefined;
-          const results = await gatherFanIn(job, data.slots, job.prefix, traced);
-          await deps.inbox.deliver(data.reply_to, job.id!, results);
-          // The results went to the request; as the job's return value they would only be
-          // serialized and stored to be removed with the job.
-          return undefined;
         }
         default:
           throw new Error(`unknown job ${job.name} on the turn queue`);

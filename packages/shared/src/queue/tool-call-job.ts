@@ -25,6 +25,11 @@ export const toolCallJobDataSchema = z.object({
    * `taskId`): someone reads it while the fan-out runs, e.g. an MCP `tools/call` relaying progress.
    */
   events: z.literal(true).optional(),
+  /**
+   * The inbox (an orchestrator process's address) to which the worker delivers the call's result:
+   * a call of a bare fan-out, which has no parent job to gather it (see `FanInReplies`).
+   */
+  reply_to: z.string().optional(),
   /** W3C trace context of the turn's fan-out span: the call's spans are its children. */
   trace: z.record(z.string(), z.string()).optional(),
   /**

@@ -115,5 +115,10 @@ describe('tracing a task end to end', () => {
     expect(span.attributes['error.type']).toBe('tool_error');
     const request = await waitFor(() => receiver.spans.find((s) => s.name === 'POST /v1/tool-calls'));
     expect(span.traceId).toBe(request.traceId);
+    // A bare fan-out has no parent job: the request gathers what its calls delivered to its inbox.
+    const fanOut = await waitFor(() => receiver.spans.find((s) => s.traceId === request.traceId && s.name === 'fan_out 1 tool calls'));
+    const gather = await waitFor(() => receiver.spans.find((s) => s.traceId === request.traceId && s.name === 'gather fan-in-inbox'));
+    expect(gather.parentSpanId).toBe(fanOut.spanId);
+    expect(gather.links.map((link) => link.spanId)).toEqual([span.spanId]);
   });
 });

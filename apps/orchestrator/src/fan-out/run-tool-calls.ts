@@ -146,14 +146,10 @@ export async function runToolCalls(
       clearTimeout(timer);
       deps.fanInWaiters.forget(id);
     }
-    if (fanOutSpan && isTracingEnabled())
-      traceFanIn(
-        fanOutSpan,
-        {},
-        results.filter((result) => result !== undefined),
-        Date.now(),
-        'fan-in-inbox',
-      );
+    if (fanOutSpan && isTracingEnabled()) {
+      const gathered = results.filter((result) => result !== undefined);
+      traceFanIn(fanOutSpan, {}, gathered, Date.now(), 'fan-in-inbox');
+    }
   }
   const finished = results.map((result, index) => result ?? missing(plan.slots[index]!.tool_call_id));
   return {

@@ -1,4 +1,4 @@
-import { failedResult, toolCallJobDataSchema, type FanInReplies, type Logger } from '@volley/shared';
+import { crashedResult, toolCallJobDataSchema, type FanInReplies, type Logger } from '@volley/shared';
 import type { Job } from 'bullmq';
 
 /**
@@ -12,7 +12,7 @@ export function deliverFinalFailure(deps: { replies: FanInReplies; logger: Logge
     if (!job?.finishedOn) return;
     const data = toolCallJobDataSchema.safeParse(job.data);
     if (!data.success || data.data.reply_to === undefined) return;
-    const result = failedResult(data.data.toolCallId, { code: 'tool_crashed', message: `the call failed: ${error.message}` }, job.attemptsMade);
+    const result = crashedResult(data.data.toolCallId, error.message, job.attemptsMade);
     deps.replies
       .deliver(job, undefined, data.data.reply_to, data.data.taskId, result)
       .catch((failure: unknown) =>

@@ -11,11 +11,11 @@ import {
   trace,
   tracer,
   type CallError,
+  type FanInReplies,
   type Logger,
   type ToolCallJobData,
   type ToolCallResult,
 } from '@volley/shared';
-import type { FanInReplies } from '@volley/shared';
 import type { Job } from 'bullmq';
 import type { CallEvents } from './call-events.ts';
 import { CANCELLED_ERROR, executeTool, RetryableToolFailure, type CallOutcome } from './execute-tool.ts';

@@ -35,6 +35,7 @@ export {
   toolCallJobKey,
   lockTicket,
   ticketJob,
+  jobLockKey,
   cancelChannel,
   taskEndedKey,
   taskGatheredKey,
@@ -46,7 +47,7 @@ export { KeySpaces } from './queue/key-spaces.ts';
 export { FanInReplies, fanInInboxKey, FAN_IN_ENTRY } from './queue/fan-in-inbox.ts';
 export { TickBatches } from './redis/tick-batches.ts';
 export { ShardWorkers } from './queue/shard-workers.ts';
-export { toolCallJobDataSchema, toolCallResultSchema, failedResult, TENANT_NAME_PATTERN } from './queue/tool-call-job.ts';
+export { toolCallJobDataSchema, toolCallResultSchema, failedResult, crashedResult, TENANT_NAME_PATTERN } from './queue/tool-call-job.ts';
 export type { ToolCallJobData, ToolCallResult } from './queue/tool-call-job.ts';
 export { Approvals, approvalRecordSchema, taskApprovalsKey } from './approvals/approvals.ts';
 export type { ApprovalRecord, ApprovalDecision, DecideOutcome } from './approvals/approvals.ts';

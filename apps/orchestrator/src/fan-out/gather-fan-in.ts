@@ -1,6 +1,7 @@
 import {
   ATTR,
   contextOf,
+  crashedResult,
   emitReservedSpan,
   failedResult,
   isTracingEnabled,
@@ -83,9 +84,8 @@ async function collect(job: Job, slots: readonly FanInSlot[], prefix: string): P
       return failedResult(slot.tool_call_id, { code: 'tool_crashed', message: 'the worker returned a malformed result' });
     }
     const reason = failures[key];
-    return failedResult(slot.tool_call_id, {
-      code: 'tool_crashed',
-      message: reason ? `the call failed: ${reason}` : 'the call finished without a result',
-    });
+    return reason
+      ? crashedResult(slot.tool_call_id, reason)
+      : failedResult(slot.tool_call_id, { code: 'tool_crashed', message: 'the call finished without a result' });
   });
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { ToolCallsAnswer, ToolCallsBody } from '@volley/api-schemas';
 import {
   contextOf,
+  crashedResult,
   failedResult,
   injectTraceContext,
   isTracingEnabled,
@@ -180,37 +181,29 @@ async function answerAtDeadline(deps: RunToolCallsDeps, id: string, plan: FanOut
   if (jobs.some((job) => !job)) await Promise.race([waiting.all, new Promise((resolve) => setTimeout(resolve, DELIVERY_GRACE_MS))]);
   const unfinished: QueuedJob[] = [];
   const answers = await Promise.all(
-    open.map(async (slot, index): Promise<[string, ToolCallResult] | undefined> => {
+    open.map(async (slot, index): Promise<ToolCallResult | undefined> => {
       if (waiting.received.has(slot.tool_call_id)) return undefined;
       const job = jobs[index];
       const state = await job?.getState();
-      if (state === 'failed') {
-        return [
-          slot.tool_call_id,
-          failedResult(slot.tool_call_id, { code: 'tool_crashed', message: `the call failed: ${job!.failedReason}` }, job!.attemptsMade),
-        ];
-      }
+      if (state === 'failed') return crashedResult(slot.tool_call_id, job!.failedReason, job!.attemptsMade);
       if (job) unfinished.push({ pool: slot.pool, jobId: slot.job_id });
       if (locking.has(slot.job_id) && state !== 'active') {
-        return [
-          slot.tool_call_id,
-          failedResult(slot.tool_call_id, { code: 'lock_timeout', message: `the call did not get its resource locks within timeout_ms (${timeoutMs} ms)` }),
-        ];
+        return failedResult(slot.tool_call_id, {
+          code: 'lock_timeout',
+          message: `the call did not get its resource locks within timeout_ms (${timeoutMs} ms)`,
+        });
       }
-      return [
+      return failedResult(
         slot.tool_call_id,
-        failedResult(
-          slot.tool_call_id,
-          { code: 'tool_timeout', message: `the call did not finish within timeout_ms (${timeoutMs} ms)` },
-          job?.attemptsStarted ?? 0,
-        ),
-      ];
+        { code: 'tool_timeout', message: `the call did not finish within timeout_ms (${timeoutMs} ms)` },
+        job?.attemptsStarted ?? 0,
+      );
     }),
   );
   // What arrived while the jobs were read is kept: `settle` takes no second result of a call.
   deps.fanInWaiters.settle(
     id,
-    answers.flatMap((answer) => (answer && !waiting.received.has(answer[0]) ? [answer[1]] : [])),
+    answers.filter((answer) => answer !== undefined),
   );
   await withdrawCalls(deps, id, unfinished);
   deps.logger.info({ fanOut: id, unfinished: unfinished.length }, 'fan-out answered at its deadline');

@@ -4,6 +4,7 @@ import {
   fanOutId,
   inSpan,
   injectTraceContext,
+  jobLockKey,
   reserveSpan,
   SpanKind,
   taskStepJobId,
@@ -66,7 +67,7 @@ export interface TaskStepDeps {
  * that stalled past its job lock and wakes up after another took the step over writes nothing.
  */
 export async function runTaskStep(deps: TaskStepDeps, job: Job, token: string | undefined): Promise<void> {
-  const fence = token === undefined ? undefined : { lockKey: `${job.queueQualifiedName}:${job.id}:lock`, token };
+  const fence = token === undefined ? undefined : { lockKey: jobLockKey(job), token };
   try {
     await step(deps, job, fence);
   } catch (error) {

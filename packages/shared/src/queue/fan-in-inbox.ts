@@ -1,6 +1,7 @@
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { TickBatches } from '../redis/tick-batches.ts';
+import { jobLockKey } from './names.ts';
 import type { ToolCallResult } from './tool-call-job.ts';
 
 /**
@@ -33,7 +34,7 @@ for i = 2, #KEYS do
   local a = 3 + (i - 2) * 3
   local token = ARGV[a]
   if token == '' or redis.call('GET', KEYS[i]) == token then
-    redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'fan_in', ARGV[a + 1], 'results', ARGV[a + 2])
+    redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', '${FAN_IN_ENTRY.fanOut}', ARGV[a + 1], '${FAN_IN_ENTRY.results}', ARGV[a + 2])
     out[#out + 1] = 1
   else
     out[#out + 1] = 0
@@ -86,7 +87,7 @@ export class FanInReplies {
    */
   async deliver(job: Job, token: string | undefined, replyTo: string, fanOut: string, result: ToolCallResult): Promise<boolean> {
     const delivered = await this.batches.add(fanInInboxKey(job.prefix, replyTo), {
-      lockKey: `${job.queueQualifiedName}:${job.id}:lock`,
+      lockKey: jobLockKey(job),
       token: token ?? '',
       fanOut,
       results: JSON.stringify([result]),

@@ -57,6 +57,11 @@ export function lockTicket(queueQualifiedName: string, jobId: string): string {
   return `${queueQualifiedName}|${jobId}`;
 }
 
+/** BullMQ's lock of a running job (its value is the run's token): where writes fenced to the run check it. */
+export function jobLockKey(job: { queueQualifiedName: string; id?: string | undefined }): string {
+  return `${job.queueQualifiedName}:${job.id}:lock`;
+}
+
 /** The job a ticket stands for: its queue's prefix and name, its id, and its Redis key. */
 export function ticketJob(ticket: string): { prefix: string; queueName: string; jobId: string; jobKey: string } {
   const bar = ticket.indexOf('|');

@@ -73,6 +73,11 @@ export const toolCallResultSchema = z.discriminatedUnion('ok', [
 ]);
 export type ToolCallResult = z.infer<typeof toolCallResultSchema>;
 
+/** A call whose job failed for good (`reason`: BullMQ's failed reason, or the error it failed with). */
+export function crashedResult(toolCallId: string, reason: string, attempts = 0): ToolCallResult {
+  return failedResult(toolCallId, { code: 'tool_crashed', message: `the call failed: ${reason}` }, attempts);
+}
+
 /** A result made without running anything (unknown tool, lost job, …). */
 export function failedResult(toolCallId: string, error: CallError, attempts = 0): ToolCallResult {
   return { ok: false, error, tool_call_id: toolCallId, started_at: null, finished_at: null, worker_id: null, attempts };

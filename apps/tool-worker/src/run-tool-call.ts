@@ -89,6 +89,12 @@ export function createToolCallProcessor(deps: ToolCallRunnerDeps) {
       return finish(data.toolCallId, startedAt, attempt, { error: { code: 'cancelled', message: 'the fan-in of this call is over; it did not run' } });
     }
     const cancelled = pickup.ended || (deps.cancelled?.has(job.id) ?? false);
+    // Asked by a call that just parked, which a cancel finding it still active did not wake.
+    const takenBack = async (): Promise<boolean> => {
+      if (callSignals.some((signal) => signal.aborted)) return true;
+      const now = await deps.pickup?.check(job, data);
+      return now !== undefined && (now.kind !== 'run' || now.ended);
+    };
     // A call that needs approval runs only once approved (it parks until then), maybe with edited
     // arguments; a denied one is answered like a call with bad arguments.
     let approvedAt: number | undefined;
@@ -101,6 +107,7 @@ export function createToolCallProcessor(deps: ToolCallRunnerDeps) {
         tools: deps.tools,
         maxArgumentDepth: deps.maxArgumentDepth,
         locking: deps.locking,
+        takenBack,
       });
       if (gate.kind === 'answer') prepared = { ok: false, error: gate.error };
       else if (gate.prepared) prepared = gate.prepared;
@@ -184,6 +191,7 @@ export function createToolCallProcessor(deps: ToolCallRunnerDeps) {
         idempotencyKey,
         ...(approvedAt === undefined ? {} : { waitFrom: approvedAt }),
         run,
+        takenBack,
         ...(sink ? { onPark: () => sink.waitingLock() } : {}),
         finish: (outcome, timing) =>
           finish(data.toolCallId, timing?.startedAt ?? Date.now(), attempt, outcome, { lockWaitMs: timing?.lockWaitMs, span: toolSpan }),

@@ -32,6 +32,8 @@ export interface GatedCall {
   maxArgumentDepth: number;
   /** A locking call enters its lock lines before it waits, and leaves them when it is not to run. */
   locking?: LockingDeps | undefined;
+  /** Whether the call was taken back since it was picked up (cancelled, its task ended). */
+  takenBack?: () => Promise<boolean>;
 }
 
 /**
@@ -190,7 +192,8 @@ async function leaveLines(call: GatedCall): Promise<void> {
 
 /**
  * Parks the job until its timeout (or the next look, or its deadline); the decision route
- * promotes it. The re-read after parking catches a decision made while it was on its way.
+ * promotes it, as a cancel does. The looks after parking catch a decision made, or a cancel
+ * that found the job still active, while it was on its way.
  */
 async function park(deps: ApprovalGateDeps, call: GatedCall, record: ApprovalRecord): Promise<never> {
   const now = Date.now();
@@ -198,8 +201,11 @@ async function park(deps: ApprovalGateDeps, call: GatedCall, record: ApprovalRec
   // Past its deadline, the task's end (which promotes it) is on its way: it looks again soon.
   const until = deadline > now ? Math.min(record.timeout_at, now + deps.parkMs, deadline) : now + Math.min(deps.parkMs, 250);
   await call.job.moveToDelayed(Math.max(now + 1, until), call.token);
-  const again = await deps.approvals.get(call.data.taskId, call.data.toolCallId).catch(() => undefined);
-  if (again?.decision) await call.job.promote().catch(() => undefined);
+  const [again, takenBack] = await Promise.all([
+    deps.approvals.get(call.data.taskId, call.data.toolCallId).catch(() => undefined),
+    call.takenBack?.().catch(() => false) ?? false,
+  ]);
+  if (again?.decision || takenBack) await call.job.promote().catch(() => undefined);
   throw new DelayedError();
 }
 

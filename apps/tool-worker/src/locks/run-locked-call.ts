@@ -40,6 +40,8 @@ export interface LockedCall {
   waitFrom?: number;
   /** Told each time the call is about to park for its locks (before it does). */
   onPark?: () => Promise<void>;
+  /** Whether the call was taken back since it was picked up (cancelled, its task ended, its turn gathered): looked at once parked. */
+  takenBack?: () => Promise<boolean>;
   /** Runs the tool with what the locks grant it, and when it queued for them. */
   run(grant: {
     fencingToken?: number | Record<string, number>;
@@ -243,6 +245,10 @@ async function park(deps: LockingDeps, call: LockedCall, ready: () => Promise<bo
   const delay = Math.max(1, Math.min(alarm, waitEnds - now));
   await call.onPark?.();
   await call.job.moveToDelayed(now + delay, call.token);
-  if (await ready().catch(() => false)) await call.job.promote().catch(() => undefined);
+  // Whoever could have woken it while it was still active did not (a lock let go, or a cancel
+  // that found the job active and so promoted nothing): it looks once more, now that it is
+  // delayed, or it would sleep to its alarm. The ended mark is set before a cancel looks.
+  const [isReady, takenBack] = await Promise.all([ready().catch(() => false), call.takenBack?.().catch(() => false) ?? false]);
+  if (isReady || takenBack) await call.job.promote().catch(() => undefined);
   throw new DelayedError();
 }

@@ -304,7 +304,7 @@ function renderStepCost(result: StepCostResult): string {
         return [String(step), kib(sample.bytesIn), ms(sample.ms), ms(sample.outsideModelMs)];
       }),
     ),
-    `First and last steps (median of steps 1–${result.window} and ${result.turns - result.window + 1}–${result.turns} of every task): ${kib(result.first.bytesIn)} → ${kib(result.last.bytesIn)} KiB (${ratio(result.last.bytesIn, result.first.bytesIn)}); ${ms(result.first.ms)} → ${ms(result.last.ms)} ms in all (${ratio(result.last.ms, result.first.ms)}), of which outside the model ${ms(result.first.outsideModelMs)} → ${ms(result.last.outsideModelMs)} ms (${ratio(result.last.outsideModelMs, result.first.outsideModelMs)}). "Outside the model" runs from the model's answer to the next request's arrival (the scripted model's own clock, 1 ms steps); the rest is the model reading its prompt, which grows with the transcript.`,
+    `First and last steps (median of steps 1–${result.window} and ${result.turns - result.window + 1}–${result.turns} of every task): ${kib(result.first.bytesIn)} → ${kib(result.last.bytesIn)} KiB (${ratio(result.last.bytesIn, result.first.bytesIn)}); ${ms(result.first.ms)} → ${ms(result.last.ms)} ms in all (${ratio(result.last.ms, result.first.ms)}), of which outside the model ${ms(result.first.outsideModelMs)} → ${ms(result.last.outsideModelMs)} ms (${ratio(result.last.outsideModelMs, result.first.outsideModelMs)}). "Outside the model" runs from the model's answer until the next request has arrived whole, its upload included (the scripted model's own clock); the rest is the model reading its prompt, which grows with the transcript.`,
   ].join('\n\n');
 }
 

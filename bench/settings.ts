@@ -69,7 +69,7 @@ export const FULL: BenchSettings = {
     warmupMsPerInFlight: 12,
     durationMs: 3_000,
   },
-  stepCost: { turns: 50, resultBytes: 10_240, repeats: 5, window: 3, idleWindowMs: 1_000 },
+  stepCost: { turns: 50, resultBytes: 10_240, repeats: 10, window: 5, idleWindowMs: 1_000 },
 };
 
 export const QUICK: BenchSettings = {

@@ -13,9 +13,10 @@ export interface StepSample {
   bytesIn: number;
   ms: number;
   /**
-   * The step's time outside the model server: from its answer to the next request's arrival.
-   * The rest is the model reading its prompt, which grows with the transcript (as a real
-   * model's does, far more): the scripted model parses, validates and counts the whole request.
+   * The step's time outside the model server: from its answer until the next request's body has
+   * arrived whole (so its upload counts, however the client paces headers and body). The rest
+   * is the model reading its prompt, which grows with the transcript (as a real model's does,
+   * far more): the scripted model parses, validates and counts the whole request.
    */
   outsideModelMs: number;
 }
@@ -41,8 +42,12 @@ interface Run {
   taken: Array<{ bytes: number; at: number }>;
 }
 
-/** A short task first, unmeasured: the first use of each Lua script sends its source, once per process. */
-const WARMUP_TURNS = 2;
+/**
+ * A task first, unmeasured: the first use of each Lua script sends its source, once per process,
+ * and the first steps of a fresh process run cold code. Long enough that the measured turn 1 is
+ * a warm step, as turn 50 is.
+ */
+const WARMUP_TURNS = 20;
 
 /**
  * A model that asks for one `blob` call per answer until the task has its turns' results, then
@@ -90,7 +95,7 @@ export async function runStepCost(ctx: BenchContext): Promise<StepCostResult> {
       return {
         step: index + 1,
         ms,
-        outsideModelMs: asked[index + 1]!.receivedAt - asked[index]!.answeredAt,
+        outsideModelMs: asked[index + 1]!.bodyReadAt - asked[index]!.answeredAt,
         bytesIn: sample.bytes - taken[index]!.bytes - (idleBytesPerSecond * ms) / 1000,
       };
     });

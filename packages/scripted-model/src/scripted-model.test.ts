@@ -149,7 +149,8 @@ describe('scripted model', () => {
       expect(recorded?.authorization).toBe('Bearer test');
       expect(recorded?.reply).toEqual(completion.choices[0]?.message);
       expect(recorded?.usage).toEqual(completion.usage);
-      expect(recorded!.answeredAt).toBeGreaterThanOrEqual(recorded!.receivedAt);
+      expect(recorded!.bodyReadAt).toBeGreaterThanOrEqual(recorded!.receivedAt);
+      expect(recorded!.answeredAt).toBeGreaterThanOrEqual(recorded!.bodyReadAt);
       expect(completion.model).toBe('scripted-test');
     });
 

@@ -14,6 +14,10 @@ import {
 import { toCompletionChunks } from './completion-chunks.ts';
 import { openAIError } from './openai-error.ts';
 
+function preciseNow(): number {
+  return performance.timeOrigin + performance.now();
+}
+
 export interface ScriptedModelOptions {
   respond: Responder;
   /** Waited before answering each completion, to stand in for generation time. Default 0. */
@@ -26,7 +30,10 @@ export interface ScriptedModelOptions {
 
 export interface RecordedRequest {
   body: ChatCompletionRequest;
+  /** Epoch ms with sub-millisecond precision: the bench measures steps of a few ms between these. */
   receivedAt: number;
+  /** When the body's last byte arrived: a large request's upload lies between this and `receivedAt`. */
+  bodyReadAt: number;
   answeredAt: number;
   reply: ReplyMessage;
   usage: CompletionUsage;
@@ -87,8 +94,8 @@ export async function startScriptedModel(options: ScriptedModelOptions): Promise
   }
 
   async function answer(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const receivedAt = Date.now();
-    const raw = await readBody(req);
+    const receivedAt = preciseNow();
+    const { raw, bodyReadAt } = await readBody(req);
     if (raw === undefined) {
       const message = `request body exceeds ${MAX_BODY_BYTES} bytes`;
       return sendJson(res, 413, openAIError(413, message, { code: 'body_too_large' }));
@@ -125,7 +132,8 @@ export async function startScriptedModel(options: ScriptedModelOptions): Promise
     requests.push({
       body: request,
       receivedAt,
-      answeredAt: Date.now(),
+      bodyReadAt,
+      answeredAt: preciseNow(),
       reply,
       usage: replyUsage,
       authorization: req.headers.authorization,
@@ -206,7 +214,8 @@ export async function startScriptedModel(options: ScriptedModelOptions): Promise
   };
 }
 
-async function readBody(req: IncomingMessage): Promise<string | undefined> {
+/** The body as text (undefined past MAX_BODY_BYTES), and when its last byte arrived. */
+async function readBody(req: IncomingMessage): Promise<{ raw: string | undefined; bodyReadAt: number }> {
   const chunks: Buffer[] = [];
   let size = 0;
   // Drain to the end even when too large, so the connection stays usable for the 413.
@@ -214,7 +223,8 @@ async function readBody(req: IncomingMessage): Promise<string | undefined> {
     size += chunk.length;
     if (size <= MAX_BODY_BYTES) chunks.push(chunk);
   }
-  return size > MAX_BODY_BYTES ? undefined : Buffer.concat(chunks).toString('utf8');
+  const bodyReadAt = preciseNow();
+  return { raw: size > MAX_BODY_BYTES ? undefined : Buffer.concat(chunks).toString('utf8'), bodyReadAt };
 }
 
 function sendJson(res: ServerResponse, status: number, body: object, headers: Record<string, string> = {}): void {

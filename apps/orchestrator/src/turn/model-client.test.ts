@@ -63,6 +63,44 @@ describe('createOpenAIModelClient', () => {
     });
   });
 
+  describe('what it sends', () => {
+    it('names the transcript, tools, options and tool choice as Chat Completions does, and a retry sends them again', async () => {
+      const model = await scripted(() => ({ content: 'done' }));
+      model.failNext(1, 500);
+      const client = createOpenAIModelClient({ baseURL: model.url, apiKey: 'test', timeoutMs: 5_000, maxRetries: 1 });
+      const messages = [
+        ...ASK,
+        {
+          role: 'assistant' as const,
+          content: null,
+          tool_calls: [{ id: 'call_a', type: 'function' as const, function: { name: 'get_weather', arguments: '{}' } }],
+        },
+        { role: 'tool' as const, tool_call_id: 'call_a', content: 'Sunny, 21 °C' },
+      ];
+
+      await client.complete({
+        model: 'scripted',
+        messages,
+        tools: TOOLS,
+        parallelToolCalls: false,
+        toolChoice: 'required',
+        options: { temperature: 0.3, max_completion_tokens: 64 },
+      });
+
+      expect(model.requests).toHaveLength(1);
+      expect(model.requests[0]!.body).toMatchObject({
+        model: 'scripted',
+        messages,
+        tools: TOOLS,
+        parallel_tool_calls: false,
+        tool_choice: 'required',
+        temperature: 0.3,
+        max_completion_tokens: 64,
+        stream: true,
+      });
+    });
+  });
+
   describe('when the stream stalls after its first chunk', () => {
     it('fails with llm_error once no chunk came for the timeout, instead of hanging', async () => {
       const server: Server = createServer((_req, res) => {

@@ -1,6 +1,7 @@
 import OpenAI from 'openai';
 import { assistantMessageSchema, VolleyError, type AssistantMessage, type ChatMessage, type OpenAITool, type TokenUsage } from '@volley/shared';
 import type { ModelOptions } from '@volley/api-schemas';
+import { chatRequestBody } from './chat-request-body.ts';
 
 export interface ModelRequest {
   model: string;
@@ -47,22 +48,23 @@ export function createOpenAIModelClient(options: { baseURL?: string; apiKey: str
       // when no chunk came for the same time.
       const stalled = new AbortController();
       try {
+        const fields = {
+          ...request.options,
+          model: request.model,
+          ...(request.tools.length > 0
+            ? {
+                tools: request.tools,
+                ...(request.parallelToolCalls === undefined ? {} : { parallel_tool_calls: request.parallelToolCalls }),
+                ...(request.toolChoice === undefined ? {} : { tool_choice: request.toolChoice }),
+              }
+            : {}),
+          stream: true,
+          stream_options: { include_usage: true },
+        };
+        // The SDK sends a request option `body` as given; its params then only tell it to read a stream.
         const stream = await client.chat.completions.create(
-          {
-            ...(request.options as Omit<OpenAI.Chat.Completions.ChatCompletionCreateParams, 'model' | 'messages'>),
-            model: request.model,
-            messages: [...request.messages] as OpenAI.Chat.Completions.ChatCompletionMessageParam[],
-            ...(request.tools.length > 0
-              ? {
-                  tools: request.tools as OpenAI.Chat.Completions.ChatCompletionTool[],
-                  ...(request.parallelToolCalls === undefined ? {} : { parallel_tool_calls: request.parallelToolCalls }),
-                  ...(request.toolChoice === undefined ? {} : { tool_choice: request.toolChoice }),
-                }
-              : {}),
-            stream: true,
-            stream_options: { include_usage: true },
-          },
-          { signal: stalled.signal },
+          { model: request.model, messages: [], stream: true },
+          { signal: stalled.signal, body: chatRequestBody(fields, request.messages), headers: { 'content-type': 'application/json' } },
         );
         completion = await assembleStream(stream, request.onText, { idleMs: options.timeoutMs, stall: () => stalled.abort() });
       } catch (error) {

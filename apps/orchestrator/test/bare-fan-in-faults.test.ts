@@ -66,6 +66,9 @@ describe('bare fan-outs, whose calls deliver their own results', () => {
         timeout_ms: 60_000,
       });
       const started = await firstEntry<{ worker: string }>(cluster.client, 'test:marks:bare-dies');
+      // The other call done first (delivered, its job gone), or it dies with its worker when both ran on one.
+      await firstEntry(cluster.client, 'test:marks:bare-lives');
+      await waitFor(async () => (await cluster.client.llen('volley:tools-default:active')) === 1, { message: 'the other call did not finish' });
       await cluster.workers.find((worker) => worker.name === started.worker)!.kill();
       const { status, body } = await answer;
       expect(status).toBe(200);

@@ -188,6 +188,30 @@ describe('task metadata, listing and deletion', () => {
       expect((await acme.request('DELETE', `/v1/tasks/${id}`)).status).toBe(404);
     });
 
+    it('removes what its calls left beside the record too: their approval records and lock-wait flags', async () => {
+      const account = `del-${randomUUID().slice(0, 8)}`;
+      const id = await create(acme, {
+        // Two writes of one account in one message: the second parks behind the first.
+        ...ask([
+          { id: 'first', name: 'ledger_append', arguments: { account, amount: 1 } },
+          { id: 'second', name: 'ledger_append', arguments: { account, amount: 2 } },
+          { id: 'n', name: 'nap', arguments: { ms: 1 } },
+        ]),
+        require_approval: ['nap'],
+      });
+      await waitFor(async () => (await acme.get(`/v1/tasks/${id}`)).body.pending_approvals?.length === 1);
+      expect((await acme.post(`/v1/tasks/${id}/approvals`, { decisions: [{ tool_call_id: 'n', approve: true }] })).status).toBe(200);
+      expect((await acme.waitForTask(id)).status).toBe('completed');
+      const left = await keysMatching(cluster.client, `*${id}*`);
+      expect(left.filter((key) => key.endsWith(':approvals') || key.endsWith(':lockwaits')).sort()).toEqual([
+        `volley:task:${id}:approvals`,
+        `volley:task:${id}:lockwaits`,
+      ]);
+
+      expect((await acme.request('DELETE', `/v1/tasks/${id}`)).status).toBe(200);
+      expect(await keysMatching(cluster.client, `*${id}*`)).toEqual([]);
+    });
+
     it('refuses a task still running with 409 task_not_finished, and deletes it once cancelled', async () => {
       const id = await create(acme, napping(5_000));
       const refused = await acme.request('DELETE', `/v1/tasks/${id}`);

@@ -1,4 +1,13 @@
-import { TaskEvents, type KeySpaces, type Logger, type TaskEventFields, type TaskEventName, type ToolCallJobData, type ToolCallResult } from '@volley/shared';
+import {
+  TaskEvents,
+  taskLockWaitsKey,
+  type KeySpaces,
+  type Logger,
+  type TaskEventFields,
+  type TaskEventName,
+  type ToolCallJobData,
+  type ToolCallResult,
+} from '@volley/shared';
 import type { Redis } from 'ioredis';
 
 /** A progress value's JSON may be this long at most; a longer one is sent as `{ truncated: true }`. */
@@ -74,7 +83,7 @@ export class CallEvents {
     return {
       waitingLock: async () => {
         // One flag per call in a hash per task: a call that parks again is still the same wait.
-        const key = `${this.spaces.of(taskId)}:task:${taskId}:lockwaits`;
+        const key = taskLockWaitsKey(this.spaces.of(taskId), taskId);
         const [[, fresh] = []] = ((await this.redis.multi().hsetnx(key, jobId, '1').expire(key, ttlSeconds).exec()) ?? []) as Array<[unknown, unknown]>;
         if (fresh === 1) await send('tool_call.waiting_lock', base);
       },

@@ -39,6 +39,7 @@ export {
   cancelChannel,
   taskEndedKey,
   taskGatheredKey,
+  taskLockWaitsKey,
   callIdempotencyKey,
   callResultKey,
   lockPlanKey,

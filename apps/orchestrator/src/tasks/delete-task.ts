@@ -1,4 +1,15 @@
-import { callIdempotencyKey, callResultKey, fanOutId, lockPlanKey, taskEventsKey, taskStepJobId, toolCallJobId, VolleyError } from '@volley/shared';
+import {
+  callIdempotencyKey,
+  callResultKey,
+  fanOutId,
+  lockPlanKey,
+  taskApprovalsKey,
+  taskEventsKey,
+  taskLockWaitsKey,
+  taskStepJobId,
+  toolCallJobId,
+  VolleyError,
+} from '@volley/shared';
 import type { Redis } from 'ioredis';
 import type { FanOutQueue } from '../fan-out/fan-out-queue.ts';
 import type { TaskIndex } from './task-index.ts';
@@ -17,8 +28,9 @@ const LIVE_JOB_STATES = new Set(['waiting', 'active', 'delayed', 'prioritized', 
 
 /**
  * Deletes a finished task with every key named after it, in one MULTI per key space: its record, ended and
- * gathered marks, event stream, place in the tenant's listing, and the lock plans and recorded
- * results of its calls (which would otherwise expire within 24 h). A task still queued or running
+ * gathered marks, event stream, approval records and lock-wait flags, place in the tenant's
+ * listing, and the lock plans and recorded results of its calls (which would otherwise expire
+ * within 24 h). A task still queued or running
  * is a 409 `task_not_finished` (cancel it first).
  *
  * So is a task that has ended but whose last step job is still live — a cancelled task whose
@@ -41,10 +53,11 @@ export async function deleteTask(deps: DeleteTaskDeps, task: TaskRecord): Promis
     const fanOut = fanOutId(task.id, turn.index);
     return [lockPlanKey(home, fanOut), ...turn.tool_calls.map((call, index) => callResultKey(home, callIdempotencyKey(toolCallJobId(fanOut, index), call.id)))];
   });
-  const taskKeys = [...deps.store.keysOf(task.id), taskEventsKey(deps.fanOut.spaces.of(task.id), task.id)];
+  const shard = deps.fanOut.spaces.of(task.id);
+  const taskKeys = [...deps.store.keysOf(task.id), ...[taskEventsKey, taskApprovalsKey, taskLockWaitsKey].map((key) => key(shard, task.id))];
   const homeWrite = deps.redis.multi().zrem(deps.index.key(task.tenant), task.id);
   const writes =
-    deps.fanOut.spaces.of(task.id) === home
+    shard === home
       ? [homeWrite.del(...taskKeys, ...callKeys).exec()]
       : [
           deps.redis

@@ -89,6 +89,11 @@ export function taskGatheredKey(prefix: string, taskId: string): string {
   return `${prefix}:task:${taskId}:gathered`;
 }
 
+/** The calls of a task that have parked for their locks, a field each: its `tool_call.waiting_lock` is sent once per call. */
+export function taskLockWaitsKey(prefix: string, taskId: string): string {
+  return `${prefix}:task:${taskId}:lockwaits`;
+}
+
 /** A call's `ctx.idempotencyKey`: the same on every retry and redelivery of the call's job. */
 export function callIdempotencyKey(jobId: string, toolCallId: string): string {
   return `${jobId}/${toolCallId}`;

@@ -4,7 +4,7 @@ import { toolCallsAnswerSchema } from '@volley/api-schemas';
 import { waitFor } from '@volley/shared/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, STATEFUL_TOOLS, TEST_TOOLS, type Cluster } from './support/cluster.ts';
-import { assistant, call } from './support/scripted-calls.ts';
+import { assistant, call, firstEntry } from './support/scripted-calls.ts';
 import { readSse, type SseEvent } from './support/sse.ts';
 import { workerTotal } from './support/worker-metrics.ts';
 
@@ -169,6 +169,23 @@ describe('POST /v1/tool-calls with stream: true', () => {
       expect([json.status, json.headers.get('idempotent-replayed'), json.body]).toEqual([200, 'true', answer]);
       expect(await cluster.client.llen(`test:marks:${label}`)).toBe(1);
       expect(await cluster.client.llen(`test:done:${label}`)).toBe(1);
+    });
+
+    it('opens the stream of a retry that waits for the first request’s answer at once, its heartbeats keeping it alive until the answer', async () => {
+      const label = `waited-${randomUUID()}`;
+      const headers = { 'idempotency-key': randomUUID() };
+      const body = { message: assistant(call(label, 'mark', { label, ms: 1_500 })) };
+      const first = streamed(body, { headers });
+      await firstEntry(cluster.client, `test:marks:${label}`);
+
+      const retry = await streamed(body, { headers });
+
+      expect(retry.headers.get('idempotent-replayed')).toBe('true');
+      // Heartbeats come only on an open stream: it was open while the first request still ran.
+      expect(retry.comments).toContain('heartbeat');
+      expect(retry.events.map((event) => event.event)).toEqual(['tool_calls.completed']);
+      expect(dataOf(retry.events[0]!)).toEqual(dataOf((await first).events.at(-1)!));
+      expect(await cluster.client.llen(`test:marks:${label}`)).toBe(1);
     });
   });
 });

@@ -20,6 +20,8 @@ export interface RunOnceInput<T> {
   timeoutMs: number;
   /** Runs the fan-out; calls `beforeEnqueue` just before its calls are put on the queues. */
   run: (beforeEnqueue: () => void) => Promise<T>;
+  /** Told once, when this request starts waiting for the answer of the first, still running. */
+  onWaiting?: () => void;
 }
 
 /**
@@ -36,6 +38,7 @@ export async function runToolCallsOnce<T>(
   input: RunOnceInput<T>,
 ): Promise<{ answer: T; replayed: boolean }> {
   const { records } = deps;
+  let waiting = false;
   for (let attempt = 0; ; attempt += 1) {
     const mine = JSON.stringify({
       state: 'running',
@@ -66,6 +69,8 @@ export async function runToolCallsOnce<T>(
         'the request that first used this Idempotency-Key recorded no answer (it failed or its process died); its calls may have run — use a new key to run them again',
       );
     }
+    if (!waiting) input.onWaiting?.();
+    waiting = true;
     await sleep(pollPause(attempt));
   }
 }

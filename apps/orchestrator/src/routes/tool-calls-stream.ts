@@ -11,8 +11,11 @@ import { REPLAYED_HEADER } from '../idempotency/idempotency-key.ts';
 
 export type ToolCallsStreamDeps = Pick<RunToolCallsDeps, 'fanOut' | 'redis' | 'logger'> & { eventStreams: EventStreamDeps };
 
-/** Runs the fan-out with its calls' events on; calls `beforeEnqueue` just before they go on the queues. */
-export type StreamedRun = (beforeEnqueue: () => void) => Promise<{ answer: ToolCallsAnswer; replayed: boolean }>;
+/**
+ * Runs the fan-out with its calls' events on; calls `beforeEnqueue` just before they go on the
+ * queues, or `waiting` when it is a replay that waits for the answer of a first request still running.
+ */
+export type StreamedRun = (beforeEnqueue: () => void, waiting: () => void) => Promise<{ answer: ToolCallsAnswer; replayed: boolean }>;
 
 /**
  * `POST /v1/tool-calls` with `stream: true`. The event stream opens when the calls are about to
@@ -37,12 +40,18 @@ export async function answerAsEventStream(
 
   let outcome: Awaited<ReturnType<StreamedRun>>;
   try {
-    outcome = await run(() => {
-      const opened = open();
-      sse = opened;
-      void opened.send(': tool-call events\n\n');
-      events = followFanOutEvents(deps, fanOutId, (entry) => opened.send(sseEvent(entry.event, entry.data)));
-    });
+    outcome = await run(
+      () => {
+        const opened = open();
+        sse = opened;
+        void opened.send(': tool-call events\n\n');
+        events = followFanOutEvents(deps, fanOutId, (entry) => opened.send(sseEvent(entry.event, entry.data)));
+      },
+      // Opened now, its heartbeats keep proxies from cutting a replay that waits up to the first's timeout_ms.
+      () => {
+        sse ??= open({ [REPLAYED_HEADER]: 'true' });
+      },
+    );
   } catch (error) {
     if (!sse) throw error;
     await finishEvents();

@@ -67,7 +67,7 @@ export function registerToolCallRoutes(app: FastifyInstance, deps: RunToolCallsD
       // it), unless it sent an Idempotency-Key: the key says it comes back for the answer.
       const stopWatching = idempotency === undefined ? cancelWhenClientLeaves(deps, reply.raw, fanOutId) : () => undefined;
       // Once per Idempotency-Key when the request has one: a replay answers without running.
-      const runOnce = async (options: Omit<RunToolCallsOptions, 'fanOutId'>, beforeEnqueue: () => void) => {
+      const runOnce = async (options: Omit<RunToolCallsOptions, 'fanOutId'>, beforeEnqueue: () => void, onWaiting?: () => void) => {
         const run = (enqueuing: () => void) =>
           runToolCalls(deps, body, request.traceContext, request.caller.tools, request.caller.tenant, enqueuing, { ...options, fanOutId });
         if (idempotency === undefined) return { answer: await run(beforeEnqueue), replayed: false };
@@ -82,11 +82,15 @@ export function registerToolCallRoutes(app: FastifyInstance, deps: RunToolCallsD
                 claimed();
                 beforeEnqueue();
               }),
+            ...(onWaiting ? { onWaiting } : {}),
           },
         );
       };
-      const answered = (options: Omit<RunToolCallsOptions, 'fanOutId'>, beforeEnqueue: () => void) => runOnce(options, beforeEnqueue).finally(stopWatching);
-      if (stream) return answerAsEventStream(deps, reply, openSse, fanOutId, (beforeEnqueue) => answered({ events: true }, beforeEnqueue));
+      const answered = (options: Omit<RunToolCallsOptions, 'fanOutId'>, beforeEnqueue: () => void, onWaiting?: () => void) =>
+        runOnce(options, beforeEnqueue, onWaiting).finally(stopWatching);
+      if (stream) {
+        return answerAsEventStream(deps, reply, openSse, fanOutId, (beforeEnqueue, waiting) => answered({ events: true }, beforeEnqueue, waiting));
+      }
       const { answer, replayed } = await answered({}, () => undefined);
       if (replayed) void reply.header(REPLAYED_HEADER, 'true');
       return answer;

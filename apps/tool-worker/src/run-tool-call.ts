@@ -89,7 +89,8 @@ export function createToolCallProcessor(deps: ToolCallRunnerDeps) {
       return finish(data.toolCallId, startedAt, attempt, { error: { code: 'cancelled', message: 'the fan-in of this call is over; it did not run' } });
     }
     const cancelled = pickup.ended || (deps.cancelled?.has(job.id) ?? false);
-    // Asked by a call that just parked, which a cancel finding it still active did not wake.
+    // Asked by a call that just parked, which a cancel finding it still active did not wake; the
+    // cancel set the ended mark before it looked, so this look sees it.
     const takenBack = async (): Promise<boolean> => {
       if (callSignals.some((signal) => signal.aborted)) return true;
       const now = await deps.pickup?.check(job, data);

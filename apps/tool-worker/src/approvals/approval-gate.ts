@@ -3,6 +3,7 @@ import type { Tool } from '@volley/tools';
 import { DelayedError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { claimsOf, type LockingDeps } from '../locks/run-locked-call.ts';
+import { wakeIfDue } from '../locks/wake-if-due.ts';
 import { prepareCall, type PreparedCall } from '../prepare-call.ts';
 import type { ToolSet } from '../tool-set.ts';
 
@@ -201,11 +202,8 @@ async function park(deps: ApprovalGateDeps, call: GatedCall, record: ApprovalRec
   // Past its deadline, the task's end (which promotes it) is on its way: it looks again soon.
   const until = deadline > now ? Math.min(record.timeout_at, now + deps.parkMs, deadline) : now + Math.min(deps.parkMs, 250);
   await call.job.moveToDelayed(Math.max(now + 1, until), call.token);
-  const [again, takenBack] = await Promise.all([
-    deps.approvals.get(call.data.taskId, call.data.toolCallId).catch(() => undefined),
-    call.takenBack?.().catch(() => false) ?? false,
-  ]);
-  if (again?.decision || takenBack) await call.job.promote().catch(() => undefined);
+  const decided = async () => Boolean((await deps.approvals.get(call.data.taskId, call.data.toolCallId))?.decision);
+  await wakeIfDue(call.job, [decided, call.takenBack]);
   throw new DelayedError();
 }
 

@@ -10,6 +10,7 @@ import { renewLease } from './lease-renewal.ts';
 import type { OverrunHolds } from './overrun-holds.ts';
 import { compareClaims, declaredKey, normalizeClaims, sequenceClaim, type Claim } from './resource-claims.ts';
 import type { ResourceLocks } from './resource-locks.ts';
+import { wakeIfDue } from './wake-if-due.ts';
 
 export interface LockingDeps {
   locks: ResourceLocks;
@@ -245,10 +246,6 @@ async function park(deps: LockingDeps, call: LockedCall, ready: () => Promise<bo
   const delay = Math.max(1, Math.min(alarm, waitEnds - now));
   await call.onPark?.();
   await call.job.moveToDelayed(now + delay, call.token);
-  // Whoever could have woken it while it was still active did not (a lock let go, or a cancel
-  // that found the job active and so promoted nothing): it looks once more, now that it is
-  // delayed, or it would sleep to its alarm. The ended mark is set before a cancel looks.
-  const [isReady, takenBack] = await Promise.all([ready().catch(() => false), call.takenBack?.().catch(() => false) ?? false]);
-  if (isReady || takenBack) await call.job.promote().catch(() => undefined);
+  await wakeIfDue(call.job, [ready, call.takenBack]);
   throw new DelayedError();
 }

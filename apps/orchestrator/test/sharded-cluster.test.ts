@@ -33,7 +33,11 @@ describe(`on a real 3-master Redis Cluster with VOLLEY_SHARDS=${SHARDS}`, () => 
       workers: 3,
       orchestrators: 2,
       toolModules: [TEST_TOOLS, STATEFUL_TOOLS],
-      workerEnv: { ...fast, VOLLEY_WORKER_CONCURRENCY: '8' },
+      // The cancel test needs every holder and every mark of its tasks running at once: two long
+      // calls a task, and covering 3 shards takes more than 12 tasks in ~3 % of runs (more than
+      // the 24 slots of concurrency 8). Short of slots, a holder waits behind a 10 s mark (seen
+      // with concurrency 4); 48 slots cover 23 tasks.
+      workerEnv: { ...fast, VOLLEY_WORKER_CONCURRENCY: '16' },
       orchestratorEnv: fast,
       respond,
     });
